@@ -1,0 +1,425 @@
+// Package memstore keeps every propsec store in memory: for tests, for
+// examples, and for small single-process hosts that accept losing their
+// sessions on restart.
+//
+// # Use
+//
+//	st := memstore.New()
+//	mgr, err := session.New(session.Config{Store: st, Users: st})
+//
+// One [Store] implements [session.Store], [session.UserDirectory],
+// [session.PasswordUpdater] and [security.NonceStore]. It is safe for
+// concurrent use; every method holds one lock, so each call is atomic.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+)
+
+// Store is an in-memory implementation of every propsec store.
+type Store struct {
+	mu sync.RWMutex
+
+	users       map[int64]session.User
+	emails      map[string]int64 // lower-cased email → id
+	sessions    map[string]*session.Session
+	byToken     map[security.TokenHash]string
+	blacklist   map[int64]session.BlacklistEntry
+	loginIPs    map[int64]map[string]struct{}
+	failures    map[string][]time.Time
+	nonces      map[[32]byte]time.Time
+	events      []security.Event
+	nextEventID int64
+	secrets     map[string][]byte
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		users:     map[int64]session.User{},
+		emails:    map[string]int64{},
+		sessions:  map[string]*session.Session{},
+		byToken:   map[security.TokenHash]string{},
+		blacklist: map[int64]session.BlacklistEntry{},
+		loginIPs:  map[int64]map[string]struct{}{},
+		failures:  map[string][]time.Time{},
+		nonces:    map[[32]byte]time.Time{},
+	}
+}
+
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.ErrNotFound) }
+
+// --- users ---
+
+// UpsertUser adds u, or replaces the user with u's id. Emails compare
+// case-insensitively and must be unique.
+func (s *Store) UpsertUser(_ context.Context, u session.User) error {
+	if u.UserID <= 0 {
+		return security.Invalid("id", "must be a positive integer")
+	}
+	key := strings.ToLower(strings.TrimSpace(u.Email))
+	if key == "" {
+		return security.Invalid("email", "is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.emails[key]; ok && id != u.UserID {
+		return fmt.Errorf("email %q belongs to user %d: %w", u.Email, id, security.ErrConflict)
+	}
+	if old, ok := s.users[u.UserID]; ok {
+		delete(s.emails, strings.ToLower(strings.TrimSpace(old.Email)))
+	}
+	u.Permissions = slices.Clone(u.Permissions)
+	s.users[u.UserID] = u
+	s.emails[key] = u.UserID
+	return nil
+}
+
+// UserByID implements [session.UserDirectory].
+func (s *Store) UserByID(_ context.Context, id int64) (session.User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[id]
+	if !ok {
+		return session.User{}, notFound("user")
+	}
+	u.Permissions = slices.Clone(u.Permissions)
+	return u, nil
+}
+
+// UserByEmail implements [session.UserDirectory]; emails compare
+// case-insensitively.
+func (s *Store) UserByEmail(ctx context.Context, email string) (session.User, error) {
+	s.mu.RLock()
+	id, ok := s.emails[strings.ToLower(strings.TrimSpace(email))]
+	s.mu.RUnlock()
+	if !ok {
+		return session.User{}, notFound("user")
+	}
+	return s.UserByID(ctx, id)
+}
+
+// CountUsers returns how many users there are.
+func (s *Store) CountUsers(context.Context) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.users), nil
+}
+
+// SetPasswordHash implements [session.PasswordUpdater].
+func (s *Store) SetPasswordHash(_ context.Context, userID int64, phc string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return notFound("user")
+	}
+	u.PasswordHash = phc
+	s.users[userID] = u
+	return nil
+}
+
+// --- events ---
+
+// RecordEvents implements [security.EventRecorder].
+func (s *Store) RecordEvents(_ context.Context, events ...security.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appendEvents(events)
+	return nil
+}
+
+func (s *Store) appendEvents(events []security.Event) {
+	for _, e := range events {
+		s.nextEventID++
+		e.ID = s.nextEventID
+		e.Details = maps.Clone(e.Details)
+		s.events = append(s.events, e)
+	}
+}
+
+// Events returns every recorded event, oldest first.
+func (s *Store) Events(context.Context) ([]security.Event, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]security.Event, len(s.events))
+	for i, e := range s.events {
+		e.Details = maps.Clone(e.Details)
+		out[i] = e
+	}
+	return out, nil
+}
+
+// --- sessions ---
+
+// CreateSession implements [session.Store].
+func (s *Store) CreateSession(_ context.Context, sess session.Session, events []security.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, black := s.blacklist[sess.UserID]; black {
+		return security.ErrBlacklisted
+	}
+	if _, dup := s.sessions[sess.ID]; dup {
+		return fmt.Errorf("session %s exists: %w", sess.ID, security.ErrConflict)
+	}
+	if _, dup := s.byToken[sess.TokenHash]; dup {
+		return fmt.Errorf("token hash exists: %w", security.ErrConflict)
+	}
+	c := sess
+	s.sessions[sess.ID] = &c
+	s.byToken[sess.TokenHash] = sess.ID
+	if s.loginIPs[sess.UserID] == nil {
+		s.loginIPs[sess.UserID] = map[string]struct{}{}
+	}
+	s.loginIPs[sess.UserID][sess.IP] = struct{}{}
+	s.appendEvents(events)
+	return nil
+}
+
+// SessionByTokenHash implements [session.Store].
+func (s *Store) SessionByTokenHash(_ context.Context, h security.TokenHash) (session.Session, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.byToken[h]
+	if !ok {
+		return session.Session{}, notFound("session")
+	}
+	return *s.sessions[id], nil
+}
+
+// SessionByID implements [session.Store].
+func (s *Store) SessionByID(_ context.Context, id string) (session.Session, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return session.Session{}, notFound("session")
+	}
+	return *sess, nil
+}
+
+// ListSessions implements [session.Store].
+func (s *Store) ListSessions(_ context.Context, q session.ListQuery) ([]session.Session, int, error) {
+	s.mu.RLock()
+	var live []session.Session
+	for _, sess := range s.sessions {
+		if sess.Live(q.Now) && (q.UserID == 0 || sess.UserID == q.UserID) {
+			live = append(live, *sess)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(live, func(a, b session.Session) int {
+		if c := b.LastActive.Compare(a.LastActive); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	total := len(live)
+	lo := min(q.Offset, total)
+	hi := min(lo+q.Limit, total)
+	return live[lo:hi], total, nil
+}
+
+// TouchSession implements [session.Store].
+func (s *Store) TouchSession(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess, ok := s.sessions[id]; ok && sess.RevokedAt.IsZero() && sess.LastActive.Before(at) {
+		sess.LastActive = at
+	}
+	return nil
+}
+
+// RevokeSession implements [session.Store].
+func (s *Store) RevokeSession(_ context.Context, id string, at time.Time, events []security.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok || !sess.RevokedAt.IsZero() {
+		return notFound("session")
+	}
+	sess.RevokedAt = at
+	s.appendEvents(events)
+	return nil
+}
+
+// KnownLoginIP implements [session.Store].
+func (s *Store) KnownLoginIP(_ context.Context, userID int64, ip string) (bool, bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ips := s.loginIPs[userID]
+	_, known := ips[ip]
+	return known, len(ips) > 0, nil
+}
+
+// --- blacklist ---
+
+// AddBlacklist implements [session.Store].
+func (s *Store) AddBlacklist(_ context.Context, e session.BlacklistEntry, events func([]session.Session) []security.Event) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.blacklist[e.UserID]; ok {
+		return 0, fmt.Errorf("user %d is already blacklisted: %w", e.UserID, security.ErrConflict)
+	}
+	var revoked []session.Session
+	for _, sess := range s.sessions {
+		if sess.UserID == e.UserID && sess.Live(e.CreatedAt) {
+			sess.RevokedAt = e.CreatedAt
+			revoked = append(revoked, *sess)
+		}
+	}
+	slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
+	s.blacklist[e.UserID] = e
+	if events != nil {
+		s.appendEvents(events(revoked))
+	}
+	return len(revoked), nil
+}
+
+// RemoveBlacklist implements [session.Store].
+func (s *Store) RemoveBlacklist(_ context.Context, userID int64, events []security.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.blacklist[userID]; !ok {
+		return notFound("blacklist entry")
+	}
+	delete(s.blacklist, userID)
+	s.appendEvents(events)
+	return nil
+}
+
+// Blacklist implements [session.Store].
+func (s *Store) Blacklist(context.Context) ([]session.BlacklistEntry, error) {
+	s.mu.RLock()
+	out := slices.Collect(maps.Values(s.blacklist))
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b session.BlacklistEntry) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.UserID, b.UserID)
+	})
+	return out, nil
+}
+
+// IsBlacklisted implements [session.Store].
+func (s *Store) IsBlacklisted(_ context.Context, userID int64) (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.blacklist[userID]
+	return ok, nil
+}
+
+// --- throttling ---
+
+// AddLoginFailure implements [session.Store].
+func (s *Store) AddLoginFailure(_ context.Context, keys []string, at time.Time, events []security.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		s.failures[k] = append(s.failures[k], at)
+	}
+	s.appendEvents(events)
+	return nil
+}
+
+// LoginFailures implements [session.Store].
+func (s *Store) LoginFailures(_ context.Context, key string, since time.Time) (int, time.Time, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n, oldest := 0, time.Time{}
+	for _, t := range s.failures[key] {
+		if !t.Before(since) {
+			if n == 0 || t.Before(oldest) {
+				oldest = t
+			}
+			n++
+		}
+	}
+	return n, oldest, nil
+}
+
+// ClearLoginFailures implements [session.Store].
+func (s *Store) ClearLoginFailures(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failures, key)
+	return nil
+}
+
+// PurgeExpired implements [session.Store].
+func (s *Store) PurgeExpired(_ context.Context, before time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, sess := range s.sessions {
+		ended := (!sess.RevokedAt.IsZero() && sess.RevokedAt.Before(before)) ||
+			sess.ExpiresAt.Before(before) || sess.LastActive.Add(sess.IdleTimeout).Before(before)
+		if ended {
+			delete(s.byToken, sess.TokenHash)
+			delete(s.sessions, id)
+		}
+	}
+	for k, ts := range s.failures {
+		ts = slices.DeleteFunc(ts, func(t time.Time) bool { return t.Before(before) })
+		if len(ts) == 0 {
+			delete(s.failures, k)
+		} else {
+			s.failures[k] = ts
+		}
+	}
+	for h, exp := range s.nonces {
+		if exp.Before(before) {
+			delete(s.nonces, h)
+		}
+	}
+	return nil
+}
+
+// --- CSRF ---
+
+// ConsumeNonce implements [security.NonceStore].
+func (s *Store) ConsumeNonce(_ context.Context, hash [32]byte, expires time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, used := s.nonces[hash]; used {
+		return false, nil
+	}
+	s.nonces[hash] = expires
+	return true, nil
+}
+
+var (
+	_ session.Store           = (*Store)(nil)
+	_ session.UserDirectory   = (*Store)(nil)
+	_ session.PasswordUpdater = (*Store)(nil)
+	_ security.NonceStore     = (*Store)(nil)
+)
+
+// Secret implements [security.SecretStore].
+func (s *Store) Secret(_ context.Context, name string, size int) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.secrets == nil {
+		s.secrets = map[string][]byte{}
+	}
+	if b, ok := s.secrets[name]; ok {
+		return slices.Clone(b), nil
+	}
+	b := make([]byte, size)
+	rand.Read(b)
+	s.secrets[name] = b
+	return slices.Clone(b), nil
+}
+
+var _ security.SecretStore = (*Store)(nil)

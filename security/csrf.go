@@ -1,0 +1,162 @@
+package security
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zeebo/blake3"
+)
+
+// NonceStore remembers the CSRF nonces that have been used. Stores implement
+// it.
+type NonceStore interface {
+	// ConsumeNonce records hash as used until expires. It reports fresh=false,
+	// without error, when hash was already recorded. Concurrent calls with one
+	// hash must let exactly one of them see fresh=true.
+	ConsumeNonce(ctx context.Context, hash [32]byte, expires time.Time) (fresh bool, err error)
+}
+
+// CSRFConfig configures [NewCSRF].
+type CSRFConfig struct {
+	// Key authenticates tokens. At least 32 bytes, secret, and the same on
+	// every instance of the host. Required.
+	Key []byte
+	// Nonces records used tokens. Required unless Reusable is set.
+	Nonces NonceStore
+	// TTL is how long a token stays valid. Default: 1 hour, or 12 hours when
+	// Reusable is set.
+	TTL time.Duration
+	// Reusable makes a token valid for any number of requests of its session
+	// until it expires (the seed's "once at session start and reuse it"). By
+	// default tokens are single-use, which is safer: a token that leaks from
+	// one page cannot be replayed.
+	Reusable bool
+	// Clock tells the time; nil means the system clock.
+	Clock Clock
+}
+
+// CSRF issues and checks CSRF tokens bound to one session. It is safe for
+// concurrent use.
+type CSRF struct {
+	key      [32]byte
+	nonces   NonceStore
+	ttl      time.Duration
+	reusable bool
+	clock    Clock
+}
+
+const (
+	csrfVersion  = 1
+	csrfNonceLen = 16
+	csrfMACLen   = 16
+	// version, mode, expiry (unix seconds), nonce, MAC
+	csrfRawLen = 1 + 1 + 8 + csrfNonceLen + csrfMACLen
+	// CSRFTokenLen is the length of a CSRF token's text: lowercase hex.
+	CSRFTokenLen = 2 * csrfRawLen
+	modeSingle   = 's'
+	modeReusable = 'r'
+)
+
+// NewCSRF returns a CSRF issuer/checker.
+func NewCSRF(cfg CSRFConfig) (*CSRF, error) {
+	if len(cfg.Key) < 32 {
+		return nil, errors.New("security: CSRF key must be at least 32 bytes")
+	}
+	if cfg.Nonces == nil && !cfg.Reusable {
+		return nil, errors.New("security: single-use CSRF tokens need a NonceStore")
+	}
+	c := &CSRF{nonces: cfg.Nonces, ttl: cfg.TTL, reusable: cfg.Reusable, clock: cfg.Clock}
+	if c.ttl <= 0 {
+		c.ttl = time.Hour
+		if c.reusable {
+			c.ttl = 12 * time.Hour
+		}
+	}
+	blake3.DeriveKey("propsec 2026 csrf token mac v1", cfg.Key, c.key[:])
+	return c, nil
+}
+
+// Issue returns a new token for the session with public id sessionID. It
+// writes nothing.
+func (c *CSRF) Issue(sessionID string) string {
+	var raw [csrfRawLen]byte
+	raw[0] = csrfVersion
+	raw[1] = modeSingle
+	if c.reusable {
+		raw[1] = modeReusable
+	}
+	exp := Now(c.clock).Add(c.ttl).Unix()
+	binary.BigEndian.PutUint64(raw[2:10], uint64(exp))
+	rand.Read(raw[10 : 10+csrfNonceLen])
+	c.mac(sessionID, raw[:csrfRawLen-csrfMACLen], raw[csrfRawLen-csrfMACLen:])
+	return hex.EncodeToString(raw[:])
+}
+
+func (c *CSRF) mac(sessionID string, body, out []byte) {
+	h, _ := blake3.NewKeyed(c.key[:]) // cannot fail: the key is 32 bytes
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(sessionID)))
+	h.Write(n[:])
+	h.Write([]byte(sessionID))
+	h.Write(body)
+	h.Digest().Read(out)
+}
+
+// Check verifies that token was issued for sessionID, has not expired and,
+// in single-use mode, has not been used; then marks it used. Every failure
+// wraps [ErrCSRF] except a failure of the NonceStore, which is returned as is.
+func (c *CSRF) Check(ctx context.Context, sessionID, token string) error {
+	if token == "" {
+		return fmt.Errorf("%w: missing", ErrCSRF)
+	}
+	if len(token) != CSRFTokenLen {
+		return fmt.Errorf("%w: malformed", ErrCSRF)
+	}
+	var raw [csrfRawLen]byte
+	if n, err := hex.Decode(raw[:], []byte(token)); err != nil || n != csrfRawLen {
+		return fmt.Errorf("%w: malformed", ErrCSRF)
+	}
+	var want [csrfMACLen]byte
+	c.mac(sessionID, raw[:csrfRawLen-csrfMACLen], want[:])
+	if subtle.ConstantTimeCompare(want[:], raw[csrfRawLen-csrfMACLen:]) != 1 {
+		return fmt.Errorf("%w: not issued for this session", ErrCSRF)
+	}
+	if raw[0] != csrfVersion {
+		return fmt.Errorf("%w: unknown version", ErrCSRF)
+	}
+	// A token made in one mode is not accepted in the other, so switching a
+	// deployment to single-use takes effect at once.
+	if (raw[1] == modeReusable) != c.reusable {
+		return fmt.Errorf("%w: wrong mode", ErrCSRF)
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[2:10])), 0)
+	if !Now(c.clock).Before(exp) {
+		return fmt.Errorf("%w: expired", ErrCSRF)
+	}
+	if c.reusable {
+		return nil
+	}
+	fresh, err := c.nonces.ConsumeNonce(ctx, sha256.Sum256(raw[10:10+csrfNonceLen]), exp)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return fmt.Errorf("%w: already used", ErrCSRF)
+	}
+	return nil
+}
+
+// SecretStore keeps named random secrets, such as the CSRF key, so that every
+// instance of a host shares them. Stores implement it.
+type SecretStore interface {
+	// Secret returns the secret called name, creating it with size random
+	// bytes on first use. Concurrent first calls must all get the same bytes.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+}

@@ -1,0 +1,40 @@
+// Package session logs users in and keeps track of their sessions: web
+// sessions behind a cookie and mobile sessions behind a bearer token. It
+// terminates sessions, keeps the session blacklist, notices logins from new
+// IP addresses and throttles password guessing.
+//
+// # Credentials and sessions
+//
+// Every successful [Manager.Login] creates a [Session] with a public id
+// ("sess_…") and a credential (64 lowercase hex digits) that the caller hands
+// to the client as a cookie or bearer token. Only a hash of the credential is
+// stored. [Manager.Authenticate] turns a credential back into the session and
+// its [security.Principal]; it is a read, except that LastActive is
+// refreshed at most once per [Config.TouchInterval] by a conditional write
+// that can never revive a revoked session.
+//
+// # Passwords
+//
+// The host owns its users ([UserDirectory]) and stores their passwords as
+// argon2id PHC strings made by [Hasher]. Login verifies in constant time,
+// verifies against a dummy hash of the same cost when the email is unknown
+// (so timing does not reveal which emails exist), and rehashes the password
+// when the parameters have changed and the directory implements
+// [PasswordUpdater]. At most [Config.MaxConcurrentHashes] hashes run at once.
+//
+// # Throttling
+//
+// After [Config.MaxFailuresPerEmail] failed logins for one email (or
+// [Config.MaxFailuresPerIP] from one IP) within [Config.FailureWindow],
+// further attempts are refused with a [security.ThrottledError] before the
+// password is looked at. A throttled attempt is recorded as a failed login
+// but does not extend the lockout.
+//
+// # Blacklist
+//
+// [Manager.Blacklist] revokes every live session of a user, web and mobile,
+// in the same transaction that adds them to the blacklist, and the store
+// refuses to create a session for a blacklisted user, so no login racing with
+// the blacklisting can slip through. [Manager.Unblacklist] lets the user log
+// in again but revives nothing.
+package session

@@ -1,0 +1,597 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/propops/propsec/security"
+)
+
+// Config configures a [Manager]. Zero fields take the documented defaults.
+type Config struct {
+	// Store keeps sessions, the blacklist and login history. Required.
+	Store Store
+	// Users finds the host's users. Required.
+	Users UserDirectory
+	// Clock tells the time; nil means the system clock.
+	Clock security.Clock
+	// Locator names where a client IP is; nil means a [NetworkLocator] that
+	// knows only local ranges.
+	Locator Locator
+	// Hasher holds the argon2id parameters; zero means [DefaultHasher].
+	Hasher Hasher
+
+	// WebIdleTimeout ends a web session after this long without a request.
+	// Default 30 minutes.
+	WebIdleTimeout time.Duration
+	// WebLifetime ends a web session this long after login. Default 12 hours.
+	WebLifetime time.Duration
+	// MobileIdleTimeout ends a mobile session after this long without a
+	// request. Default 30 days.
+	MobileIdleTimeout time.Duration
+	// MobileLifetime ends a mobile session (bearer token) this long after it
+	// was issued. Default 90 days.
+	MobileLifetime time.Duration
+	// TouchInterval is how stale LastActive may get before a request
+	// refreshes it. Default 1 minute.
+	TouchInterval time.Duration
+
+	// MaxFailuresPerEmail failed logins for one email within FailureWindow
+	// lock that email out. Default 5.
+	MaxFailuresPerEmail int
+	// MaxFailuresPerIP failed logins from one IP within FailureWindow lock
+	// that IP out. Default 50.
+	MaxFailuresPerIP int
+	// FailureWindow is the throttling window. Default 15 minutes.
+	FailureWindow time.Duration
+
+	// MaxConcurrentHashes bounds how many password hashes run at once (each
+	// takes Hasher.Memory KiB). Default GOMAXPROCS.
+	MaxConcurrentHashes int
+
+	// OnNewIP, if set, is called after a successful login from an address
+	// the user never logged in from before (not for their first login). It
+	// runs on the login's goroutine after the session is stored: hand slow
+	// work such as sending mail to another goroutine.
+	OnNewIP func(ctx context.Context, n NewIPNotice)
+}
+
+// NewIPNotice describes a login from a new address.
+type NewIPNotice struct {
+	User      security.Principal
+	SessionID string
+	IP        string
+	Location  string
+	UserAgent string
+	Time      time.Time
+}
+
+// Manager runs logins and sessions. It is safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	hashSem chan struct{}
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New returns a Manager with cfg's zero fields set to their defaults.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Users == nil {
+		return nil, errors.New("session: Config.Store and Config.Users are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.WebIdleTimeout, 30*time.Minute)
+	def(&cfg.WebLifetime, 12*time.Hour)
+	def(&cfg.MobileIdleTimeout, 30*24*time.Hour)
+	def(&cfg.MobileLifetime, 90*24*time.Hour)
+	def(&cfg.TouchInterval, time.Minute)
+	def(&cfg.FailureWindow, 15*time.Minute)
+	if cfg.MaxFailuresPerEmail <= 0 {
+		cfg.MaxFailuresPerEmail = 5
+	}
+	if cfg.MaxFailuresPerIP <= 0 {
+		cfg.MaxFailuresPerIP = 50
+	}
+	if cfg.MaxConcurrentHashes <= 0 {
+		cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Locator == nil {
+		cfg.Locator = &NetworkLocator{}
+	}
+	cfg.Hasher = cfg.Hasher.params()
+	return &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes)}, nil
+}
+
+// Hasher returns the password hasher the manager verifies with, so hosts can
+// hash new passwords with the same parameters.
+func (m *Manager) Hasher() Hasher { return m.cfg.Hasher }
+
+func (m *Manager) now() time.Time { return security.Now(m.cfg.Clock) }
+
+// Limits on client-supplied login fields.
+const (
+	MaxEmailBytes     = 254
+	MaxUserAgentBytes = 512
+)
+
+// LoginRequest is one attempt to log in.
+type LoginRequest struct {
+	Email    string
+	Password string
+	Kind     Kind
+	// IP is the client address, already resolved through trusted proxies.
+	IP        netip.Addr
+	UserAgent string
+}
+
+// LoginResult is a successful login.
+type LoginResult struct {
+	// Token is the credential to hand to the client. It is not stored and
+	// cannot be recovered later.
+	Token     string
+	Session   Session
+	Principal security.Principal
+	// NewIP is true when the user logged in from an address never seen for
+	// them before (not on their first login).
+	NewIP bool
+}
+
+// Login checks an email and password and creates a session of req.Kind.
+//
+// It fails with an error wrapping [security.ErrInvalid] for a malformed
+// request (which is not counted as an attempt), [security.ErrThrottled] when
+// the email or IP is locked out, [security.ErrInvalidCredentials] for an
+// unknown email or a wrong password (indistinguishable, also in timing), and
+// [security.ErrBlacklisted] for a blacklisted user who gave the right
+// password.
+func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	email := strings.TrimSpace(req.Email)
+	switch {
+	case email == "":
+		return LoginResult{}, security.Invalid("email", "is required")
+	case len(email) > MaxEmailBytes:
+		return LoginResult{}, security.Invalidf("email", "must be at most %d bytes", MaxEmailBytes)
+	case req.Password == "":
+		return LoginResult{}, security.Invalid("password", "is required")
+	case len(req.Password) > MaxPasswordBytes:
+		return LoginResult{}, security.Invalidf("password", "must be at most %d bytes", MaxPasswordBytes)
+	case req.Kind != KindWeb && req.Kind != KindMobile:
+		return LoginResult{}, security.Invalid("kind", "must be web or mobile")
+	}
+	now := m.now()
+	ip := ipString(req.IP)
+	emailKey := "email:" + strings.ToLower(email)
+	ipKey := "ip:" + ip
+	failed := func(reason string, subjectUser int64) security.Event {
+		return security.Event{Time: now, Type: security.EventLoginFailed, SubjectUserID: subjectUser,
+			Subject: security.CleanText(email, MaxEmailBytes), IP: ip,
+			Details: map[string]string{"reason": reason, "kind": string(req.Kind)}}
+	}
+
+	// Throttling comes first: a locked-out attempt never reaches the hash.
+	since := now.Add(-m.cfg.FailureWindow)
+	emailFails, err := m.throttle(ctx, emailKey, since, m.cfg.MaxFailuresPerEmail, now)
+	var ipFails int
+	if err == nil {
+		ipFails, err = m.throttle(ctx, ipKey, since, m.cfg.MaxFailuresPerIP, now)
+	}
+	if errors.Is(err, security.ErrThrottled) {
+		if rerr := m.cfg.Store.RecordEvents(ctx, failed("throttled", 0)); rerr != nil {
+			return LoginResult{}, rerr
+		}
+		return LoginResult{}, err
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
+
+	user, uerr := m.cfg.Users.UserByEmail(ctx, email)
+	if uerr != nil && !errors.Is(uerr, security.ErrNotFound) {
+		return LoginResult{}, uerr
+	}
+	known := uerr == nil && user.PasswordHash != ""
+	hash := user.PasswordHash
+	if !known {
+		hash = m.dummy()
+	}
+	ok, stale, verr := m.verify(ctx, hash, req.Password)
+	if verr != nil && known && ctx.Err() == nil {
+		// A stored hash we cannot parse: a wrong password, at the cost of
+		// a real one so timing does not tell.
+		_, _, verr = m.verify(ctx, m.dummy(), req.Password)
+		ok = false
+	}
+	if verr != nil {
+		return LoginResult{}, verr
+	}
+	if !known || !ok {
+		reason, subject := "bad_credentials", user.UserID
+		if !known {
+			reason, subject = "unknown_user", 0
+		}
+		events := []security.Event{failed(reason, subject)}
+		if emailFails+1 == m.cfg.MaxFailuresPerEmail {
+			events = append(events, security.Event{Time: now, Type: security.EventLockout,
+				SubjectUserID: subject, Subject: security.CleanText(email, MaxEmailBytes), IP: ip,
+				Details: map[string]string{"key": "email", "window": m.cfg.FailureWindow.String()}})
+		}
+		if ipFails+1 == m.cfg.MaxFailuresPerIP {
+			events = append(events, security.Event{Time: now, Type: security.EventLockout, IP: ip,
+				Subject: ip, Details: map[string]string{"key": "ip", "window": m.cfg.FailureWindow.String()}})
+		}
+		if err := m.cfg.Store.AddLoginFailure(ctx, []string{emailKey, ipKey}, now, events); err != nil {
+			return LoginResult{}, err
+		}
+		return LoginResult{}, security.ErrInvalidCredentials
+	}
+
+	if black, err := m.cfg.Store.IsBlacklisted(ctx, user.UserID); err != nil {
+		return LoginResult{}, err
+	} else if black {
+		return LoginResult{}, m.refuseBlacklisted(ctx, failed("blacklisted", user.UserID))
+	}
+	if err := m.cfg.Store.ClearLoginFailures(ctx, emailKey); err != nil {
+		return LoginResult{}, err
+	}
+	if stale {
+		if up, isUp := m.cfg.Users.(PasswordUpdater); isUp {
+			if fresh, err := m.hash(ctx, req.Password); err == nil {
+				// Best effort: the login is valid whether or not the
+				// rehash is stored.
+				_ = up.SetPasswordHash(ctx, user.UserID, fresh)
+			}
+		}
+	}
+
+	token := security.NewToken()
+	s := Session{
+		ID:         security.NewID(IDPrefix),
+		TokenHash:  security.HashToken(token),
+		UserID:     user.UserID,
+		Kind:       req.Kind,
+		IP:         ip,
+		UserAgent:  security.CleanText(req.UserAgent, MaxUserAgentBytes),
+		Location:   m.cfg.Locator.Locate(req.IP),
+		CreatedAt:  now,
+		LastActive: now,
+	}
+	if req.Kind == KindMobile {
+		s.IdleTimeout, s.ExpiresAt = m.cfg.MobileIdleTimeout, now.Add(m.cfg.MobileLifetime)
+	} else {
+		s.IdleTimeout, s.ExpiresAt = m.cfg.WebIdleTimeout, now.Add(m.cfg.WebLifetime)
+	}
+	knownIP, anyIP, err := m.cfg.Store.KnownLoginIP(ctx, user.UserID, ip)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	newIP := anyIP && !knownIP
+	ok1 := security.Event{Time: now, Type: security.EventLoginSucceeded, ActorUserID: user.UserID,
+		ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
+		Details: map[string]string{"kind": string(req.Kind)}}
+	events := []security.Event{ok1}
+	if req.Kind == KindMobile {
+		events = append(events, security.Event{Time: now, Type: security.EventTokenIssued, ActorUserID: user.UserID,
+			ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip})
+	}
+	if newIP {
+		events = append(events, security.Event{Time: now, Type: security.EventNewIPVerification, ActorUserID: user.UserID,
+			ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
+			Details: map[string]string{"location": s.Location}})
+	}
+	if err := m.cfg.Store.CreateSession(ctx, s, events); err != nil {
+		if errors.Is(err, security.ErrBlacklisted) {
+			// Blacklisted between our check and the write.
+			return LoginResult{}, m.refuseBlacklisted(ctx, failed("blacklisted", user.UserID))
+		}
+		return LoginResult{}, err
+	}
+	if newIP && m.cfg.OnNewIP != nil {
+		m.cfg.OnNewIP(ctx, NewIPNotice{User: user.Principal, SessionID: s.ID, IP: ip,
+			Location: s.Location, UserAgent: s.UserAgent, Time: now})
+	}
+	return LoginResult{Token: token, Session: s, Principal: user.Principal, NewIP: newIP}, nil
+}
+
+func (m *Manager) refuseBlacklisted(ctx context.Context, ev security.Event) error {
+	if err := m.cfg.Store.RecordEvents(ctx, ev); err != nil {
+		return err
+	}
+	return security.ErrBlacklisted
+}
+
+// throttle returns how many failures key has since since, or a
+// ThrottledError when there are max or more.
+func (m *Manager) throttle(ctx context.Context, key string, since time.Time, max int, now time.Time) (int, error) {
+	n, oldest, err := m.cfg.Store.LoginFailures(ctx, key, since)
+	if err != nil {
+		return 0, err
+	}
+	if n < max {
+		return n, nil
+	}
+	wait := oldest.Add(m.cfg.FailureWindow).Sub(now)
+	if wait < time.Second {
+		wait = time.Second
+	}
+	return n, &security.ThrottledError{RetryAfter: wait}
+}
+
+func (m *Manager) dummy() string {
+	m.dummyOnce.Do(func() {
+		// The password is random and thrown away: nothing can match it.
+		m.dummyHash, _ = m.cfg.Hasher.Hash(security.NewToken())
+	})
+	return m.dummyHash
+}
+
+func (m *Manager) acquire(ctx context.Context) error {
+	select {
+	case m.hashSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) verify(ctx context.Context, phc, password string) (ok, stale bool, err error) {
+	if err := m.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer func() { <-m.hashSem }()
+	return m.cfg.Hasher.Verify(phc, password)
+}
+
+func (m *Manager) hash(ctx context.Context, password string) (string, error) {
+	if err := m.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer func() { <-m.hashSem }()
+	return m.cfg.Hasher.Hash(password)
+}
+
+// Authenticate returns the live session whose credential is token, and its
+// user. Anything else (a malformed, unknown, revoked or expired credential, or
+// a user the directory no longer knows) fails with
+// [security.ErrUnauthenticated].
+func (m *Manager) Authenticate(ctx context.Context, token string) (Auth, error) {
+	if !security.ValidTokenFormat(token) {
+		return Auth{}, security.ErrUnauthenticated
+	}
+	s, err := m.cfg.Store.SessionByTokenHash(ctx, security.HashToken(token))
+	if errors.Is(err, security.ErrNotFound) {
+		return Auth{}, security.ErrUnauthenticated
+	}
+	if err != nil {
+		return Auth{}, err
+	}
+	now := m.now()
+	if !s.Live(now) {
+		return Auth{}, security.ErrUnauthenticated
+	}
+	u, err := m.cfg.Users.UserByID(ctx, s.UserID)
+	if errors.Is(err, security.ErrNotFound) {
+		return Auth{}, security.ErrUnauthenticated
+	}
+	if err != nil {
+		return Auth{}, err
+	}
+	if now.Sub(s.LastActive) >= m.cfg.TouchInterval {
+		if err := m.cfg.Store.TouchSession(ctx, s.ID, now); err != nil {
+			return Auth{}, err
+		}
+		s.LastActive = now
+	}
+	return Auth{Session: s, Principal: u.Principal}, nil
+}
+
+// Logout revokes the caller's own session.
+func (m *Manager) Logout(ctx context.Context, a Auth, ip netip.Addr) error {
+	typ := security.EventLogout
+	if a.Session.Kind == KindMobile {
+		typ = security.EventTokenRevoked
+	}
+	now := m.now()
+	ev := security.Event{Time: now, Type: typ, ActorUserID: a.Principal.UserID, ActorSessionID: a.Session.ID,
+		SubjectUserID: a.Principal.UserID, Subject: a.Session.ID, IP: ipString(ip)}
+	return m.cfg.Store.RevokeSession(ctx, a.Session.ID, now, []security.Event{ev})
+}
+
+// SessionInfo is a live session as listed to staff.
+type SessionInfo struct {
+	Session
+	UserName string
+	// IsCurrent is true for the session the lister is using.
+	IsCurrent bool
+}
+
+// Paging limits for [Manager.List].
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// ListOptions selects a page of [Manager.List].
+type ListOptions struct {
+	// UserID, when non-zero, keeps only that user's sessions.
+	UserID int64
+	// Page counts from 1. Zero means 1.
+	Page int
+	// Limit is the page size, at most MaxListLimit. Zero means
+	// DefaultListLimit.
+	Limit int
+}
+
+// List returns a page of the live sessions of every user (or of
+// opts.UserID), and their total count. It needs
+// [security.PermSessionsList].
+func (m *Manager) List(ctx context.Context, actor Auth, opts ListOptions) ([]SessionInfo, int, error) {
+	if !actor.Principal.Can(security.PermSessionsList) {
+		return nil, 0, security.ErrForbidden
+	}
+	if opts.Page == 0 {
+		opts.Page = 1
+	}
+	if opts.Limit == 0 {
+		opts.Limit = DefaultListLimit
+	}
+	switch {
+	case opts.Page < 1:
+		return nil, 0, security.Invalid("page", "must be at least 1")
+	case opts.Limit < 1 || opts.Limit > MaxListLimit:
+		return nil, 0, security.Invalidf("limit", "must be between 1 and %d", MaxListLimit)
+	case opts.UserID < 0:
+		return nil, 0, security.Invalid("user_id", "must be a positive integer")
+	case opts.Page > (1<<31)/opts.Limit:
+		return nil, 0, security.Invalid("page", "is too large")
+	}
+	list, total, err := m.cfg.Store.ListSessions(ctx, ListQuery{Now: m.now(), UserID: opts.UserID,
+		Offset: (opts.Page - 1) * opts.Limit, Limit: opts.Limit})
+	if err != nil {
+		return nil, 0, err
+	}
+	names := map[int64]string{}
+	out := make([]SessionInfo, len(list))
+	for i, s := range list {
+		name, ok := names[s.UserID]
+		if !ok {
+			if u, err := m.cfg.Users.UserByID(ctx, s.UserID); err == nil {
+				name = u.Name
+			} else if !errors.Is(err, security.ErrNotFound) {
+				return nil, 0, err
+			}
+			names[s.UserID] = name
+		}
+		out[i] = SessionInfo{Session: s, UserName: name, IsCurrent: s.ID == actor.Session.ID}
+	}
+	return out, total, nil
+}
+
+// Terminate revokes the live session with public id sessionID.
+//
+// A staff user with [security.PermSessionsTerminate] may terminate anyone's
+// session; any staff user may terminate their own other sessions. The
+// caller's current session is refused with [security.ErrInvalid] (use
+// [Manager.Logout]). An unknown, revoked or expired session is
+// [security.ErrNotFound]; so is another user's session for a caller who may
+// not terminate it, after the permission check.
+func (m *Manager) Terminate(ctx context.Context, actor Auth, sessionID string, ip netip.Addr) error {
+	if !actor.Principal.IsStaff() {
+		return security.ErrForbidden
+	}
+	if !security.ValidID(IDPrefix, sessionID) {
+		return security.Invalid("session_id", "must be a session id (sess_…)")
+	}
+	if sessionID == actor.Session.ID {
+		return security.Invalid("session_id", "cannot terminate your own current session; use logout")
+	}
+	s, err := m.cfg.Store.SessionByID(ctx, sessionID)
+	if err != nil {
+		return err
+	}
+	now := m.now()
+	if s.UserID != actor.Principal.UserID && !actor.Principal.Can(security.PermSessionsTerminate) {
+		return security.ErrForbidden
+	}
+	if !s.Live(now) {
+		return fmt.Errorf("session %s is not active: %w", sessionID, security.ErrNotFound)
+	}
+	ev := security.Event{Time: now, Type: security.EventSessionTerminated, ActorUserID: actor.Principal.UserID,
+		ActorSessionID: actor.Session.ID, SubjectUserID: s.UserID, Subject: s.ID, IP: ipString(ip),
+		Details: map[string]string{"reason": "terminated", "kind": string(s.Kind)}}
+	return m.cfg.Store.RevokeSession(ctx, sessionID, now, []security.Event{ev})
+}
+
+// MaxReasonRunes is the longest blacklist reason accepted, in characters.
+const MaxReasonRunes = 500
+
+// Blacklist adds userID to the blacklist and revokes all their live sessions
+// and bearer tokens at once. It needs [security.PermSessionsManage]; reason
+// is required (at most [MaxReasonRunes] characters); nobody may blacklist
+// themselves; an unknown user is [security.ErrNotFound]; a user already
+// blacklisted is [security.ErrConflict]. It returns how many sessions were
+// revoked.
+func (m *Manager) Blacklist(ctx context.Context, actor Auth, userID int64, reason string, ip netip.Addr) (int, error) {
+	if !actor.Principal.Can(security.PermSessionsManage) {
+		return 0, security.ErrForbidden
+	}
+	reason = strings.TrimSpace(reason)
+	switch {
+	case userID <= 0:
+		return 0, security.Invalid("user_id", "must be a positive integer")
+	case reason == "":
+		return 0, security.Invalid("reason", "is required")
+	case len([]rune(reason)) > MaxReasonRunes:
+		return 0, security.Invalidf("reason", "must be at most %d characters", MaxReasonRunes)
+	case userID == actor.Principal.UserID:
+		return 0, security.Invalid("user_id", "you cannot blacklist yourself")
+	}
+	u, err := m.cfg.Users.UserByID(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	now := m.now()
+	ipS := ipString(ip)
+	clean := security.CleanText(reason, 4*MaxReasonRunes)
+	entry := BlacklistEntry{UserID: userID, UserName: u.Name, Reason: clean, BlacklistedBy: actor.Principal.UserID,
+		BlacklistedByName: actor.Principal.Name, CreatedAt: now}
+	return m.cfg.Store.AddBlacklist(ctx, entry, func(revoked []Session) []security.Event {
+		events := []security.Event{{Time: now, Type: security.EventBlacklistAdded, ActorUserID: actor.Principal.UserID,
+			ActorSessionID: actor.Session.ID, SubjectUserID: userID, Subject: strconv.FormatInt(userID, 10), IP: ipS,
+			Details: map[string]string{"reason": clean, "sessions_revoked": strconv.Itoa(len(revoked))}}}
+		for _, s := range revoked {
+			events = append(events, security.Event{Time: now, Type: security.EventSessionTerminated,
+				ActorUserID: actor.Principal.UserID, ActorSessionID: actor.Session.ID, SubjectUserID: userID,
+				Subject: s.ID, IP: ipS, Details: map[string]string{"reason": "blacklisted", "kind": string(s.Kind)}})
+		}
+		return events
+	})
+}
+
+// Unblacklist removes userID from the blacklist, so they can log in again.
+// It revives no session. It needs [security.PermSessionsManage]; a user who
+// is not blacklisted is [security.ErrNotFound].
+func (m *Manager) Unblacklist(ctx context.Context, actor Auth, userID int64, ip netip.Addr) error {
+	if !actor.Principal.Can(security.PermSessionsManage) {
+		return security.ErrForbidden
+	}
+	if userID <= 0 {
+		return security.Invalid("user_id", "must be a positive integer")
+	}
+	ev := security.Event{Time: m.now(), Type: security.EventBlacklistRemoved, ActorUserID: actor.Principal.UserID,
+		ActorSessionID: actor.Session.ID, SubjectUserID: userID, Subject: strconv.FormatInt(userID, 10), IP: ipString(ip)}
+	return m.cfg.Store.RemoveBlacklist(ctx, userID, []security.Event{ev})
+}
+
+// ListBlacklist returns every blacklisted user. It needs
+// [security.PermSessionsManage].
+func (m *Manager) ListBlacklist(ctx context.Context, actor Auth) ([]BlacklistEntry, error) {
+	if !actor.Principal.Can(security.PermSessionsManage) {
+		return nil, security.ErrForbidden
+	}
+	return m.cfg.Store.Blacklist(ctx)
+}
+
+// Purge deletes sessions and records that ended more than a day ago. Hosts
+// call it now and then (the example server does so hourly).
+func (m *Manager) Purge(ctx context.Context) error {
+	return m.cfg.Store.PurgeExpired(ctx, m.now().Add(-24*time.Hour))
+}
+
+func ipString(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.Unmap().String()
+}

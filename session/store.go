@@ -1,0 +1,93 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/propops/propsec/security"
+)
+
+// UserDirectory finds the host's users. Both methods return an error
+// wrapping [security.ErrNotFound] for an unknown user.
+type UserDirectory interface {
+	UserByID(ctx context.Context, id int64) (User, error)
+	// UserByEmail finds a user by email. Hosts decide how emails compare;
+	// propsec passes the address trimmed of surrounding space.
+	UserByEmail(ctx context.Context, email string) (User, error)
+}
+
+// PasswordUpdater is implemented by directories that let propsec store a
+// fresh hash when the hashing parameters have changed since the password was
+// set.
+type PasswordUpdater interface {
+	SetPasswordHash(ctx context.Context, userID int64, phc string) error
+}
+
+// ListQuery selects a page of live sessions.
+type ListQuery struct {
+	// Now decides which sessions are live.
+	Now time.Time
+	// UserID, when non-zero, keeps only that user's sessions.
+	UserID int64
+	Offset int
+	Limit  int
+}
+
+// Store keeps sessions, the blacklist and login history. Every method that
+// takes events writes them in the same transaction as its change, so a
+// change without its audit event (or the reverse) cannot exist. Errors for
+// missing rows wrap [security.ErrNotFound].
+type Store interface {
+	security.EventRecorder
+
+	// CreateSession stores s and remembers s.IP as a login address of
+	// s.UserID. It fails with [security.ErrBlacklisted], storing nothing,
+	// when the user is blacklisted at the moment of the write.
+	CreateSession(ctx context.Context, s Session, events []security.Event) error
+	// SessionByTokenHash returns the session whose credential hashes to h,
+	// revoked or not.
+	SessionByTokenHash(ctx context.Context, h security.TokenHash) (Session, error)
+	// SessionByID returns the session with public id id, revoked or not.
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// ListSessions returns one page of the sessions live at q.Now, newest
+	// LastActive first, and how many live sessions match in all.
+	ListSessions(ctx context.Context, q ListQuery) ([]Session, int, error)
+	// TouchSession sets LastActive to at, only if the session is not
+	// revoked and its LastActive is older than at. It never revives a
+	// revoked session. Touching a revoked or unknown session is not an error.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// RevokeSession marks the session revoked at time at, only if it is not
+	// revoked yet; otherwise it fails with [security.ErrNotFound] and writes
+	// nothing.
+	RevokeSession(ctx context.Context, id string, at time.Time, events []security.Event) error
+
+	// KnownLoginIP reports whether ip is among userID's login addresses, and
+	// whether the user has any login address at all.
+	KnownLoginIP(ctx context.Context, userID int64, ip string) (known, any bool, err error)
+
+	// AddBlacklist adds e and revokes, at e.CreatedAt, every session of
+	// e.UserID that is live then. events is called inside the transaction
+	// with the sessions it revoked, and what it returns is written too. An
+	// existing entry fails with [security.ErrConflict].
+	AddBlacklist(ctx context.Context, e BlacklistEntry, events func(revoked []Session) []security.Event) (revoked int, err error)
+	// RemoveBlacklist removes userID's entry, or fails with
+	// [security.ErrNotFound].
+	RemoveBlacklist(ctx context.Context, userID int64, events []security.Event) error
+	// Blacklist lists every entry, newest first.
+	Blacklist(ctx context.Context) ([]BlacklistEntry, error)
+	// IsBlacklisted reports whether userID has an entry.
+	IsBlacklisted(ctx context.Context, userID int64) (bool, error)
+
+	// AddLoginFailure records one failed attempt at time at under each key.
+	AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error
+	// LoginFailures counts key's failures at or after since, and returns the
+	// time of the oldest of them.
+	LoginFailures(ctx context.Context, key string, since time.Time) (n int, oldest time.Time, err error)
+	// ClearLoginFailures forgets key's failures.
+	ClearLoginFailures(ctx context.Context, key string) error
+
+	// PurgeExpired deletes sessions that ended (revoked or expired) before
+	// before, login failures older than before, and any other record the
+	// store keeps that expired before before (such as used CSRF nonces).
+	PurgeExpired(ctx context.Context, before time.Time) error
+}
