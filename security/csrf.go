@@ -116,7 +116,7 @@ func (c *CSRF) Check(ctx context.Context, sessionID, token string) error {
 	if token == "" {
 		return fmt.Errorf("%w: missing", ErrCSRF)
 	}
-	if len(token) != CSRFTokenLen {
+	if len(token) != CSRFTokenLen || !lowerHex(token) {
 		return fmt.Errorf("%w: malformed", ErrCSRF)
 	}
 	var raw [csrfRawLen]byte

@@ -29,9 +29,10 @@ func HashToken(token string) TokenHash { return sha256.Sum256([]byte(token)) }
 // ValidTokenFormat reports whether s has the shape of a credential made by
 // [NewToken]: exactly 64 lowercase hex digits.
 func ValidTokenFormat(s string) bool {
-	if len(s) != 2*TokenBytes {
-		return false
-	}
+	return len(s) == 2*TokenBytes && lowerHex(s)
+}
+
+func lowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {

@@ -181,7 +181,9 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	}
 
 	// Throttling comes first: a locked-out attempt never reaches the hash.
-	since := now.Add(-m.cfg.FailureWindow)
+	// Failures count while they are younger than the window, so one made
+	// exactly FailureWindow ago has left it (matching RetryAfter).
+	since := now.Add(-m.cfg.FailureWindow + time.Nanosecond)
 	emailFails, err := m.throttle(ctx, emailKey, since, m.cfg.MaxFailuresPerEmail, now)
 	var ipFails int
 	if err == nil {
