@@ -1,0 +1,82 @@
+// Package httpadapter mounts the documented security endpoints on a
+// net/http server. It is optional: the domain packages (session,
+// mobileauth, security) do not depend on it, and hosts that do not speak
+// HTTP never import it.
+//
+// # Use
+//
+//	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, CSRF: csrf})
+//	mux := http.NewServeMux()
+//	h.Register(mux) // the endpoints below
+//	mux.Handle("GET /api/orders", h.RequireAuth(orders)) // a host route
+//
+// # Endpoints
+//
+//	GET    /api/security/csrf-token                 any authenticated user
+//	GET    /api/security/sessions?action=list       staff, api.security.sessions.list
+//	GET    /api/security/sessions?action=blacklist_list   staff, api.security.sessions.manage
+//	POST   /api/security/sessions                   staff; terminate, blacklist_add, blacklist_remove
+//	POST   /api/security/mobile-auth                unauthenticated: email + password → bearer token
+//	DELETE /api/security/mobile-auth                the bearer token's own holder
+//	POST   /login                                   browser login: sets the session cookie
+//	GET    /logout, POST /logout                    ends the caller's session
+//
+// Any other path under /api/security/ or /api/admin/ is a JSON 404; a wrong
+// method on a known path is a JSON 405 with an Allow header.
+//
+// # Responses
+//
+// Every response is JSON with Cache-Control: no-store. Success is
+// {"success": true, "data": …, "message": "…"} (lists add "count", and the
+// session list "page"); failure is {"success": false, "message": "<human
+// text>", "error": "<code>"}, where code is one of the Code constants.
+// Domain errors are mapped by the sentinels of package security: a 500 says
+// "internal error" and nothing else, its cause going to Config.Logger.
+// Nothing secret (tokens, passwords, CSRF values, Authorization or Cookie
+// headers) is ever logged.
+//
+// # Authentication
+//
+// A request authenticates with "Authorization: Bearer <64 lowercase hex>"
+// (a token from mobile-auth) or with the session cookie set by POST /login.
+// When an Authorization header is present it is the only credential looked
+// at, and a malformed one is a 401. DELETE /api/security/mobile-auth accepts
+// only the bearer token.
+//
+// # Order of checks
+//
+// Each request is checked in this order, and the first failure answers:
+// method (405), cross-origin browser request on an unsafe method (403
+// cross_origin, by net/http's CrossOriginProtection; GET /logout is checked
+// too), credential (401), staff account on staff-only routes (403),
+// Content-Type application/json (415), body size through http.MaxBytesReader
+// before any parsing or password hashing (413), query string and body
+// decoding and validation (400), CSRF token (403 csrf_invalid), and only
+// then the domain call (403 permission, 404, 409, 429, 400 for one's own
+// current session). A request refused at any step has changed nothing.
+//
+// # Request bodies
+//
+// A body must be exactly one JSON object in UTF-8. Unknown members,
+// duplicate members, members whose names differ only in case, trailing
+// data, null, and values of the wrong type (a string or a fraction where an
+// integer is expected, a number where a string is) are refused with a 400
+// naming the member. Query strings are checked the same way: unknown or
+// repeated parameters are refused.
+//
+// # CSRF
+//
+// Every state-changing request of an authenticated user needs a token from
+// GET /api/security/csrf-token, in the body's "csrf_token" or the
+// X-CSRF-Token header (both may be sent only if equal). Tokens are bound to
+// the session that fetched them; whether they are single-use is the
+// [security.CSRF]'s setting. POST and DELETE /api/security/mobile-auth and
+// POST /login need no token; cross-origin protection still applies to them.
+//
+// # Client addresses
+//
+// The client address given to the session manager (and so to the audit log,
+// new-IP detection and throttling) is [ClientIP]: the connection's address,
+// or, from Config.TrustedProxies only, the rightmost untrusted address of
+// X-Forwarded-For.
+package httpadapter

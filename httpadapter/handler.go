@@ -1,0 +1,344 @@
+package httpadapter
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/propops/propsec/mobileauth"
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+)
+
+// Config configures [New]. Zero fields take the documented defaults.
+type Config struct {
+	// Sessions runs logins, sessions and the blacklist. Required.
+	Sessions *session.Manager
+	// Mobile issues and revokes bearer tokens; nil means
+	// mobileauth.New(Sessions).
+	Mobile *mobileauth.Service
+	// CSRF issues and checks CSRF tokens. Required.
+	CSRF *security.CSRF
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// is believed (see [ClientIP]). Empty: the connection's address is the
+	// client's, and X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
+	// Logger receives refused and failed requests (method, path, status,
+	// error; never credentials, bodies or headers). nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body. Default 1 MiB.
+	MaxBodyBytes int64
+	// CookieName names the session cookie set by POST /login. Default
+	// "__Host-propsec_session", or "propsec_session" with InsecureCookies
+	// (browsers accept a "__Host-" cookie only with the Secure flag).
+	CookieName string
+	// InsecureCookies drops the Secure flag from the session cookie, so that
+	// it travels over plain HTTP. Only for development on localhost without
+	// TLS: anyone on the network path can then steal sessions.
+	InsecureCookies bool
+	// CrossOrigin refuses cross-origin browser requests on every
+	// state-changing route. nil means http.NewCrossOriginProtection(); set
+	// one to trust another origin (AddTrustedOrigin).
+	CrossOrigin *http.CrossOriginProtection
+}
+
+// DefaultMaxBodyBytes is the default of [Config.MaxBodyBytes].
+const DefaultMaxBodyBytes = 1 << 20
+
+// Default session cookie names; see [Config.CookieName].
+const (
+	DefaultCookieName         = "__Host-propsec_session"
+	DefaultInsecureCookieName = "propsec_session"
+)
+
+// Handler serves the documented security endpoints. Mount it with
+// [Handler.Register] on the host's mux, or use it as an http.Handler. It is
+// safe for concurrent use.
+type Handler struct {
+	sessions     *session.Manager
+	mobile       *mobileauth.Service
+	csrf         *security.CSRF
+	trusted      []netip.Prefix
+	log          *slog.Logger
+	maxBody      int64
+	cookieName   string
+	secureCookie bool
+	crossOrigin  *http.CrossOriginProtection
+	mux          *http.ServeMux
+}
+
+// New returns a Handler for cfg, or an error when a required field is
+// missing or a setting is unusable.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Sessions == nil || cfg.CSRF == nil {
+		return nil, errors.New("httpadapter: Config.Sessions and Config.CSRF are required")
+	}
+	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, log: cfg.Logger,
+		maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName, secureCookie: !cfg.InsecureCookies,
+		crossOrigin: cfg.CrossOrigin}
+	if h.mobile == nil {
+		h.mobile = mobileauth.New(cfg.Sessions)
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	switch {
+	case h.maxBody < 0:
+		return nil, errors.New("httpadapter: Config.MaxBodyBytes must not be negative")
+	case h.maxBody == 0:
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.cookieName == "" {
+		h.cookieName = DefaultCookieName
+		if cfg.InsecureCookies {
+			h.cookieName = DefaultInsecureCookieName
+		}
+	}
+	if err := (&http.Cookie{Name: h.cookieName, Value: "x"}).Valid(); err != nil {
+		return nil, fmt.Errorf("httpadapter: Config.CookieName: %w", err)
+	}
+	lower := strings.ToLower(h.cookieName)
+	if cfg.InsecureCookies && (strings.HasPrefix(lower, "__host-") || strings.HasPrefix(lower, "__secure-")) {
+		return nil, fmt.Errorf("httpadapter: cookie %q needs the Secure flag, which InsecureCookies drops", h.cookieName)
+	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("httpadapter: invalid trusted proxy prefix %v", p)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		h.trusted = append(h.trusted, p.Masked())
+	}
+	if h.crossOrigin == nil {
+		h.crossOrigin = http.NewCrossOriginProtection()
+	}
+	h.mux = http.NewServeMux()
+	h.Register(h.mux)
+	h.mux.Handle("/", http.HandlerFunc(h.notFound))
+	return h, nil
+}
+
+// Register mounts every endpoint on mux:
+//
+//	GET         /api/security/csrf-token
+//	GET, POST   /api/security/sessions
+//	POST, DELETE /api/security/mobile-auth
+//	POST        /login
+//	GET, POST   /logout
+//
+// and a JSON 404 for every other path under /api/security/ and /api/admin/.
+// A wrong method on one of these paths gets a JSON 405 with an Allow header.
+// A host may still register a more specific pattern, such as "GET /login"
+// for its login page; the mux prefers it.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for path, methods := range h.routes() {
+		mux.Handle(path, h.route(methods))
+	}
+	mux.Handle("/api/security/", http.HandlerFunc(h.notFound))
+	mux.Handle("/api/admin/", http.HandlerFunc(h.notFound))
+}
+
+// ServeHTTP serves the same routes as [Handler.Register] mounts, and a JSON
+// 404 for every other path.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, &httpError{status: http.StatusNotFound, code: CodeNotFound, message: "Not found"})
+}
+
+// authMode says which credentials an endpoint needs.
+type authMode int
+
+const (
+	authNone   authMode = iota // unauthenticated endpoint
+	authAny                    // bearer token or session cookie
+	authBearer                 // bearer token only
+)
+
+// endpoint is one method of one route. Every request goes through the same
+// checks, in this order: method (405), origin (403), authentication (401),
+// staff (403), media type (415), body size (413), query and body decoding
+// and validation (400), CSRF (403); then the domain call.
+type endpoint struct {
+	auth  authMode
+	staff bool // staff-only route
+	body  bool // takes a JSON object body
+	csrf  bool // needs a CSRF token
+	// checkOrigin applies cross-origin protection to a safe method too
+	// (GET /logout changes state).
+	checkOrigin bool
+	// query: prepare validates the query string itself; otherwise any query
+	// parameter is refused.
+	query bool
+	// prepare decodes and validates the request (errors are 400s) and
+	// returns the domain call, which runs only after the CSRF check.
+	prepare func(c *call) (run func() (reply, error), err error)
+}
+
+// call is one request passing through an endpoint.
+type call struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	ep   endpoint
+	auth session.Auth
+	ip   netip.Addr
+	body object
+	// csrfToken is the body's csrf_token member, if sent.
+	csrfToken  string
+	csrfInBody bool
+}
+
+// bind decodes the body into fields, and the csrf_token member too when the
+// endpoint needs a CSRF token.
+func (c *call) bind(fields ...field) error {
+	if c.ep.csrf {
+		_, c.csrfInBody = c.body.values["csrf_token"]
+		fields = append(fields, stringField("csrf_token", &c.csrfToken, false))
+	}
+	return c.body.bind(fields...)
+}
+
+// route dispatches a path's methods.
+func (h *Handler) route(methods map[string]endpoint) http.Handler {
+	allowHeader := strings.Join(slices.Sorted(maps.Keys(methods)), ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ep, ok := methods[r.Method]
+		if !ok {
+			h.fail(w, r, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+				message: "Method not allowed", allow: allowHeader})
+			return
+		}
+		c := &call{w: w, r: r, ep: ep, ip: ClientIP(r, h.trusted)}
+		rep, err := h.serve(c)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeReply(w, rep)
+	})
+}
+
+var errCrossOrigin = &httpError{status: http.StatusForbidden, code: CodeCrossOrigin,
+	message: "Cross-origin request refused"}
+
+// serve runs the checks of c.ep in order, then its domain call.
+func (h *Handler) serve(c *call) (reply, error) {
+	r := c.r
+	if err := h.checkOrigin(r, c.ep.checkOrigin); err != nil {
+		return reply{}, err
+	}
+	if c.ep.auth != authNone {
+		a, err := h.authenticate(r, c.ep.auth == authBearer)
+		if err != nil {
+			return reply{}, err
+		}
+		c.auth = a
+	}
+	if c.ep.staff && !c.auth.Principal.IsStaff() {
+		return reply{}, &publicError{err: security.ErrForbidden, message: "Staff account required"}
+	}
+	if c.ep.body {
+		body, err := h.readBody(c.w, r)
+		if err != nil {
+			return reply{}, err
+		}
+		if c.body, err = parseObject(body); err != nil {
+			return reply{}, err
+		}
+	}
+	if !c.ep.query && r.URL.RawQuery != "" {
+		return reply{}, security.Invalid("", "this endpoint takes no query parameters")
+	}
+	run, err := c.ep.prepare(c)
+	if err != nil {
+		return reply{}, err
+	}
+	if c.ep.csrf {
+		if err := h.checkCSRF(c); err != nil {
+			return reply{}, err
+		}
+	}
+	return run()
+}
+
+// checkOrigin refuses cross-origin browser requests with an unsafe method,
+// or any method when always is set, by net/http's CrossOriginProtection.
+func (h *Handler) checkOrigin(r *http.Request, always bool) error {
+	if always {
+		// CrossOriginProtection lets safe methods through; ask it about
+		// the same request as if it were a POST.
+		r = r.Clone(r.Context())
+		r.Method = http.MethodPost
+	}
+	if err := h.crossOrigin.Check(r); err != nil {
+		return errCrossOrigin
+	}
+	return nil
+}
+
+// readBody checks the media type, then reads the body through
+// http.MaxBytesReader, before anything parses it.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if !jsonMediaType(r.Header.Values("Content-Type")) {
+		return nil, &httpError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMediaType,
+			message: "Content-Type must be application/json"}
+	}
+	// MaxBytesReader stops after MaxBodyBytes+1 bytes whatever the
+	// Content-Length says, and has the server close the connection.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+			message: fmt.Sprintf("Request body must be at most %d bytes", h.maxBody)}
+	}
+	if err != nil {
+		return nil, security.Invalid("", "could not read the request body")
+	}
+	return body, nil
+}
+
+// jsonMediaType reports whether the Content-Type values are exactly one
+// application/json, with no parameter but an optional charset=utf-8.
+func jsonMediaType(values []string) bool {
+	if len(values) != 1 {
+		return false
+	}
+	mt, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCSRF checks the token from the body's csrf_token or the X-CSRF-Token
+// header (both may be sent if they are equal) against the caller's session.
+func (h *Handler) checkCSRF(c *call) error {
+	header := c.r.Header.Values("X-CSRF-Token")
+	if len(header) > 1 {
+		return fmt.Errorf("%w: more than one X-CSRF-Token header", security.ErrCSRF)
+	}
+	token := c.csrfToken
+	if len(header) == 1 {
+		if c.csrfInBody && header[0] != token {
+			return fmt.Errorf("%w: body and header tokens differ", security.ErrCSRF)
+		}
+		token = header[0]
+	}
+	return h.csrf.Check(c.r.Context(), c.auth.Session.ID, token)
+}
