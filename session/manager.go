@@ -486,8 +486,10 @@ func (m *Manager) List(ctx context.Context, actor Auth, opts ListOptions) ([]Ses
 // session; any staff user may terminate their own other sessions. The
 // caller's current session is refused with [security.ErrInvalid] (use
 // [Manager.Logout]). An unknown, revoked or expired session is
-// [security.ErrNotFound]; so is another user's session for a caller who may
-// not terminate it, after the permission check.
+// [security.ErrNotFound]; another user's session, for a caller without the
+// permission, is [security.ErrForbidden]. (A staff member without the
+// permission can thus tell whether a session id exists; ids carry 100 random
+// bits and are shown only to holders of PermSessionsList.)
 func (m *Manager) Terminate(ctx context.Context, actor Auth, sessionID string, ip netip.Addr) error {
 	if !actor.Principal.IsStaff() {
 		return security.ErrForbidden
