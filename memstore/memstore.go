@@ -8,8 +8,11 @@
 //	mgr, err := session.New(session.Config{Store: st, Users: st})
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
-// [session.PasswordUpdater] and [security.NonceStore]. It is safe for
-// concurrent use; every method holds one lock, so each call is atomic.
+// [session.PasswordUpdater], [security.NonceStore] and
+// [security.SecretStore]. It is safe for concurrent use; every method holds
+// one lock, so each call is atomic. Package sqlitestore implements the same
+// methods with the same behaviour, durably; both pass one conformance
+// suite.
 package memstore
 
 import (
@@ -100,14 +103,17 @@ func (s *Store) UserByID(_ context.Context, id int64) (session.User, error) {
 
 // UserByEmail implements [session.UserDirectory]; emails compare
 // case-insensitively.
-func (s *Store) UserByEmail(ctx context.Context, email string) (session.User, error) {
+func (s *Store) UserByEmail(_ context.Context, email string) (session.User, error) {
 	s.mu.RLock()
-	id, ok := s.emails[strings.ToLower(strings.TrimSpace(email))]
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	// One lock for both lookups: a concurrent UpsertUser cannot make this
+	// return a user whose email no longer matches.
+	u, ok := s.users[s.emails[strings.ToLower(strings.TrimSpace(email))]]
 	if !ok {
 		return session.User{}, notFound("user")
 	}
-	return s.UserByID(ctx, id)
+	u.Permissions = slices.Clone(u.Permissions)
+	return u, nil
 }
 
 // CountUsers returns how many users there are.
@@ -209,7 +215,8 @@ func (s *Store) SessionByID(_ context.Context, id string) (session.Session, erro
 	return *sess, nil
 }
 
-// ListSessions implements [session.Store].
+// ListSessions implements [session.Store]. A negative Offset counts as zero
+// and a Limit below one returns no sessions, only the total.
 func (s *Store) ListSessions(_ context.Context, q session.ListQuery) ([]session.Session, int, error) {
 	s.mu.RLock()
 	var live []session.Session
@@ -226,8 +233,10 @@ func (s *Store) ListSessions(_ context.Context, q session.ListQuery) ([]session.
 		return cmp.Compare(a.ID, b.ID)
 	})
 	total := len(live)
-	lo := min(q.Offset, total)
-	hi := min(lo+q.Limit, total)
+	lo, hi := min(max(q.Offset, 0), total), total
+	if q.Limit < hi-lo { // also when Limit < 1: an empty page
+		hi = lo + max(q.Limit, 0)
+	}
 	return live[lo:hi], total, nil
 }
 
@@ -265,7 +274,9 @@ func (s *Store) KnownLoginIP(_ context.Context, userID int64, ip string) (bool, 
 
 // --- blacklist ---
 
-// AddBlacklist implements [session.Store].
+// AddBlacklist implements [session.Store]. The revoked sessions are passed
+// to events sorted by id. events runs under the store's lock, so it must not
+// call the store.
 func (s *Store) AddBlacklist(_ context.Context, e session.BlacklistEntry, events func([]session.Session) []security.Event) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -408,6 +419,9 @@ var (
 
 // Secret implements [security.SecretStore].
 func (s *Store) Secret(_ context.Context, name string, size int) ([]byte, error) {
+	if size <= 0 {
+		return nil, security.Invalid("size", "must be positive")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.secrets == nil {

@@ -1,0 +1,232 @@
+package sqlitestore
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+)
+
+// crashEnv names the database a crash helper process writes to.
+const crashEnv = "PROPSEC_SQLITESTORE_CRASH_DB"
+
+// crashSessions is how many sessions the crash test prepares: more than
+// the helper can get through in the rounds.
+const crashSessions = 4000
+
+func crashSessionID(i int) string { return fmt.Sprintf("sess_crash_%06d", i) }
+
+// crashUser owns session i.
+func crashUser(i int) int64 { return int64(i) + 1 }
+
+// TestCrashHelper is not a test of its own: TestCrashDurability runs the
+// test binary again with this test selected, as a process it kills.
+func TestCrashHelper(t *testing.T) {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		t.Skip("runs only as the subprocess of TestCrashDurability")
+	}
+	ctx := context.Background()
+	st, err := Open(ctx, path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	now := time.Now()
+	for i := range crashSessions {
+		id := crashSessionID(i)
+		s, err := st.SessionByID(ctx, id)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "session:", err)
+			os.Exit(2)
+		}
+		if !s.RevokedAt.IsZero() { // done in an earlier round
+			continue
+		}
+		if i%2 == 0 {
+			err = st.RevokeSession(ctx, id, now, []security.Event{{Time: now, Type: security.EventSessionTerminated,
+				SubjectUserID: s.UserID, Subject: id}})
+			if err == nil {
+				fmt.Println("ack revoke", id)
+			}
+		} else {
+			_, err = st.AddBlacklist(ctx, session.BlacklistEntry{UserID: s.UserID, Reason: "crash test", CreatedAt: now},
+				func(revoked []session.Session) []security.Event {
+					evs := []security.Event{{Time: now, Type: security.EventBlacklistAdded, SubjectUserID: s.UserID,
+						Subject: strconv.FormatInt(s.UserID, 10)}}
+					for _, r := range revoked {
+						evs = append(evs, security.Event{Time: now, Type: security.EventSessionTerminated,
+							SubjectUserID: s.UserID, Subject: r.ID})
+					}
+					return evs
+				})
+			if err == nil {
+				fmt.Println("ack blacklist", s.UserID)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "write:", err)
+			os.Exit(2)
+		}
+	}
+	fmt.Println("exhausted")
+	select {} // wait to be killed
+}
+
+// TestCrashDurability kills a process writing to the store at random
+// moments and checks, after each restart, that every write the process was
+// told had succeeded is there with its audit events, and that the file is
+// intact.
+func TestCrashDurability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	st, path := openTemp(t)
+	prepareCrashSessions(t, st)
+
+	revoked := map[string]bool{}    // acknowledged revocations
+	blacklisted := map[int64]bool{} // acknowledged blacklistings
+	for round := range 5 {
+		acks := runAndKill(t, path, time.Duration(20+rand.IntN(281))*time.Millisecond)
+		for _, a := range acks {
+			kind, id, _ := strings.Cut(a, " ")
+			switch kind {
+			case "revoke":
+				revoked[id] = true
+			case "blacklist":
+				uid, err := strconv.ParseInt(id, 10, 64)
+				require.NoError(t, err)
+				blacklisted[uid] = true
+			default:
+				t.Fatalf("unexpected ack %q", a)
+			}
+		}
+		t.Logf("round %d: %d acknowledged writes, %d in all", round, len(acks), len(revoked)+len(blacklisted))
+		checkCrashState(t, path, revoked, blacklisted)
+	}
+	require.NotEmpty(t, revoked, "the helper never acknowledged a revocation")
+	require.NotEmpty(t, blacklisted, "the helper never acknowledged a blacklisting")
+}
+
+// prepareCrashSessions stores crashSessions live sessions.
+func prepareCrashSessions(t *testing.T, st *Store) {
+	now := time.Now()
+	ss := make([]session.Session, crashSessions)
+	for i := range ss {
+		id := crashSessionID(i)
+		ss[i] = session.Session{ID: id, TokenHash: security.HashToken(id), UserID: crashUser(i), Kind: session.KindWeb,
+			CreatedAt: now, LastActive: now, IdleTimeout: time.Hour, ExpiresAt: now.Add(time.Hour)}
+	}
+	insertSessions(t, st, ss)
+}
+
+// runAndKill starts the helper on path, lets it write for about d after it
+// is ready, kills it with SIGKILL, and returns the writes it acknowledged
+// ("revoke sess_…", "blacklist 12").
+func runAndKill(t *testing.T, path string, d time.Duration) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(out)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil { // a line cut short by the kill was never acknowledged
+				_, _ = io.Copy(io.Discard, r)
+				return
+			}
+			lines <- strings.TrimSuffix(line, "\n")
+		}
+	}()
+
+	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+	safety := time.AfterFunc(time.Minute, kill) // never hang on a stuck helper
+	defer safety.Stop()
+	var acks []string
+	ready := false
+	for line := range lines {
+		switch {
+		case line == "ready" && !ready:
+			ready = true
+			time.AfterFunc(d, kill)
+		case strings.HasPrefix(line, "ack "):
+			acks = append(acks, strings.TrimPrefix(line, "ack "))
+		}
+	}
+	err = cmd.Wait()
+	if !ready {
+		t.Fatalf("helper ended before it was ready: %v\n%s", err, stderr.String())
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "helper: %s", stderr.String())
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "helper failed: %v\n%s", err, stderr.String())
+	return acks
+}
+
+// checkCrashState reopens the store, as a restarted host would, and checks
+// every acknowledged write and the file's integrity.
+func checkCrashState(t *testing.T, path string, revoked map[string]bool, blacklisted map[int64]bool) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+
+	var integrity string
+	require.NoError(t, st.w.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&integrity))
+	require.Equal(t, "ok", integrity)
+
+	evs, err := st.Events(ctx)
+	require.NoError(t, err)
+	terminated, added := map[string]bool{}, map[string]bool{}
+	for _, e := range evs {
+		switch e.Type {
+		case security.EventSessionTerminated:
+			terminated[e.Subject] = true
+		case security.EventBlacklistAdded:
+			added[e.Subject] = true
+		}
+	}
+	for id := range revoked {
+		s, err := st.SessionByID(ctx, id)
+		require.NoError(t, err)
+		assert.False(t, s.RevokedAt.IsZero(), "acknowledged revocation of %s lost", id)
+		assert.True(t, terminated[id], "event of acknowledged revocation of %s lost", id)
+	}
+	for uid := range blacklisted {
+		black, err := st.IsBlacklisted(ctx, uid)
+		require.NoError(t, err)
+		assert.True(t, black, "acknowledged blacklisting of user %d lost", uid)
+		assert.True(t, added[strconv.FormatInt(uid, 10)], "event of acknowledged blacklisting of user %d lost", uid)
+		sessID := crashSessionID(int(uid - 1))
+		s, err := st.SessionByID(ctx, sessID)
+		require.NoError(t, err)
+		assert.False(t, s.RevokedAt.IsZero(), "session %s of blacklisted user %d is live", sessID, uid)
+		assert.True(t, terminated[sessID], "event of the revocation of %s by blacklisting lost", sessID)
+	}
+}

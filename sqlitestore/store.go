@@ -1,0 +1,287 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"runtime"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+)
+
+// Store is every propsec store in one SQLite database. Create it with
+// [Open] and release it with [Store.Close].
+type Store struct {
+	w *sql.DB // the single writer connection; transactions BEGIN IMMEDIATE
+	r *sql.DB // read-only connections
+
+	// Prepared statements of the hot read path (the reader pool).
+	sessionByHash *sql.Stmt
+	userByID      *sql.Stmt
+	// Prepared on the writer, used inside its transactions.
+	insertEvent *sql.Stmt
+}
+
+// Connection settings shared by the writer and the readers. busy_timeout
+// makes a connection wait, rather than fail, while another process holds the
+// write lock.
+const commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+
+// writerDSN and readerDSN return the data source names for path. The path
+// goes through a file: URI so that characters such as '?' in it cannot be
+// mistaken for parameters.
+func writerDSN(path string) string {
+	return fileURI(path) + "?" + commonPragmas +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+}
+
+func readerDSN(path string) string {
+	return fileURI(path) + "?" + commonPragmas + "&_pragma=query_only(1)"
+}
+
+func fileURI(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath()
+}
+
+// Open opens the database at path, creating the file if it is missing, and
+// brings its schema up to date. The caller must call [Store.Close].
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || path == ":memory:" {
+		return nil, errors.New("sqlitestore: a database file path is required")
+	}
+	s := &Store{}
+	fail := func(err error) (*Store, error) {
+		_ = s.Close()
+		return nil, err
+	}
+	var err error
+	if s.w, err = sql.Open("sqlite", writerDSN(path)); err != nil {
+		return fail(wrap("open", err))
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	if err := s.checkWriter(ctx); err != nil {
+		return fail(err)
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		return fail(err)
+	}
+
+	if s.r, err = sql.Open("sqlite", readerDSN(path)); err != nil {
+		return fail(wrap("open", err))
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n) // keep connections, and their prepared statements
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+
+	prep := func(db *sql.DB, dst **sql.Stmt, query string) error {
+		st, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return wrap("prepare", err)
+		}
+		*dst = st
+		return nil
+	}
+	if err := errors.Join(
+		prep(s.r, &s.sessionByHash, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`),
+		prep(s.r, &s.userByID, `SELECT `+userCols+` FROM users WHERE id = ?`),
+		prep(s.w, &s.insertEvent, insertEventSQL),
+	); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// checkWriter makes sure the settings durability depends on took effect.
+func (s *Store) checkWriter(ctx context.Context) error {
+	var mode string
+	var sync int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return wrap("open", err)
+	}
+	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return wrap("open", err)
+	}
+	if mode != "wal" || sync != 2 {
+		return fmt.Errorf("sqlitestore: open: got journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, sync)
+	}
+	return nil
+}
+
+// Close releases the database. Calls made after Close fail.
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.sessionByHash, s.userByID, s.insertEvent} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	// Readers first: the writer, closing last, checkpoints the WAL.
+	for _, db := range []*sql.DB{s.r, s.w} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return wrap("close", err)
+	}
+	return nil
+}
+
+// write runs fn in one BEGIN IMMEDIATE transaction on the writer and
+// commits it, or rolls it back when fn fails.
+func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// exec runs one statement on the writer, outside any explicit transaction,
+// and returns how many rows it changed.
+func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
+	n, err := execN(ctx, s.w, query, args...)
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return n, nil
+}
+
+// execer is a *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// execN runs one statement and returns how many rows it changed.
+func execN(ctx context.Context, ex execer, query string, args ...any) (int64, error) {
+	res, err := ex.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func wrap(op string, err error) error { return fmt.Errorf("sqlitestore: %s: %w", op, err) }
+
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.ErrNotFound) }
+
+// rowErr turns sql.ErrNoRows into a not-found error and wraps anything else.
+func rowErr(op, what string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return wrap(op, notFound(what))
+	}
+	return wrap(op, err)
+}
+
+// hotRead returns the context for one of the two point reads every
+// authenticated request makes (a session by token hash, a user by id), or
+// ctx's error if it is already done.
+//
+// The returned context cannot be cancelled. With a context that can, both
+// database/sql and the driver start a goroutine per query to watch it, and
+// the driver installs a progress handler: together more than the query
+// itself costs. A lookup by a unique key finishes in microseconds, so
+// there is nothing to interrupt; what is given up is only that a caller
+// cancelled while it waits for a free reader connection still waits.
+func hotRead(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// collect returns a function that reads every row of a query's result
+// with scan: collect(scanX)(db.QueryContext(…)).
+func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+// --- times ---
+
+// zeroNanos stores the zero time.Time.
+const zeroNanos = math.MinInt64
+
+var (
+	minTime = time.Unix(0, math.MinInt64+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos is t as stored: unix nanoseconds, clamped to what an int64 holds.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return zeroNanos
+	case t.Before(minTime):
+		return math.MinInt64 + 1
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// fromNanos reverses nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// nullNanos is nanos for a nullable column: the zero time is NULL.
+func nullNanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return nanos(t)
+}
+
+func fromNullNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromNanos(n.Int64)
+}
+
+var (
+	_ session.Store           = (*Store)(nil)
+	_ session.UserDirectory   = (*Store)(nil)
+	_ session.PasswordUpdater = (*Store)(nil)
+	_ security.NonceStore     = (*Store)(nil)
+	_ security.SecretStore    = (*Store)(nil)
+)
