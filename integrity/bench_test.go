@@ -1,0 +1,82 @@
+package integrity_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/memstore"
+)
+
+// makeTree writes dirs×files files of 1 to 32 KiB (text, some binary).
+func makeTree(b *testing.B, dirs, files int) (root string, bytes int64) {
+	root = b.TempDir()
+	r := rand.New(rand.NewPCG(5, 6))
+	buf := make([]byte, 32<<10)
+	for i := range buf {
+		buf[i] = byte('a' + r.IntN(26))
+		if i%64 == 63 {
+			buf[i] = '\n'
+		}
+	}
+	for d := range dirs {
+		dir := filepath.Join(root, fmt.Sprintf("pkg%03d", d), "src")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for f := range files {
+			n := 1<<10 + r.IntN(31<<10)
+			data := buf[:n]
+			if f%10 == 0 {
+				data = append([]byte{0}, data...)
+			}
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file%04d.go", f)), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			bytes += int64(len(data))
+		}
+	}
+	return root, bytes
+}
+
+func BenchmarkScan(b *testing.B) {
+	root, size := makeTree(b, 50, 100)
+	mon, err := integrity.New(integrity.Config{Store: memstore.New(), Key: testKey, Roots: []string{root}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mon.Close()
+	if _, err := mon.Init(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var files int64
+	for b.Loop() {
+		c, err := mon.Scan(b.Context())
+		if err != nil || c.ViolationsFound != 0 {
+			b.Fatalf("%+v %v", c, err)
+		}
+		files = c.FilesScanned
+	}
+	b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
+}
+
+func BenchmarkInit(b *testing.B) {
+	root, size := makeTree(b, 50, 100)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		mon, err := integrity.New(integrity.Config{Store: memstore.New(), Key: testKey, Roots: []string{root}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := mon.Init(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		mon.Close()
+	}
+}

@@ -1,0 +1,199 @@
+package integrity
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/propops/propsec/security"
+)
+
+// Defaults of [Config].
+const (
+	// DefaultMaxHashBytes is the largest file that is hashed: 1 GiB.
+	DefaultMaxHashBytes = 1 << 30
+	// DefaultMaxDiffBytes is the largest file that is diffed and whose
+	// content is kept: 1 MiB.
+	DefaultMaxDiffBytes = 1 << 20
+	// MinKeyBytes is the shortest key accepted for the baseline MAC.
+	MinKeyBytes = 32
+)
+
+// Config configures a [Monitor]. Zero fields take the documented defaults.
+//
+// Some behaviour is not configurable because every alternative is unsafe:
+// symlinks are recorded with their target and never followed (walking never
+// leaves the roots), and FIFOs, sockets and devices are recorded by type and
+// never opened.
+type Config struct {
+	// Store keeps the baseline and the alerts. Required.
+	Store Store
+	// Key authenticates the baseline (keyed BLAKE3); at least [MinKeyBytes]
+	// random bytes. Required. Keep it out of the database: whoever holds
+	// both can forge a baseline.
+	Key []byte
+	// Roots are the directories to watch. Relative paths are made absolute;
+	// roots may not nest. A root that is itself a symlink is recorded as a
+	// symlink and not descended. Required.
+	Roots []string
+
+	// Include, if not empty, limits the files (not directories) recorded to
+	// those matching one of its patterns. Exclude leaves out every path
+	// matching one of its patterns, and everything below an excluded
+	// directory.
+	//
+	// Patterns are path.Match patterns on slash-separated paths relative to
+	// the root. A pattern without "/" matches the last element ("*.log",
+	// ".git"); one with "/" matches the whole path ("var/cache",
+	// "uploads/*.php"), where an element "**" matches any number of
+	// elements ("**/node_modules").
+	Include []string
+	Exclude []string
+
+	// Clock tells the time; nil means the system clock.
+	Clock security.Clock
+	// Workers is how many files are read at once. Default GOMAXPROCS.
+	Workers int
+	// MaxHashBytes is the size above which a file is not read: its size,
+	// times and inode stand in for its content. Default
+	// [DefaultMaxHashBytes].
+	MaxHashBytes int64
+	// MaxDiffBytes is the size above which a file is not diffed. The
+	// known-good content of text files up to this size is kept for diffs.
+	// Default [DefaultMaxDiffBytes]; negative keeps no content and diffs
+	// nothing.
+	MaxDiffBytes int64
+
+	// SeverityRules grade alerts; the first rule that matches wins. nil
+	// means [DefaultSeverityRules]; an empty, non-nil slice means none.
+	SeverityRules []SeverityRule
+	// DefaultSeverity grades alerts no rule matches. Default
+	// [SeverityMedium].
+	DefaultSeverity Severity
+}
+
+// SeverityRule grades the alerts of the paths it matches.
+type SeverityRule struct {
+	// Pattern is a pattern as in [Config.Include]; "" matches every path.
+	Pattern string
+	// Executable, if true, matches only regular files with an execute bit
+	// (before or after the change).
+	Executable bool
+	Severity   Severity
+}
+
+// DefaultSeverityRules: scripts and executables are critical, configuration
+// files high; everything else gets [Config.DefaultSeverity] (medium).
+var DefaultSeverityRules = []SeverityRule{
+	{Pattern: "*.php", Severity: SeverityCritical},
+	{Pattern: "*.phtml", Severity: SeverityCritical},
+	{Pattern: "*.phar", Severity: SeverityCritical},
+	{Pattern: "*.js", Severity: SeverityCritical},
+	{Pattern: "*.mjs", Severity: SeverityCritical},
+	{Pattern: "*.sh", Severity: SeverityCritical},
+	{Pattern: "*.py", Severity: SeverityCritical},
+	{Pattern: "*.pl", Severity: SeverityCritical},
+	{Pattern: "*.rb", Severity: SeverityCritical},
+	{Pattern: "*.cgi", Severity: SeverityCritical},
+	{Executable: true, Severity: SeverityCritical},
+	{Pattern: "*.conf", Severity: SeverityHigh},
+	{Pattern: "*.cnf", Severity: SeverityHigh},
+	{Pattern: "*.cfg", Severity: SeverityHigh},
+	{Pattern: "*.config", Severity: SeverityHigh},
+	{Pattern: "*.ini", Severity: SeverityHigh},
+	{Pattern: "*.yaml", Severity: SeverityHigh},
+	{Pattern: "*.yml", Severity: SeverityHigh},
+	{Pattern: "*.toml", Severity: SeverityHigh},
+	{Pattern: "*.json", Severity: SeverityHigh},
+	{Pattern: "*.xml", Severity: SeverityHigh},
+	{Pattern: "*.properties", Severity: SeverityHigh},
+	{Pattern: "*.env", Severity: SeverityHigh},
+	{Pattern: ".env", Severity: SeverityHigh},
+	{Pattern: ".env.*", Severity: SeverityHigh},
+	{Pattern: ".htaccess", Severity: SeverityHigh},
+	{Pattern: ".htpasswd", Severity: SeverityHigh},
+	{Pattern: ".user.ini", Severity: SeverityHigh},
+}
+
+type severityRule struct {
+	glob       *glob
+	executable bool
+	severity   Severity
+}
+
+func (c *Config) fill() error {
+	if c.Store == nil {
+		return security.Invalid("Store", "is required")
+	}
+	if len(c.Key) < MinKeyBytes {
+		return security.Invalidf("Key", "must be at least %d bytes", MinKeyBytes)
+	}
+	if len(c.Roots) == 0 {
+		return security.Invalid("Roots", "at least one root is required")
+	}
+	roots := make([]string, 0, len(c.Roots))
+	for _, r := range c.Roots {
+		if r == "" {
+			return security.Invalid("Roots", "empty root")
+		}
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return security.Invalidf("Roots", "%q: %v", r, err)
+		}
+		roots = append(roots, filepath.Clean(abs))
+	}
+	slices.Sort(roots)
+	for i := 1; i < len(roots); i++ {
+		a, b := roots[i-1], roots[i]
+		if a == b {
+			return security.Invalidf("Roots", "%s is listed twice", a)
+		}
+		if strings.HasPrefix(b, strings.TrimSuffix(a, string(filepath.Separator))+string(filepath.Separator)) {
+			return security.Invalidf("Roots", "%s is inside %s", b, a)
+		}
+	}
+	c.Roots = roots
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.MaxHashBytes <= 0 {
+		c.MaxHashBytes = DefaultMaxHashBytes
+	}
+	if c.MaxDiffBytes == 0 {
+		c.MaxDiffBytes = DefaultMaxDiffBytes
+	}
+	if c.MaxDiffBytes > c.MaxHashBytes {
+		c.MaxDiffBytes = c.MaxHashBytes
+	}
+	if c.SeverityRules == nil {
+		c.SeverityRules = DefaultSeverityRules
+	}
+	if c.DefaultSeverity == "" {
+		c.DefaultSeverity = SeverityMedium
+	}
+	if !c.DefaultSeverity.Valid() {
+		return security.Invalidf("DefaultSeverity", "unknown severity %q", c.DefaultSeverity)
+	}
+	return nil
+}
+
+func compileRules(rules []SeverityRule) ([]severityRule, error) {
+	out := make([]severityRule, 0, len(rules))
+	for i, r := range rules {
+		if !r.Severity.Valid() {
+			return nil, security.Invalidf("SeverityRules", "rule %d: unknown severity %q", i, r.Severity)
+		}
+		sr := severityRule{executable: r.Executable, severity: r.Severity}
+		if r.Pattern != "" {
+			g, err := compileGlob(fmt.Sprintf("SeverityRules[%d]", i), r.Pattern)
+			if err != nil {
+				return nil, err
+			}
+			sr.glob = &g
+		}
+		out = append(out, sr)
+	}
+	return out, nil
+}

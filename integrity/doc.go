@@ -1,0 +1,98 @@
+// Package integrity is file integrity monitoring for a host application: a
+// signed baseline of the files under a set of roots, scans that compare the
+// tree with it and raise alerts, an alert lifecycle, diffs against the
+// known-good content, and planned-deployment windows whose changes are
+// accepted instead of alerted on.
+//
+// # Use
+//
+//	mon, err := integrity.New(integrity.Config{
+//		Store: store,            // memstore.New(), or the SQLite store
+//		Key:   key,              // ≥ 32 random bytes, kept out of the database
+//		Roots: []string{"/var/www/html"},
+//		Exclude: []string{"cache", "*.log"},
+//	})
+//	created, err := mon.Init(ctx)     // baseline the roots that have none
+//	go mon.Run(ctx, 15*time.Minute)   // periodic scans
+//	id, err := mon.Start(ctx)         // an on-demand scan: "chk_…"
+//	check, err := mon.Progress(ctx, id)
+//	defer mon.Close()                 // cancels and waits
+//
+// # Baseline
+//
+// For every path under a root the baseline holds an [Entry]: type, size,
+// mode, owner, times, inode, symlink target, device number, and the BLAKE3
+// hash of a regular file's content. The content of text files no larger
+// than the diff cap (1 MiB) is kept too, addressed by its hash (so
+// duplicates are stored once), for diffs.
+//
+// The baseline is authenticated with keys derived from [Config.Key], which
+// the host supplies and the store never sees: each entry carries a keyed
+// BLAKE3 MAC, and each root a [Seal] (a MAC over all its entries' MACs in
+// path order), which catches removed, added and replayed records. A scan
+// first verifies the root; a baseline that fails verification is not
+// trusted (that root is not compared) and one critical baseline_tampered
+// alert is raised. Ending a deployment rebuilds it.
+//
+// # Reading files safely
+//
+// Directories are opened with O_NOFOLLOW and their children relative to
+// them (openat), so the walk never follows a symlink and never leaves the
+// roots, even if a directory is swapped for a symlink mid-walk. Files are
+// opened with O_RDONLY|O_NOFOLLOW|O_NONBLOCK (and O_NOATIME where the
+// kernel permits, falling back when it refuses), then fstat'ed; only
+// regular files are read. Symlinks are recorded with their target; FIFOs,
+// sockets and devices by type, never opened on purpose (and never read if
+// one is swapped in). A file whose fstat differs after hashing is hashed
+// once more, and if it changed again the alert says it was still changing.
+// A file that cannot be read raises a file_unreadable alert, not a
+// deletion; below a directory that cannot be listed, nothing is considered
+// deleted. Files over [Config.MaxHashBytes] are compared by size, times and
+// inode.
+//
+// # Scans
+//
+// A scan is a background check with an id ("chk_…"); at most one runs at a
+// time, and [Monitor.Start] returns the running one's id with an error
+// wrapping [security.ErrConflict]. [Monitor.Progress] reports its status,
+// counts and duration; [Monitor.Cancel] cancels it; [Monitor.Close] waits
+// for it. Comparison streams: the walker yields paths in the baseline's
+// byte order (a directory's subtree sorts as if its name ended in "/"),
+// workers hash files in parallel, and the result is merged with the
+// baseline as it is read, so memory does not grow with the number of
+// files.
+//
+// # Alerts
+//
+// A scan raises at most one [Alert] per path, carrying its most significant
+// change (modified, added, deleted, metadata) and all differences in its
+// details. Directories are not alerted on for the size and time changes
+// their entries cause (each entry raises its own alert); a directory's mode
+// or owner change is a metadata alert. Severity comes from
+// [Config.SeverityRules]: by default scripts and executables are critical,
+// configuration files high, everything else medium. A later scan that sees
+// the same changed state raises nothing new, whether the alert was
+// resolved or not; a file that changes again raises a new alert. Alerts are
+// listed, resolved, ignored and deleted in bulk, and [Monitor.AcceptAlert]
+// accepts one alert's new state into the baseline.
+//
+// # Deployments
+//
+// [Monitor.BeginDeployment] scans (so earlier changes still alert) and
+// opens a window, kept in the store; scans during it raise nothing.
+// [Monitor.EndDeployment] accepts every change into the baseline and closes
+// the window in one commit, with one audit event recording how many
+// entries were accepted.
+//
+// # Diffs
+//
+// [Monitor.Diff] gives a unified diff (3 lines of context) between the
+// known-good content and the current file, with the lines added and
+// removed; "Binary files differ" for binary files; and an explicit "not
+// diffed: over N bytes" past the cap.
+//
+// # Storage
+//
+// A [Store] keeps it all; memstore and sqlitestore implement it. Every
+// change is written with its audit events in one transaction.
+package integrity

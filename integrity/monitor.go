@@ -1,0 +1,356 @@
+package integrity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/propops/propsec/security"
+)
+
+// CheckIDPrefix starts every check id.
+const CheckIDPrefix = "chk_"
+
+// DeploymentIDPrefix starts every deployment id.
+const DeploymentIDPrefix = "dep_"
+
+// historySize is how many finished checks Progress remembers.
+const historySize = 100
+
+var (
+	errClosed      = fmt.Errorf("integrity monitor closed: %w", security.ErrUnavailable)
+	errUnsupported = fmt.Errorf("integrity: file monitoring is not supported on this system: %w", errors.ErrUnsupported)
+)
+
+// Monitor watches a set of roots. It is safe for concurrent use. At most one
+// operation that walks the tree or writes the baseline runs at a time.
+type Monitor struct {
+	cfg    Config
+	keys   *macKeys
+	filter filter
+	rules  []severityRule
+	// hook, if set (tests only), runs after each read of a file.
+	hook func(path string, pass int)
+
+	slot chan struct{} // held by the running operation
+	base context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	cur        *job
+	history    []*job
+	lastTamper string
+}
+
+// job is one check: its counters are updated while it runs.
+type job struct {
+	id      string
+	kind    CheckKind
+	started time.Time
+	cancel  context.CancelFunc
+
+	total, scanned, violations, accepted atomic.Int64
+
+	// Guarded by Monitor.mu.
+	status   CheckStatus
+	finished time.Time
+	errText  string
+	created  []string
+	createMu sync.Mutex
+}
+
+func (j *job) addCreated(root string) {
+	j.createMu.Lock()
+	j.created = append(j.created, root)
+	j.createMu.Unlock()
+}
+
+// New returns a Monitor for cfg, filling in the defaults. It starts nothing:
+// call [Monitor.Init] once, then [Monitor.Start] or [Monitor.Run].
+func New(cfg Config) (*Monitor, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	inc, err := compileGlobs("Include", cfg.Include)
+	if err != nil {
+		return nil, err
+	}
+	exc, err := compileGlobs("Exclude", cfg.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := compileRules(cfg.SeverityRules)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Key = append([]byte(nil), cfg.Key...)
+	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), filter: filter{include: inc, exclude: exc},
+		rules: rules, slot: make(chan struct{}, 1)}
+	m.base, m.stop = context.WithCancel(context.Background())
+	return m, nil
+}
+
+// Roots returns the monitored roots, absolute and sorted.
+func (m *Monitor) Roots() []string { return append([]string(nil), m.cfg.Roots...) }
+
+func (m *Monitor) now() time.Time { return security.Now(m.cfg.Clock).UTC() }
+
+// acquire takes the operation slot, waiting for the running operation.
+func (m *Monitor) acquire(ctx context.Context) error {
+	if !supported {
+		return errUnsupported
+	}
+	select {
+	case m.slot <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.base.Done():
+		return errClosed
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		<-m.slot
+		return errClosed
+	}
+	m.wg.Add(1)
+	return nil
+}
+
+func (m *Monitor) release() {
+	<-m.slot
+	m.wg.Done()
+}
+
+// opContext is ctx, also cancelled when the Monitor closes.
+func (m *Monitor) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(m.base, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// newJobLocked registers a job as the running one; m.mu is held and the slot
+// taken.
+func (m *Monitor) newJobLocked(kind CheckKind, cancel context.CancelFunc) *job {
+	j := &job{id: security.NewID(CheckIDPrefix), kind: kind, started: m.now(), cancel: cancel, status: CheckRunning}
+	m.cur = j
+	return j
+}
+
+// execute runs fn as job j, records its outcome and frees the slot.
+func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, *job) error) error {
+	err := fn(ctx, j)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	now := m.now()
+	status, errText := CheckComplete, ""
+	if err != nil {
+		status, errText = CheckFailed, err.Error()
+		if errors.Is(err, context.Canceled) {
+			errText = "cancelled"
+		}
+	}
+	ev := security.Event{Time: now, Type: EventScanCompleted, Subject: j.id, Details: map[string]string{
+		"kind": string(j.kind), "status": string(status), "files_scanned": fmt.Sprint(j.scanned.Load()),
+		"violations_found": fmt.Sprint(j.violations.Load()), "accepted": fmt.Sprint(j.accepted.Load()),
+		"duration_ms": fmt.Sprint(now.Sub(j.started).Milliseconds())}}
+	if errText != "" {
+		ev.Details["error"] = security.CleanText(errText, 500)
+	}
+	recErr := m.cfg.Store.RecordEvents(context.WithoutCancel(ctx), ev)
+	if err == nil && recErr != nil {
+		status, errText, err = CheckFailed, recErr.Error(), recErr
+	}
+	m.mu.Lock()
+	j.status, j.finished, j.errText = status, now, errText
+	m.cur = nil
+	m.history = append(m.history, j)
+	if len(m.history) > historySize {
+		m.history = m.history[len(m.history)-historySize:]
+	}
+	m.mu.Unlock()
+	return err
+}
+
+// Start starts a scan in the background and returns its id ("chk_…") at
+// once. If a check is running, it returns that check's id and an error
+// wrapping [security.ErrConflict]; if another operation (accepting an
+// alert) holds the Monitor, the id is empty.
+func (m *Monitor) Start(ctx context.Context) (string, error) {
+	if !supported {
+		return "", errUnsupported
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return "", errClosed
+	}
+	if m.cur != nil {
+		return m.cur.id, fmt.Errorf("integrity check %s is running: %w", m.cur.id, security.ErrConflict)
+	}
+	select {
+	case m.slot <- struct{}{}:
+	default:
+		return "", fmt.Errorf("another integrity operation is running: %w", security.ErrConflict)
+	}
+	jctx, cancel := context.WithCancel(m.base)
+	j := m.newJobLocked(CheckScan, cancel)
+	m.wg.Add(1)
+	go func() {
+		defer m.release()
+		defer cancel()
+		m.execute(jctx, j, m.runScan)
+	}()
+	return j.id, nil
+}
+
+// runSync runs a check in the calling goroutine, after the running one.
+func (m *Monitor) runSync(ctx context.Context, kind CheckKind, fn func(context.Context, *job) error) (*job, error) {
+	if err := m.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer m.release()
+	return m.runHeld(ctx, kind, fn)
+}
+
+// runHeld runs a check in the calling goroutine, which holds the slot.
+func (m *Monitor) runHeld(ctx context.Context, kind CheckKind, fn func(context.Context, *job) error) (*job, error) {
+	ctx, cancel := m.opContext(ctx)
+	defer cancel()
+	m.mu.Lock()
+	j := m.newJobLocked(kind, cancel)
+	m.mu.Unlock()
+	return j, m.execute(ctx, j, fn)
+}
+
+// Scan runs a scan in the calling goroutine, waiting first for a running
+// check, and returns its result. The error is the reason a failed scan
+// failed.
+func (m *Monitor) Scan(ctx context.Context) (Check, error) {
+	j, err := m.runSync(ctx, CheckScan, m.runScan)
+	if j == nil {
+		return Check{}, err
+	}
+	return m.snapshot(j), err
+}
+
+// Init records the baseline of every root that has none, and returns those
+// roots. A root whose records exist without their seal is not re-recorded
+// (that would launder whatever changed): a baseline_tampered alert is raised
+// instead, and ending a deployment rebuilds it.
+func (m *Monitor) Init(ctx context.Context) ([]string, error) {
+	j, err := m.runSync(ctx, CheckBaseline, m.runInit)
+	if j == nil {
+		return nil, err
+	}
+	j.createMu.Lock()
+	defer j.createMu.Unlock()
+	return append([]string(nil), j.created...), err
+}
+
+// Progress returns the state of check id: the running one or one of the
+// last 100 finished.
+func (m *Monitor) Progress(ctx context.Context, id string) (Check, error) {
+	if !security.ValidID(CheckIDPrefix, id) {
+		return Check{}, security.Invalid("check_id", "must be a check id (chk_…)")
+	}
+	m.mu.Lock()
+	j := m.findLocked(id)
+	m.mu.Unlock()
+	if j == nil {
+		return Check{}, fmt.Errorf("check %s: %w", id, security.ErrNotFound)
+	}
+	return m.snapshot(j), nil
+}
+
+// Current returns the running check, if any.
+func (m *Monitor) Current() (Check, bool) {
+	m.mu.Lock()
+	j := m.cur
+	m.mu.Unlock()
+	if j == nil {
+		return Check{}, false
+	}
+	return m.snapshot(j), true
+}
+
+func (m *Monitor) findLocked(id string) *job {
+	if m.cur != nil && m.cur.id == id {
+		return m.cur
+	}
+	for _, j := range m.history {
+		if j.id == id {
+			return j
+		}
+	}
+	return nil
+}
+
+func (m *Monitor) snapshot(j *job) Check {
+	m.mu.Lock()
+	c := Check{ID: j.id, Kind: j.kind, Status: j.status, StartedAt: j.started, FinishedAt: j.finished, Error: j.errText}
+	m.mu.Unlock()
+	c.FilesTotal, c.FilesScanned = j.total.Load(), j.scanned.Load()
+	c.ViolationsFound, c.Accepted = j.violations.Load(), j.accepted.Load()
+	if c.Status == CheckRunning {
+		c.Duration = m.now().Sub(c.StartedAt)
+	} else {
+		c.Duration = c.FinishedAt.Sub(c.StartedAt)
+	}
+	return c
+}
+
+// Cancel cancels the running check id. It fails with [security.ErrNotFound]
+// for an unknown id and [security.ErrConflict] for a finished one.
+func (m *Monitor) Cancel(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cur != nil && m.cur.id == id {
+		m.cur.cancel()
+		return nil
+	}
+	if m.findLocked(id) != nil {
+		return fmt.Errorf("check %s is not running: %w", id, security.ErrConflict)
+	}
+	return fmt.Errorf("check %s: %w", id, security.ErrNotFound)
+}
+
+// Run starts a scan every interval until ctx is done or the Monitor closes,
+// skipping a tick while a check is still running. It returns ctx.Err(), or
+// an error wrapping [security.ErrUnavailable] once the Monitor is closed.
+func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		return security.Invalid("interval", "must be positive")
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.base.Done():
+			return errClosed
+		case <-t.C:
+			if _, err := m.Start(ctx); err != nil && !errors.Is(err, security.ErrConflict) {
+				return err
+			}
+		}
+	}
+}
+
+// Close cancels the running check and waits for every operation to end.
+// Later calls fail with an error wrapping [security.ErrUnavailable].
+func (m *Monitor) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.stop()
+	m.wg.Wait()
+	return nil
+}

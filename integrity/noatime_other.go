@@ -1,0 +1,5 @@
+//go:build !linux
+
+package integrity
+
+const oNoatime = 0
