@@ -204,6 +204,23 @@ func (s *Store) SessionByTokenHash(_ context.Context, h security.TokenHash) (ses
 	return *s.sessions[id], nil
 }
 
+// SessionUserByTokenHash implements [session.SessionUserLoader].
+func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	id, ok := s.byToken[h]
+	if !ok {
+		return session.Session{}, session.User{}, notFound("session")
+	}
+	sess := *s.sessions[id]
+	u, ok := s.users[sess.UserID]
+	if !ok {
+		return session.Session{}, session.User{}, notFound("user")
+	}
+	u.Permissions = slices.Clone(u.Permissions)
+	return sess, u, nil
+}
+
 // SessionByID implements [session.Store].
 func (s *Store) SessionByID(_ context.Context, id string) (session.Session, error) {
 	s.mu.RLock()
@@ -411,10 +428,11 @@ func (s *Store) ConsumeNonce(_ context.Context, hash [32]byte, expires time.Time
 }
 
 var (
-	_ session.Store           = (*Store)(nil)
-	_ session.UserDirectory   = (*Store)(nil)
-	_ session.PasswordUpdater = (*Store)(nil)
-	_ security.NonceStore     = (*Store)(nil)
+	_ session.Store             = (*Store)(nil)
+	_ session.UserDirectory     = (*Store)(nil)
+	_ session.PasswordUpdater   = (*Store)(nil)
+	_ session.SessionUserLoader = (*Store)(nil)
+	_ security.NonceStore       = (*Store)(nil)
 )
 
 // Secret implements [security.SecretStore].

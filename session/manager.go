@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -77,6 +78,8 @@ type NewIPNotice struct {
 type Manager struct {
 	cfg     Config
 	hashSem chan struct{}
+	// joined is set when Store is also Users and reads both in one query.
+	joined SessionUserLoader
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -111,7 +114,19 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Locator = &NetworkLocator{}
 	}
 	cfg.Hasher = cfg.Hasher.params()
-	return &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes)}, nil
+	m := &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes)}
+	if l, ok := cfg.Store.(SessionUserLoader); ok && samePointer(cfg.Store, cfg.Users) {
+		m.joined = l
+	}
+	return m, nil
+}
+
+// samePointer reports whether a and b are the same pointer. (Comparing the
+// interfaces with == would panic for an incomparable dynamic type.)
+func samePointer(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer &&
+		va.Type() == vb.Type() && va.Pointer() == vb.Pointer()
 }
 
 // Hasher returns the password hasher the manager verifies with, so hosts can
@@ -371,7 +386,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if !security.ValidTokenFormat(token) {
 		return Auth{}, security.ErrUnauthenticated
 	}
-	s, err := m.cfg.Store.SessionByTokenHash(ctx, security.HashToken(token))
+	s, u, err := m.sessionUser(ctx, security.HashToken(token))
 	if errors.Is(err, security.ErrNotFound) {
 		return Auth{}, security.ErrUnauthenticated
 	}
@@ -382,13 +397,6 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (Auth, error) 
 	if !s.Live(now) {
 		return Auth{}, security.ErrUnauthenticated
 	}
-	u, err := m.cfg.Users.UserByID(ctx, s.UserID)
-	if errors.Is(err, security.ErrNotFound) {
-		return Auth{}, security.ErrUnauthenticated
-	}
-	if err != nil {
-		return Auth{}, err
-	}
 	if now.Sub(s.LastActive) >= m.cfg.TouchInterval {
 		if err := m.cfg.Store.TouchSession(ctx, s.ID, now); err != nil {
 			return Auth{}, err
@@ -396,6 +404,24 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (Auth, error) 
 		s.LastActive = now
 	}
 	return Auth{Session: s, Principal: u.Principal}, nil
+}
+
+// sessionUser finds the session of a credential hash and its user: in one
+// read when the store can, else in two.
+func (m *Manager) sessionUser(ctx context.Context, h security.TokenHash) (Session, User, error) {
+	if m.joined != nil {
+		return m.joined.SessionUserByTokenHash(ctx, h)
+	}
+	s, err := m.cfg.Store.SessionByTokenHash(ctx, h)
+	if err != nil {
+		return Session{}, User{}, err
+	}
+	if !s.Live(m.now()) {
+		// No need to ask the directory about a dead session.
+		return s, User{}, nil
+	}
+	u, err := m.cfg.Users.UserByID(ctx, s.UserID)
+	return s, u, err
 }
 
 // Logout revokes the caller's own session.

@@ -21,25 +21,56 @@ const sessionCols = `token_hash, id, user_id, kind, ip, user_agent, location,
 // the named parameter :now.
 const liveAt = `revoked_at IS NULL AND expires_at > :now AND last_active + idle_timeout > :now`
 
+// sessionRow receives the columns of sessionCols.
+type sessionRow struct {
+	s                            session.Session
+	hash                         []byte
+	kind                         string
+	created, last, idle, expires int64
+	revoked                      sql.NullInt64
+}
+
+// dest lists where Scan puts sessionCols.
+func (r *sessionRow) dest() []any {
+	return []any{&r.hash, &r.s.ID, &r.s.UserID, &r.kind, &r.s.IP, &r.s.UserAgent, &r.s.Location,
+		&r.created, &r.last, &r.idle, &r.expires, &r.revoked}
+}
+
+// session converts the scanned columns.
+func (r *sessionRow) session() (session.Session, error) {
+	s := r.s
+	if len(r.hash) != len(s.TokenHash) {
+		return session.Session{}, fmt.Errorf("session %s: token hash of %d bytes", s.ID, len(r.hash))
+	}
+	copy(s.TokenHash[:], r.hash)
+	s.Kind, s.IdleTimeout = session.Kind(r.kind), time.Duration(r.idle)
+	s.CreatedAt, s.LastActive, s.ExpiresAt = fromNanos(r.created), fromNanos(r.last), fromNanos(r.expires)
+	s.RevokedAt = fromNullNanos(r.revoked)
+	return s, nil
+}
+
 // scanSession reads sessionCols.
 func scanSession(sc scanner) (session.Session, error) {
-	var s session.Session
-	var hash []byte
-	var kind string
-	var created, last, idle, expires int64
-	var revoked sql.NullInt64
-	if err := sc.Scan(&hash, &s.ID, &s.UserID, &kind, &s.IP, &s.UserAgent, &s.Location,
-		&created, &last, &idle, &expires, &revoked); err != nil {
+	var r sessionRow
+	if err := sc.Scan(r.dest()...); err != nil {
 		return session.Session{}, err
 	}
-	if len(hash) != len(s.TokenHash) {
-		return session.Session{}, fmt.Errorf("session %s: token hash of %d bytes", s.ID, len(hash))
+	return r.session()
+}
+
+// scanSessionUser reads sessionCols followed by userCols.
+func scanSessionUser(sc scanner) (session.Session, session.User, error) {
+	var sr sessionRow
+	var ur userRow
+	if err := sc.Scan(append(sr.dest(), ur.dest()...)...); err != nil {
+		return session.Session{}, session.User{}, err
 	}
-	copy(s.TokenHash[:], hash)
-	s.Kind, s.IdleTimeout = session.Kind(kind), time.Duration(idle)
-	s.CreatedAt, s.LastActive, s.ExpiresAt = fromNanos(created), fromNanos(last), fromNanos(expires)
-	s.RevokedAt = fromNullNanos(revoked)
-	return s, nil
+	s, err := sr.session()
+	if err != nil {
+		return session.Session{}, session.User{}, err
+	}
+	u, err := ur.user()
+	return s, u, err
 }
 
 // CreateSession implements [session.Store]. It fails with
@@ -94,6 +125,20 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (s
 		return session.Session{}, rowErr("session by token hash", "session", err)
 	}
 	return sess, nil
+}
+
+// SessionUserByTokenHash implements [session.SessionUserLoader]: the
+// session and its user in one indexed read.
+func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
+	ctx, err := hotRead(ctx)
+	if err != nil {
+		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
+	}
+	sess, u, err := scanSessionUser(s.sessionUserByHash.QueryRowContext(ctx, h[:]))
+	if err != nil {
+		return session.Session{}, session.User{}, rowErr("session and user by token hash", "session", err)
+	}
+	return sess, u, nil
 }
 
 // SessionByID implements [session.Store].

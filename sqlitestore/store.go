@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -24,7 +25,9 @@ type Store struct {
 
 	// Prepared statements of the hot read path (the reader pool).
 	sessionByHash *sql.Stmt
-	userByID      *sql.Stmt
+	// sessionUserByHash joins a session to its user: one read per request.
+	sessionUserByHash *sql.Stmt
+	userByID          *sql.Stmt
 	// Prepared on the writer, used inside its transactions.
 	insertEvent *sql.Stmt
 }
@@ -96,6 +99,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := errors.Join(
 		prep(s.r, &s.sessionByHash, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`),
 		prep(s.r, &s.userByID, `SELECT `+userCols+` FROM users WHERE id = ?`),
+		prep(s.r, &s.sessionUserByHash, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
+			FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`),
 		prep(s.w, &s.insertEvent, insertEventSQL),
 	); err != nil {
 		return fail(err)
@@ -122,7 +127,7 @@ func (s *Store) checkWriter(ctx context.Context) error {
 // Close releases the database. Calls made after Close fail.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.sessionByHash, s.userByID, s.insertEvent} {
+	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionUserByHash, s.userByID, s.insertEvent} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -209,6 +214,15 @@ func hotRead(ctx context.Context) (context.Context, error) {
 	return context.WithoutCancel(ctx), nil
 }
 
+// qualify prefixes each column of a comma-separated list with table+".".
+func qualify(table, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
@@ -279,9 +293,10 @@ func fromNullNanos(n sql.NullInt64) time.Time {
 }
 
 var (
-	_ session.Store           = (*Store)(nil)
-	_ session.UserDirectory   = (*Store)(nil)
-	_ session.PasswordUpdater = (*Store)(nil)
-	_ security.NonceStore     = (*Store)(nil)
-	_ security.SecretStore    = (*Store)(nil)
+	_ session.Store             = (*Store)(nil)
+	_ session.UserDirectory     = (*Store)(nil)
+	_ session.PasswordUpdater   = (*Store)(nil)
+	_ session.SessionUserLoader = (*Store)(nil)
+	_ security.NonceStore       = (*Store)(nil)
+	_ security.SecretStore      = (*Store)(nil)
 )

@@ -56,19 +56,35 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
 	})
 }
 
-// scanUser reads userCols.
-func scanUser(sc scanner) (session.User, error) {
-	var u session.User
-	var accountType, perms string
-	if err := sc.Scan(&u.UserID, &u.Name, &u.Email, &accountType, &perms, &u.PasswordHash); err != nil {
-		return session.User{}, err
-	}
-	u.AccountType = security.AccountType(accountType)
+// userRow receives the columns of userCols.
+type userRow struct {
+	u                  session.User
+	accountType, perms string
+}
+
+// dest lists where Scan puts userCols.
+func (r *userRow) dest() []any {
+	return []any{&r.u.UserID, &r.u.Name, &r.u.Email, &r.accountType, &r.perms, &r.u.PasswordHash}
+}
+
+// user converts the scanned columns.
+func (r *userRow) user() (session.User, error) {
+	u := r.u
+	u.AccountType = security.AccountType(r.accountType)
 	var err error
-	if u.Permissions, err = decodePermissions(perms); err != nil {
+	if u.Permissions, err = decodePermissions(r.perms); err != nil {
 		return session.User{}, fmt.Errorf("user %d: permissions: %w", u.UserID, err)
 	}
 	return u, nil
+}
+
+// scanUser reads userCols.
+func scanUser(sc scanner) (session.User, error) {
+	var r userRow
+	if err := sc.Scan(r.dest()...); err != nil {
+		return session.User{}, err
+	}
+	return r.user()
 }
 
 // decodePermissions reads a JSON array of strings; empty is nil.

@@ -313,3 +313,36 @@ func testKnownLoginIP(t *testing.T, open func(*testing.T) Store) {
 		})
 	}
 }
+
+// testSessionUser checks the optional [session.SessionUserLoader]: the same
+// session and user as the two separate reads, and not found for an unknown
+// credential or a session whose user is gone.
+func testSessionUser(t *testing.T, open func(*testing.T) Store) {
+	st := withUsers(t, open)
+	l, ok := st.(session.SessionUserLoader)
+	if !ok {
+		t.Skip("store does not implement session.SessionUserLoader")
+	}
+	s := newSession(alice.UserID, t0)
+	require.NoError(t, st.CreateSession(t.Context(), s, nil))
+	gotS, gotU, err := l.SessionUserByTokenHash(t.Context(), s.TokenHash)
+	require.NoError(t, err)
+	assertSession(t, s, gotS)
+	wantU, err := st.UserByID(t.Context(), alice.UserID)
+	require.NoError(t, err)
+	assert.Equal(t, normUser(wantU), normUser(gotU))
+
+	// Revoked sessions are returned too: liveness is the caller's call.
+	require.NoError(t, st.RevokeSession(t.Context(), s.ID, t0, nil))
+	gotS, _, err = l.SessionUserByTokenHash(t.Context(), s.TokenHash)
+	require.NoError(t, err)
+	assert.False(t, gotS.RevokedAt.IsZero())
+
+	_, _, err = l.SessionUserByTokenHash(t.Context(), security.HashToken(security.NewToken()))
+	assert.ErrorIs(t, err, security.ErrNotFound)
+
+	orphan := newSession(999, t0) // no such user
+	require.NoError(t, st.CreateSession(t.Context(), orphan, nil))
+	_, _, err = l.SessionUserByTokenHash(t.Context(), orphan.TokenHash)
+	assert.ErrorIs(t, err, security.ErrNotFound)
+}

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Users", testUsers},
 		{"CreateSession", testCreateSession},
 		{"Lookup", testLookup},
+		{"SessionUser", testSessionUser},
 		{"ListSessions", testListSessions},
 		{"TouchSession", testTouchSession},
 		{"RevokeSession", testRevokeSession},
