@@ -1,0 +1,195 @@
+// Command server is a small host application built on propsec: the main job
+// of the README. It keeps everything in one SQLite file and mounts every
+// documented endpoint with httpadapter.
+//
+// Usage:
+//
+//	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
+//
+// With no users in the database and no -users file it creates a staff
+// administrator with every permission and prints its email and a random
+// password once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/propops/propsec/httpadapter"
+	"github.com/propops/propsec/mobileauth"
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+	"github.com/propops/propsec/sqlitestore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	s := make([]string, len(*p))
+	for i, v := range *p {
+		s[i] = v.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	pr, err := netip.ParsePrefix(v)
+	if err != nil {
+		a, aerr := netip.ParseAddr(v)
+		if aerr != nil {
+			return fmt.Errorf("not a CIDR or address: %q", v)
+		}
+		pr = netip.PrefixFrom(a, a.BitLen())
+	}
+	*p = append(*p, pr.Masked())
+	return nil
+}
+
+type options struct {
+	addr            string
+	db              string
+	users           string
+	trusted         prefixList
+	insecureCookies bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&o.db, "db", "propsec.db", "SQLite database file")
+	fs.StringVar(&o.users, "users", "", "JSON file of users to upsert at start")
+	fs.Var(&o.trusted, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
+	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return o, nil
+}
+
+// run is the whole server; it returns when ctx is done and the server has
+// shut down.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	store, err := sqlitestore.Open(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	mgr, err := session.New(session.Config{Store: store, Users: store,
+		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
+			// A real host would email the user here.
+			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
+		}})
+	if err != nil {
+		return err
+	}
+	if err := loadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
+		return err
+	}
+	key, err := store.Secret(ctx, "csrf", 32)
+	if err != nil {
+		return err
+	}
+	csrf, err := security.NewCSRF(security.CSRFConfig{Key: key, Nonces: store})
+	if err != nil {
+		return err
+	}
+	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, Mobile: mobileauth.New(mgr), CSRF: csrf,
+		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	// A host route of its own, behind propsec's authentication.
+	mux.Handle("GET /api/me", h.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := httpadapter.AuthFrom(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"success":true,"data":{"user_id":%d,"session_id":%q}}`+"\n", a.Principal.UserID, a.Session.ID)
+	})))
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		purge(ctx, mgr, log)
+	}()
+	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "db", o.db)
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = srv.Shutdown(sctx)
+	}
+	<-purgeDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// purge deletes ended sessions and expired records hourly until ctx is done.
+func purge(ctx context.Context, mgr *session.Manager, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := mgr.Purge(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purge", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

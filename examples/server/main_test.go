@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// server runs the example server in-process on a free port and returns its
+// base URL and everything it printed on stdout before it was ready.
+func server(t *testing.T, args ...string) (base string, printed []string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "graceful shutdown")
+		case <-time.After(20 * time.Second):
+			t.Error("server did not shut down")
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		printed = append(printed, line)
+		if u, ok := strings.CutPrefix(line, "listening on "); ok {
+			go io.Copy(io.Discard, pr)
+			return u, printed
+		}
+	}
+	t.Fatalf("server exited before listening: %v", <-done)
+	return "", nil
+}
+
+type envelope struct {
+	Success bool            `json:"success"`
+	Data    json.RawMessage `json:"data"`
+	Message string          `json:"message"`
+	Error   string          `json:"error"`
+	Count   *int            `json:"count"`
+}
+
+func call(t *testing.T, method, url, bearer string, body any) (int, envelope) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var env envelope
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&env), "every answer is a JSON envelope")
+	return resp.StatusCode, env
+}
+
+func token(t *testing.T, env envelope) string {
+	t.Helper()
+	var d struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, json.Unmarshal(env.Data, &d))
+	require.NotEmpty(t, d.Token)
+	return d.Token
+}
+
+func TestServerTour(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "propsec.db")
+	base, printed := server(t, "-db", db)
+	var email, password string
+	re := regexp.MustCompile(`email (\S+) password (\S+)`)
+	for _, l := range printed {
+		if m := re.FindStringSubmatch(l); m != nil {
+			email, password = m[1], m[2]
+		}
+	}
+	require.NotEmpty(t, password, "the first start prints the administrator's credentials: %q", printed)
+
+	code, env := call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": email, "password": password})
+	require.Equal(t, 200, code, env.Message)
+	require.Equal(t, "Mobile authentication token issued", env.Message)
+	bearer := token(t, env)
+
+	code, env = call(t, "GET", base+"/api/security/csrf-token", bearer, nil)
+	require.Equal(t, 200, code)
+	csrf := token(t, env)
+
+	code, env = call(t, "GET", base+"/api/security/sessions?action=list", bearer, nil)
+	require.Equal(t, 200, code, env.Message)
+	require.NotNil(t, env.Count)
+	require.Equal(t, 1, *env.Count)
+
+	code, env = call(t, "GET", base+"/api/me", bearer, nil)
+	require.Equal(t, 200, code, "host routes can sit behind propsec's authentication")
+	code, _ = call(t, "GET", base+"/api/me", "", nil)
+	require.Equal(t, 401, code)
+
+	// A second token, then terminate it from the first.
+	_, env = call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": email, "password": password})
+	second := token(t, env)
+	_, env = call(t, "GET", base+"/api/security/sessions?action=list", bearer, nil)
+	var list []struct {
+		SessionID string `json:"session_id"`
+		IsCurrent bool   `json:"is_current"`
+	}
+	require.NoError(t, json.Unmarshal(env.Data, &list))
+	require.Len(t, list, 2)
+	var other string
+	for _, s := range list {
+		if !s.IsCurrent {
+			other = s.SessionID
+		}
+	}
+	code, env = call(t, "POST", base+"/api/security/sessions", bearer,
+		map[string]string{"action": "terminate", "session_id": other, "csrf_token": csrf})
+	require.Equal(t, 200, code, env.Message)
+	require.Equal(t, "Session terminated", env.Message)
+	code, _ = call(t, "GET", base+"/api/security/csrf-token", second, nil)
+	require.Equal(t, 401, code, "the terminated token no longer authenticates")
+
+	code, env = call(t, "DELETE", base+"/api/security/mobile-auth", bearer, nil)
+	require.Equal(t, 200, code)
+	require.Equal(t, "Token revoked", env.Message)
+	code, _ = call(t, "GET", base+"/api/security/csrf-token", bearer, nil)
+	require.Equal(t, 401, code)
+	code, env = call(t, "GET", base+"/api/security/nope", bearer, nil)
+	require.Equal(t, 404, code)
+	require.False(t, env.Success)
+}
+
+func TestServerUsersFile(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	require.NoError(t, os.WriteFile(users, []byte(`[
+	 {"id": 42, "name": "Jane Smith", "email": "jane@example.com", "password": "correct horse battery",
+	  "account_type": "staff", "permissions": ["api.security.sessions.list"]},
+	 {"id": 55, "name": "Joe Tenant", "email": "joe@example.com", "password": "another passphrase",
+	  "account_type": "customer", "permissions": []}
+	]`), 0o600))
+	base, printed := server(t, "-db", filepath.Join(dir, "p.db"), "-users", users)
+	for _, l := range printed {
+		require.NotContains(t, l, "password", "no administrator is made when users are given")
+	}
+	code, env := call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": "joe@example.com", "password": "another passphrase"})
+	require.Equal(t, 200, code)
+	joe := token(t, env)
+	code, env = call(t, "GET", base+"/api/security/sessions?action=list", joe, nil)
+	require.Equal(t, 403, code, "customers are not staff")
+	require.False(t, env.Success)
+}
+
+func TestReadUsersRejectsBadFiles(t *testing.T) {
+	cases := map[string]string{
+		"not json":           `nope`,
+		"object":             `{"id": 1}`,
+		"unknown field":      `[{"id":1,"name":"a","email":"a@x","password":"p","account_type":"staff","admin":true}]`,
+		"zero id":            `[{"id":0,"name":"a","email":"a@x","password":"p","account_type":"staff"}]`,
+		"string id":          `[{"id":"1","name":"a","email":"a@x","password":"p","account_type":"staff"}]`,
+		"duplicate id":       `[{"id":1,"email":"a@x","password":"p","account_type":"staff"},{"id":1,"email":"b@x","password":"p","account_type":"staff"}]`,
+		"duplicate email":    `[{"id":1,"email":"a@x","password":"p","account_type":"staff"},{"id":2,"email":"A@x","password":"p","account_type":"staff"}]`,
+		"no email":           `[{"id":1,"password":"p","account_type":"staff"}]`,
+		"no password":        `[{"id":1,"email":"a@x","account_type":"staff"}]`,
+		"no account type":    `[{"id":1,"email":"a@x","password":"p"}]`,
+		"unknown permission": `[{"id":1,"email":"a@x","password":"p","account_type":"staff","permissions":["root"]}]`,
+		"trailing data":      `[] []`,
+	}
+	dir := t.TempDir()
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
+			require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+			_, err := readUsers(p)
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-trusted-proxy", "nonsense"}, {"-nope"}, {"extra"}} {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		require.Error(t, err, "%q", args)
+	}
+}
