@@ -122,7 +122,7 @@ func (m *Monitor) SetAlertStatus(ctx context.Context, actor Actor, status Status
 		return 0, err
 	}
 	now := m.now()
-	unknown, err := m.cfg.Store.SetAlertStatus(ctx, ids, status, now, func(before []Alert) []security.Event {
+	n, unknown, err := m.cfg.Store.SetAlertStatus(ctx, ids, status, now, func(before []Alert) []security.Event {
 		var evs []security.Event
 		for _, a := range before {
 			if a.Status != status {
@@ -132,17 +132,17 @@ func (m *Monitor) SetAlertStatus(ctx context.Context, actor Actor, status Status
 		}
 		return evs
 	})
-	return bulkResult(ids, unknown, err)
+	return bulkResult(n, unknown, err)
 }
 
-func bulkResult(ids, unknown []int64, err error) (int, error) {
+func bulkResult(n int, unknown []int64, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
 	if len(unknown) > 0 {
 		return 0, &UnknownAlertsError{IDs: unknown}
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // ResolveAlerts marks alerts resolved; see [Monitor.SetAlertStatus].
@@ -165,7 +165,7 @@ func (m *Monitor) DeleteAlerts(ctx context.Context, actor Actor, ids ...int64) (
 		return 0, err
 	}
 	now := m.now()
-	unknown, err := m.cfg.Store.DeleteAlerts(ctx, ids, func(deleted []Alert) []security.Event {
+	n, unknown, err := m.cfg.Store.DeleteAlerts(ctx, ids, func(deleted []Alert) []security.Event {
 		evs := make([]security.Event, 0, len(deleted))
 		for _, a := range deleted {
 			evs = append(evs, actor.event(EventAlertDeleted, now, a.FilePath, map[string]string{
@@ -173,7 +173,7 @@ func (m *Monitor) DeleteAlerts(ctx context.Context, actor Actor, ids ...int64) (
 		}
 		return evs
 	})
-	return bulkResult(ids, unknown, err)
+	return bulkResult(n, unknown, err)
 }
 
 // AcceptAlert accepts the state an alert observed as known-good: the path's

@@ -93,6 +93,7 @@
 //
 // # Storage
 //
-// A [Store] keeps it all; memstore and sqlitestore implement it. Every
-// change is written with its audit events in one transaction.
+// A [Store] keeps it all; memstore and sqlitestore implement it, and
+// package integritytest is the conformance suite they pass. Every change is
+// written with its audit events in one transaction.
 package integrity

@@ -1,5 +1,20 @@
 package integrity
 
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+)
+
 // SetReadHook sets a function the Monitor calls after each read of a file
 // (pass 1, and pass 2 when the file changed while it was read).
 func SetReadHook(m *Monitor, f func(path string, pass int)) { m.hook = f }
+
+func TestMain(m *testing.M) {
+	if !supported {
+		fmt.Println("skipped: file monitoring is not supported on", runtime.GOOS)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}

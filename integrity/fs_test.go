@@ -1,7 +1,10 @@
+//go:build linux || darwin || freebsd || netbsd || openbsd
+
 package integrity_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,5 +155,40 @@ func TestFileRewrittenDuringScan(t *testing.T) {
 	}
 	if len(passes) != 2 {
 		t.Fatalf("read %d times, want 2", len(passes))
+	}
+}
+
+func TestSocketsAndDevices(t *testing.T) {
+	root := t.TempDir()
+	l, err := net.Listen("unix", filepath.Join(root, "app.sock"))
+	must(t, err)
+	defer l.Close()
+	devices := os.Geteuid() == 0 // mknod needs CAP_MKNOD
+	if devices {
+		// The null device, under another name. Reading it would hash
+		// nothing; reading zero (below) would never end before the cap.
+		devices = syscall.Mknod(filepath.Join(root, "nul"), syscall.S_IFCHR|0o666, 1<<8|3) == nil
+	}
+	e := newEnvAt(t, root, func(c *integrity.Config) { c.MaxHashBytes = 1 << 40 })
+	sock, err := e.store.Entry(e.ctx, integrity.Key{Root: root, Path: "app.sock"})
+	must(t, err)
+	if sock.Type != integrity.TypeSocket {
+		t.Fatalf("%+v", sock)
+	}
+	wantNone(t, e.scan())
+	if !devices {
+		t.Log("no device files: mknod not permitted")
+		return
+	}
+	nul, err := e.store.Entry(e.ctx, integrity.Key{Root: root, Path: "nul"})
+	must(t, err)
+	if nul.Type != integrity.TypeCharDevice || nul.Device != 1<<8|3 || !nul.Hash.IsZero() {
+		t.Fatalf("%+v", nul)
+	}
+	e.remove("nul")
+	must(t, syscall.Mknod(e.path("nul"), syscall.S_IFCHR|0o666, 1<<8|5)) // now the zero device
+	got := e.scan()
+	if len(got) != 1 || got[0].Change != integrity.ChangeModified || !strings.Contains(got[0].Details, "device number changed 0x103 → 0x105") {
+		t.Fatalf("%s", describeAlerts(got))
 	}
 }

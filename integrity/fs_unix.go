@@ -246,7 +246,7 @@ func (r *reader) readOpen(fd int, c *current) {
 			c.Hash = Hash{}
 			return
 		}
-		h, data, err := r.read(fd)
+		h, data, err := r.read(fd, st.Size)
 		if r.hook != nil {
 			r.hook(c.FilePath(), pass)
 		}
@@ -285,9 +285,12 @@ const (
 	contentBudget = 32 << 20
 )
 
-// read hashes the whole file. When it is no larger than the diff cap it
-// returns the content too (valid until the next call).
-func (r *reader) read(fd int) (Hash, []byte, error) {
+// read hashes the whole file, whose fstat said it has size bytes. When it
+// is no larger than the diff cap it returns the content too (valid until
+// the next call). A short read that reaches size ends the read without
+// asking for EOF: a file that grew meanwhile is caught by the fstat that
+// follows.
+func (r *reader) read(fd int, size int64) (Hash, []byte, error) {
 	r.h.Reset()
 	want := max(r.maxDiff+1, chunkBytes)
 	if int64(cap(r.buf)) < want {
@@ -299,11 +302,13 @@ func (r *reader) read(fd int) (Hash, []byte, error) {
 	for {
 		if whole {
 			// Fill the buffer; the content stays in it while it fits.
-			n, err := pread(fd, buf[off:r.maxDiff+1], off)
+			room := buf[off : r.maxDiff+1]
+			n, err := pread(fd, room, off)
 			if err != nil {
 				return Hash{}, nil, err
 			}
-			if n == 0 {
+			if n == 0 || (n < len(room) && off+int64(n) == size) {
+				off += int64(n)
 				r.h.Write(buf[:off])
 				var out Hash
 				r.h.Sum(out[:0])
@@ -320,13 +325,15 @@ func (r *reader) read(fd int) (Hash, []byte, error) {
 		if err != nil {
 			return Hash{}, nil, err
 		}
-		if n == 0 {
+		if n > 0 {
+			r.h.Write(buf[:n])
+			off += int64(n)
+		}
+		if n == 0 || (n < chunkBytes && off == size) {
 			var out Hash
 			r.h.Sum(out[:0])
 			return out, nil, nil
 		}
-		r.h.Write(buf[:n])
-		off += int64(n)
 		if off > r.maxHash {
 			return Hash{}, nil, nil // grew past the cap while read: not hashed
 		}

@@ -179,9 +179,10 @@ func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, 
 }
 
 // Start starts a scan in the background and returns its id ("chk_…") at
-// once. If a check is running, it returns that check's id and an error
-// wrapping [security.ErrConflict]; if another operation (accepting an
-// alert) holds the Monitor, the id is empty.
+// once. The scan outlives ctx: it runs until it ends, [Monitor.Cancel] or
+// [Monitor.Close]. If a check is running, Start returns that check's id and
+// an error wrapping [security.ErrConflict]; if another operation (accepting
+// an alert) holds the Monitor, the id is empty.
 func (m *Monitor) Start(ctx context.Context) (string, error) {
 	if !supported {
 		return "", errUnsupported

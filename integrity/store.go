@@ -15,7 +15,9 @@ import (
 //
 // Paths compare as byte strings everywhere ("a.b" < "a/b" < "a0"): SQL
 // implementations use a binary collation (SQLite's default; COLLATE "C" in
-// PostgreSQL).
+// PostgreSQL). Paths are file names as the kernel gives them: never a NUL
+// byte, but not always valid UTF-8, so they must be stored byte for byte
+// (a BLOB or bytea column where TEXT would reject or alter them).
 //
 // The iterators may be consumed slowly while the same goroutine calls other
 // methods of the store (the scanner writes alerts while it reads the
@@ -60,14 +62,15 @@ type Store interface {
 	// selects in all.
 	ListAlerts(ctx context.Context, q AlertQuery) ([]Alert, int, error)
 	// SetAlertStatus sets the status of the alerts ids (duplicates count
-	// once) and their UpdatedAt to at. If any id is unknown it changes
-	// nothing and returns the unknown ids, sorted, with a nil error.
-	// Events, if not nil, is called inside the transaction with the alerts
-	// as they were before the change.
-	SetAlertStatus(ctx context.Context, ids []int64, status Status, at time.Time, events func(before []Alert) []security.Event) (unknown []int64, err error)
+	// once) and their UpdatedAt to at, and returns how many alerts it
+	// updated. If any id is unknown it changes nothing and returns 0 and
+	// the unknown ids, sorted, with a nil error. Events, if not nil, is
+	// called inside the transaction with the alerts as they were before the
+	// change, in id order.
+	SetAlertStatus(ctx context.Context, ids []int64, status Status, at time.Time, events func(before []Alert) []security.Event) (affected int, unknown []int64, err error)
 	// DeleteAlerts deletes the alerts ids, with the same rules as
 	// SetAlertStatus for unknown ids and events.
-	DeleteAlerts(ctx context.Context, ids []int64, events func(deleted []Alert) []security.Event) (unknown []int64, err error)
+	DeleteAlerts(ctx context.Context, ids []int64, events func(deleted []Alert) []security.Event) (affected int, unknown []int64, err error)
 
 	// Deployment returns the open deployment, or an error wrapping
 	// [security.ErrNotFound] when none is open.

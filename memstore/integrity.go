@@ -377,12 +377,12 @@ func (s *Store) lookupAlerts(ids []int64) ([]*integrity.Alert, []int64) {
 
 // SetAlertStatus implements [integrity.Store].
 func (s *Store) SetAlertStatus(_ context.Context, ids []int64, status integrity.Status, at time.Time,
-	events func([]integrity.Alert) []security.Event) ([]int64, error) {
+	events func([]integrity.Alert) []security.Event) (int, []int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	found, unknown := s.lookupAlerts(ids)
 	if len(unknown) > 0 {
-		return unknown, nil
+		return 0, unknown, nil
 	}
 	before := make([]integrity.Alert, len(found))
 	for i, a := range found {
@@ -392,16 +392,16 @@ func (s *Store) SetAlertStatus(_ context.Context, ids []int64, status integrity.
 	if events != nil {
 		s.appendEvents(events(before))
 	}
-	return nil, nil
+	return len(found), nil, nil
 }
 
 // DeleteAlerts implements [integrity.Store].
-func (s *Store) DeleteAlerts(_ context.Context, ids []int64, events func([]integrity.Alert) []security.Event) ([]int64, error) {
+func (s *Store) DeleteAlerts(_ context.Context, ids []int64, events func([]integrity.Alert) []security.Event) (int, []int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	found, unknown := s.lookupAlerts(ids)
 	if len(unknown) > 0 {
-		return unknown, nil
+		return 0, unknown, nil
 	}
 	deleted := make([]integrity.Alert, len(found))
 	for i, a := range found {
@@ -411,7 +411,7 @@ func (s *Store) DeleteAlerts(_ context.Context, ids []int64, events func([]integ
 	if events != nil {
 		s.appendEvents(events(deleted))
 	}
-	return nil, nil
+	return len(found), nil, nil
 }
 
 // Deployment implements [integrity.Store].

@@ -169,5 +169,7 @@ func (c *CSRF) Check(ctx context.Context, sessionID, token string) error {
 type SecretStore interface {
 	// Secret returns the secret called name, creating it with size random
 	// bytes on first use. Concurrent first calls must all get the same bytes.
+	// An existing secret is returned as stored, whatever size is asked; a
+	// size below one is [ErrInvalid].
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
 }

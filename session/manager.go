@@ -398,10 +398,12 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (Auth, error) 
 		return Auth{}, security.ErrUnauthenticated
 	}
 	if now.Sub(s.LastActive) >= m.cfg.TouchInterval {
-		if err := m.cfg.Store.TouchSession(ctx, s.ID, now); err != nil {
-			return Auth{}, err
+		// Best effort: a touch that fails (a busy or full disk) only
+		// lets the session idle out sooner, which is the safe side, so
+		// it does not fail a request that is otherwise authenticated.
+		if err := m.cfg.Store.TouchSession(ctx, s.ID, now); err == nil {
+			s.LastActive = now
 		}
-		s.LastActive = now
 	}
 	return Auth{Session: s, Principal: u.Principal}, nil
 }

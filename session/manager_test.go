@@ -484,3 +484,21 @@ func TestNewRequiresStoreAndUsers(t *testing.T) {
 	_, err := session.New(session.Config{})
 	require.Error(t, err)
 }
+
+// touchFails is a store whose TouchSession always fails.
+type touchFails struct{ *memstore.Store }
+
+func (touchFails) TouchSession(context.Context, string, time.Time) error {
+	return errors.New("database is locked")
+}
+
+func TestAuthenticateSurvivesFailedTouch(t *testing.T) {
+	f := newFixture(t)
+	res := f.login("sam@example.com", session.KindWeb, ipA)
+	m2, err := session.New(session.Config{Store: touchFails{f.store}, Users: f.store, Clock: f.clock, Hasher: cheap})
+	require.NoError(t, err)
+	f.clock.Advance(5 * time.Minute)
+	a, err := m2.Authenticate(f.ctx, res.Token)
+	require.NoError(t, err, "a failed activity write does not fail the request")
+	require.Equal(t, res.Session.LastActive, a.Session.LastActive, "and LastActive is not claimed to have moved")
+}

@@ -29,8 +29,11 @@ type ListQuery struct {
 	Now time.Time
 	// UserID, when non-zero, keeps only that user's sessions.
 	UserID int64
+	// Offset skips that many sessions; a negative Offset counts as zero.
 	Offset int
-	Limit  int
+	// Limit is the page size; below one the page is empty (the total is
+	// still returned).
+	Limit int
 }
 
 // Store keeps sessions, the blacklist and login history. Every method that
@@ -67,8 +70,9 @@ type Store interface {
 
 	// AddBlacklist adds e and revokes, at e.CreatedAt, every session of
 	// e.UserID that is live then. events is called inside the transaction
-	// with the sessions it revoked, and what it returns is written too. An
-	// existing entry fails with [security.ErrConflict].
+	// (or under the store's lock) with the sessions it revoked, sorted by
+	// id, and what it returns is written too; it must not call the store.
+	// An existing entry fails with [security.ErrConflict].
 	AddBlacklist(ctx context.Context, e BlacklistEntry, events func(revoked []Session) []security.Event) (revoked int, err error)
 	// RemoveBlacklist removes userID's entry, or fails with
 	// [security.ErrNotFound].

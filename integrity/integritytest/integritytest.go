@@ -400,8 +400,11 @@ func testAlerts(t *testing.T, s Store) {
 			t.Errorf("%+v: %q %d, want %q %d", c.q, got, total, c.want, c.total)
 		}
 	}
-	_, err = s.SetAlertStatus(ctx, []int64{ids[0]}, integrity.StatusIgnored, t0.Add(time.Hour), nil)
+	n, _, err := s.SetAlertStatus(ctx, []int64{ids[0]}, integrity.StatusIgnored, t0.Add(time.Hour), nil)
 	check(t, err)
+	if n != 1 {
+		t.Fatalf("affected %d", n)
+	}
 	ignored := integrity.StatusIgnored
 	if got, total := list(integrity.AlertQuery{Status: &ignored, Limit: 10}); total != 1 || got[0] != "a" {
 		t.Errorf("status filter: %q", got)
@@ -420,38 +423,38 @@ func testAlertBulk(t *testing.T, s Store) {
 		newAlert("a", integrity.SeverityLow, t0), newAlert("b", integrity.SeverityLow, t0), newAlert("c", integrity.SeverityLow, t0)}})
 	check(t, err)
 	called := false
-	unknown, err := s.SetAlertStatus(ctx, []int64{ids[0], 777, ids[1], 555}, integrity.StatusResolved, t0,
+	n, unknown, err := s.SetAlertStatus(ctx, []int64{ids[0], 777, ids[1], 555}, integrity.StatusResolved, t0,
 		func([]integrity.Alert) []security.Event { called = true; return nil })
 	check(t, err)
-	if !slices.Equal(unknown, []int64{555, 777}) || called {
-		t.Fatalf("unknown %v, events called %v", unknown, called)
+	if n != 0 || !slices.Equal(unknown, []int64{555, 777}) || called {
+		t.Fatalf("affected %d, unknown %v, events called %v", n, unknown, called)
 	}
 	if a, _ := s.Alert(ctx, ids[0]); a.Status != integrity.StatusNew {
 		t.Fatalf("changed despite unknown ids: %+v", a)
 	}
 	var before []integrity.Alert
-	unknown, err = s.SetAlertStatus(ctx, []int64{ids[1], ids[0], ids[1]}, integrity.StatusResolved, t0.Add(time.Minute),
+	n, unknown, err = s.SetAlertStatus(ctx, []int64{ids[1], ids[0], ids[1]}, integrity.StatusResolved, t0.Add(time.Minute),
 		func(b []integrity.Alert) []security.Event {
 			before = b
 			return []security.Event{{Time: t0, Type: integrity.EventAlertResolved}, {Time: t0, Type: integrity.EventAlertResolved}}
 		})
 	check(t, err)
-	if len(unknown) != 0 || len(before) != 2 || before[0].Status != integrity.StatusNew {
-		t.Fatalf("unknown %v before %+v", unknown, before)
+	if n != 2 || len(unknown) != 0 || len(before) != 2 || before[0].ID != ids[0] || before[0].Status != integrity.StatusNew {
+		t.Fatalf("affected %d, unknown %v, before %+v", n, unknown, before)
 	}
-	unknown, err = s.DeleteAlerts(ctx, []int64{ids[2], 888}, nil)
+	n, unknown, err = s.DeleteAlerts(ctx, []int64{ids[2], 888}, nil)
 	check(t, err)
-	if !slices.Equal(unknown, []int64{888}) {
-		t.Fatalf("%v", unknown)
+	if n != 0 || !slices.Equal(unknown, []int64{888}) {
+		t.Fatalf("%d %v", n, unknown)
 	}
 	var deleted []integrity.Alert
-	unknown, err = s.DeleteAlerts(ctx, []int64{ids[2], ids[0]}, func(d []integrity.Alert) []security.Event {
+	n, unknown, err = s.DeleteAlerts(ctx, []int64{ids[2], ids[0]}, func(d []integrity.Alert) []security.Event {
 		deleted = d
 		return []security.Event{{Time: t0, Type: integrity.EventAlertDeleted}}
 	})
 	check(t, err)
-	if len(unknown) != 0 || len(deleted) != 2 || deleted[0].Status != integrity.StatusResolved {
-		t.Fatalf("%v %+v", unknown, deleted)
+	if n != 2 || len(unknown) != 0 || len(deleted) != 2 || deleted[0].Status != integrity.StatusResolved {
+		t.Fatalf("%d %v %+v", n, unknown, deleted)
 	}
 	if _, total, _ := s.ListAlerts(ctx, integrity.AlertQuery{Limit: 10}); total != 1 {
 		t.Fatalf("total %d", total)
