@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/propops/propsec/integrity"
@@ -42,17 +41,9 @@ type stagedSet struct {
 	blobs map[integrity.Hash][]byte
 }
 
-// integrityStates holds each Store's integrityState until Store gets a field
-// for it (memstore.go: `integrity integrityState` in Store).
-var integrityStates sync.Map // *Store → *integrityState
-
 // integ returns s's integrity state; s.mu must be held.
 func (s *Store) integ() *integrityState {
-	v, ok := integrityStates.Load(s)
-	if !ok {
-		v, _ = integrityStates.LoadOrStore(s, &integrityState{})
-	}
-	st := v.(*integrityState)
+	st := &s.integrity
 	if st.roots == nil {
 		st.roots = map[string]*integrityRoot{}
 		st.content = map[integrity.Hash][]byte{}

@@ -45,6 +45,7 @@ type Store struct {
 	events      []security.Event
 	nextEventID int64
 	secrets     map[string][]byte
+	integrity   integrityState
 }
 
 // New returns an empty Store.
