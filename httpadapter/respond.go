@@ -20,6 +20,7 @@ type envelope struct {
 	Message string `json:"message,omitempty"`
 	Error   string `json:"error,omitempty"`
 	Count   *int   `json:"count,omitempty"`
+	Total   *int   `json:"total,omitempty"`
 	Page    *int   `json:"page,omitempty"`
 }
 
@@ -28,6 +29,7 @@ type reply struct {
 	data    any
 	message string
 	count   *int
+	total   *int
 	page    *int
 }
 
@@ -72,7 +74,7 @@ func writeJSON(w http.ResponseWriter, status int, body envelope) {
 
 func writeReply(w http.ResponseWriter, rep reply) {
 	writeJSON(w, http.StatusOK, envelope{Success: true, Data: rep.data, Message: rep.message,
-		Count: rep.count, Page: rep.page})
+		Count: rep.count, Total: rep.total, Page: rep.page})
 }
 
 // httpError is a refusal decided by the adapter itself (method, media type,
@@ -87,10 +89,13 @@ type httpError struct {
 func (e *httpError) Error() string { return e.message }
 
 // publicError attaches the message shown to the client to a domain error,
-// such as "Session not found" to an [security.ErrNotFound] from terminate.
+// such as "Session not found" to an [security.ErrNotFound] from terminate,
+// and optionally data the client needs to act on it (the running check's
+// id with a 409).
 type publicError struct {
 	err     error
 	message string
+	data    any
 }
 
 func (e *publicError) Error() string { return e.err.Error() }
@@ -116,6 +121,7 @@ type problem struct {
 	allow      string
 	retryAfter time.Duration
 	wwwAuth    string
+	data       any
 }
 
 // classify maps err to its response. Domain errors are recognised only
@@ -167,7 +173,7 @@ func classify(err error) problem {
 	}
 	var pe *publicError
 	if errors.As(err, &pe) {
-		p.message = pe.message
+		p.message, p.data = pe.message, pe.data
 	}
 	return p
 }
@@ -196,7 +202,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if p.wwwAuth != "" {
 		hdr.Set("WWW-Authenticate", p.wwwAuth)
 	}
-	writeJSON(w, p.status, envelope{Success: false, Message: p.message, Error: p.code})
+	writeJSON(w, p.status, envelope{Success: false, Data: p.data, Message: p.message, Error: p.code})
 
 	level := slog.LevelDebug
 	msg := "propsec: request refused"
