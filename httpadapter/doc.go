@@ -1,11 +1,12 @@
 // Package httpadapter mounts the documented security endpoints on a
 // net/http server. It is optional: the domain packages (session,
-// mobileauth, security) do not depend on it, and hosts that do not speak
-// HTTP never import it.
+// mobileauth, integrity, security) do not depend on it, and hosts that do
+// not speak HTTP never import it.
 //
 // # Use
 //
-//	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, CSRF: csrf})
+//	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, CSRF: csrf,
+//		Integrity: mon}) // optional: an *integrity.Monitor
 //	mux := http.NewServeMux()
 //	h.Register(mux) // the endpoints below
 //	mux.Handle("GET /api/orders", h.RequireAuth(orders)) // a host route
@@ -21,15 +22,29 @@
 //	POST   /login                                   browser login: sets the session cookie
 //	GET    /logout, POST /logout                    ends the caller's session
 //
+// With Config.Integrity, also these, each for staff with
+// api.security.file_integrity_alerts.manage (without it their paths are
+// JSON 404s like any unknown path):
+//
+//	GET    /api/security/file-integrity-alerts      ?status=&severity=&sortBy=&page=&limit=
+//	POST   /api/security/resolve-alert              {"alert_id": 12}
+//	POST   /api/security/bulk-resolve-alerts        {"alert_ids": [12, 13]}
+//	POST   /api/security/bulk-delete-alerts         {"alert_ids": [12, 13]}
+//	POST   /api/security/run-integrity-check        starts a check: {"check_id": "chk_…", "status": "running"}
+//	GET    /api/security/file-integrity-progress    ?check_id=chk_…
+//	GET    /api/security/file-diff                  ?alert_id=12
+//
 // Any other path under /api/security/ or /api/admin/ is a JSON 404; a wrong
 // method on a known path is a JSON 405 with an Allow header.
 //
 // # Responses
 //
 // Every response is JSON with Cache-Control: no-store. Success is
-// {"success": true, "data": …, "message": "…"} (lists add "count", and the
-// session list "page"); failure is {"success": false, "message": "<human
-// text>", "error": "<code>"}, where code is one of the Code constants.
+// {"success": true, "data": …, "message": "…"} (lists add "count", the
+// alert list "total" instead; paged lists add "page"); failure is {"success": false, "message": "<human
+// text>", "error": "<code>"}, where code is one of the Code constants, and
+// "data" only where the client needs it to act (a 409 from
+// run-integrity-check names the running check).
 // Domain errors are mapped by the sentinels of package security: a 500 says
 // "internal error" and nothing else, its cause going to Config.Logger.
 // Nothing secret (tokens, passwords, CSRF values, Authorization or Cookie
@@ -54,6 +69,23 @@
 // decoding and validation (400), CSRF token (403 csrf_invalid), and only
 // then the domain call (403 permission, 404, 409, 429, 400 for one's own
 // current session). A request refused at any step has changed nothing.
+//
+// # File integrity
+//
+// The alert list is validated by allow-list: status 0 (new), 1 (resolved)
+// or 2 (ignored); severity critical, high, medium or low; sortBy
+// created_at_desc (the default), created_at_asc or severity_desc; page ≥ 1;
+// limit 1 to 100 (default 25). It answers the page of alerts with the
+// top-level "total" (alerts matching) and "page". alert_ids is a non-empty
+// array of at most 1000 positive integers (a duplicate counts once in "N
+// alert(s) resolved"); if any id is unknown the request changes nothing and
+// the 404 names the unknown ids. Starting a check while one runs is a 409
+// whose "data" holds the running check's check_id. A diff's "diff" is a
+// unified diff, "Binary files differ", or the Monitor's explanation of why
+// it made none ("not diffed: over 1048576 bytes"), which is then also the
+// message. The permission is checked by the adapter, at the domain-call
+// step, since the Monitor knows no principals; audit events name the
+// caller as the Monitor's Actor.
 //
 // # Request bodies
 //

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -26,6 +27,11 @@ type Config struct {
 	Mobile *mobileauth.Service
 	// CSRF issues and checks CSRF tokens. Required.
 	CSRF *security.CSRF
+	// Integrity serves the file-integrity endpoints (alerts, on-demand
+	// checks, progress, diffs). nil leaves them out: their paths then get
+	// the JSON 404 of any unknown path. The Handler only calls it; the host
+	// runs Init, Run and Close.
+	Integrity *integrity.Monitor
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// is believed (see [ClientIP]). Empty: the connection's address is the
 	// client's, and X-Forwarded-For is ignored.
@@ -66,6 +72,7 @@ type Handler struct {
 	sessions     *session.Manager
 	mobile       *mobileauth.Service
 	csrf         *security.CSRF
+	integrity    *integrity.Monitor
 	trusted      []netip.Prefix
 	log          *slog.Logger
 	maxBody      int64
@@ -81,9 +88,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Sessions == nil || cfg.CSRF == nil {
 		return nil, errors.New("httpadapter: Config.Sessions and Config.CSRF are required")
 	}
-	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, log: cfg.Logger,
-		maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName, secureCookie: !cfg.InsecureCookies,
-		crossOrigin: cfg.CrossOrigin}
+	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, integrity: cfg.Integrity,
+		log: cfg.Logger, maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName,
+		secureCookie: !cfg.InsecureCookies, crossOrigin: cfg.CrossOrigin}
 	if h.mobile == nil {
 		h.mobile = mobileauth.New(cfg.Sessions)
 	}
@@ -134,6 +141,16 @@ func New(cfg Config) (*Handler, error) {
 //	POST, DELETE /api/security/mobile-auth
 //	POST        /login
 //	GET, POST   /logout
+//
+// with Config.Integrity set, also
+//
+//	GET         /api/security/file-integrity-alerts
+//	POST        /api/security/resolve-alert
+//	POST        /api/security/bulk-resolve-alerts
+//	POST        /api/security/bulk-delete-alerts
+//	POST        /api/security/run-integrity-check
+//	GET         /api/security/file-integrity-progress
+//	GET         /api/security/file-diff
 //
 // and a JSON 404 for every other path under /api/security/ and /api/admin/.
 // A wrong method on one of these paths gets a JSON 405 with an Allow header.

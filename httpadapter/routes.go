@@ -18,7 +18,7 @@ import (
 
 // routes lists every path the adapter serves and, per method, how.
 func (h *Handler) routes() map[string]map[string]endpoint {
-	return map[string]map[string]endpoint{
+	r := map[string]map[string]endpoint{
 		"/api/security/csrf-token": {
 			http.MethodGet: {auth: authAny, prepare: h.issueCSRF},
 		},
@@ -38,6 +38,8 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 			http.MethodPost: {auth: authAny, body: true, csrf: true, prepare: h.logout},
 		},
 	}
+	maps.Copy(r, h.integrityRoutes())
+	return r
 }
 
 // issueCSRF serves GET /api/security/csrf-token.
@@ -113,6 +115,26 @@ func positiveInt(name, s string, max int64, reason string) (int64, error) {
 	return n, nil
 }
 
+// pageParams reads the optional parameters page (1 to maxPage) and limit
+// (1 to maxLimit) into page and limit, which hold their defaults.
+func pageParams(q map[string]string, maxPage int64, maxLimit int, page, limit *int) error {
+	if s, ok := q["page"]; ok {
+		n, err := positiveInt("page", s, maxPage, "must be a positive integer")
+		if err != nil {
+			return err
+		}
+		*page = int(n)
+	}
+	if s, ok := q["limit"]; ok {
+		n, err := positiveInt("limit", s, int64(maxLimit), "must be between 1 and "+strconv.Itoa(maxLimit))
+		if err != nil {
+			return err
+		}
+		*limit = int(n)
+	}
+	return nil
+}
+
 // readSessions serves GET /api/security/sessions?action=list|blacklist_list.
 func (h *Handler) readSessions(c *call) (func() (reply, error), error) {
 	q, err := queryValues(c.r)
@@ -131,20 +153,8 @@ func (h *Handler) readSessions(c *call) (func() (reply, error), error) {
 				return nil, err
 			}
 		}
-		if s, ok := q["page"]; ok {
-			n, err := positiveInt("page", s, math.MaxInt32, "must be a positive integer")
-			if err != nil {
-				return nil, err
-			}
-			opts.Page = int(n)
-		}
-		if s, ok := q["limit"]; ok {
-			n, err := positiveInt("limit", s, session.MaxListLimit,
-				"must be between 1 and "+strconv.Itoa(session.MaxListLimit))
-			if err != nil {
-				return nil, err
-			}
-			opts.Limit = int(n)
+		if err := pageParams(q, math.MaxInt32, session.MaxListLimit, &opts.Page, &opts.Limit); err != nil {
+			return nil, err
 		}
 		return func() (reply, error) {
 			list, total, err := h.sessions.List(ctx, c.auth, opts)
