@@ -5,10 +5,17 @@
 // Usage:
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
+//	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX]
 //
 // With no users in the database and no -users file it creates a staff
 // administrator with every permission and prints its email and a random
 // password once.
+//
+// With -watch it monitors those directories for file integrity: roots
+// without a baseline get one before the server listens, and scans run every
+// -scan-interval (0: only on demand, POST /api/security/run-integrity-check).
+// The baseline's MAC key comes from -integrity-key or $PROPSEC_INTEGRITY_KEY
+// (hex), else from the file DB.integrity-key (0600), made on first use.
 package main
 
 import (
@@ -24,10 +31,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/propops/propsec/httpadapter"
+	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -66,12 +75,20 @@ func (p *prefixList) Set(v string) error {
 	return nil
 }
 
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 type options struct {
 	addr            string
 	db              string
 	users           string
 	trusted         prefixList
 	insecureCookies bool
+	watch           stringList
+	scanInterval    time.Duration
+	integrityKey    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -83,11 +100,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.users, "users", "", "JSON file of users to upsert at start")
 	fs.Var(&o.trusted, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
+	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
+	fs.DurationVar(&o.scanInterval, "scan-interval", 0, "time between integrity scans (0: only on demand)")
+	fs.StringVar(&o.integrityKey, "integrity-key", "", "baseline MAC key, hex (default: $"+integrityKeyEnv+", else a key file beside -db)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.scanInterval < 0 {
+		return o, errors.New("-scan-interval must not be negative")
+	}
+	if o.scanInterval > 0 && len(o.watch) == 0 {
+		return o, errors.New("-scan-interval needs at least one -watch directory")
 	}
 	return o, nil
 }
@@ -126,8 +152,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mon, err := startIntegrity(ctx, o, store, log)
+	if err != nil {
+		return err
+	}
+	if mon != nil {
+		defer mon.Close()
+	}
 	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, Mobile: mobileauth.New(mgr), CSRF: csrf,
-		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies})
+		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies, Integrity: mon})
 	if err != nil {
 		return err
 	}
@@ -155,11 +188,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	purgeDone := make(chan struct{})
-	go func() {
-		defer close(purgeDone)
-		purge(ctx, mgr, log)
-	}()
+	var background sync.WaitGroup
+	background.Go(func() { purge(ctx, mgr, log) })
+	if mon != nil && o.scanInterval > 0 {
+		background.Go(func() {
+			if err := mon.Run(ctx, o.scanInterval); err != nil && ctx.Err() == nil {
+				log.Error("periodic integrity scans stopped", "err", err)
+			}
+		})
+	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "db", o.db)
 
@@ -171,11 +208,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		err = srv.Shutdown(sctx)
 	}
-	<-purgeDone
+	background.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// startIntegrity makes the integrity monitor of the -watch directories and
+// baselines those that have none, or returns nil without -watch.
+func startIntegrity(ctx context.Context, o options, store integrity.Store, log *slog.Logger) (*integrity.Monitor, error) {
+	if len(o.watch) == 0 {
+		return nil, nil
+	}
+	key, keySource, err := integrityKey(o.integrityKey, o.db)
+	if err != nil {
+		return nil, err
+	}
+	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("file integrity monitoring", "roots", mon.Roots(), "key", keySource, "scan_interval", o.scanInterval.String())
+	created, err := mon.Init(ctx)
+	if err != nil {
+		mon.Close()
+		return nil, fmt.Errorf("integrity baseline: %w", err)
+	}
+	for _, r := range created {
+		log.Info("baseline created", "root", r)
+	}
+	return mon, nil
 }
 
 // purge deletes ended sessions and expired records hourly until ctx is done.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -206,6 +207,81 @@ func TestReadUsersRejectsBadFiles(t *testing.T) {
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-trusted-proxy", "nonsense"}, {"-nope"}, {"extra"}} {
 		err := run(context.Background(), args, io.Discard, io.Discard)
+		require.Error(t, err, "%q", args)
+	}
+}
+
+func TestServerIntegrity(t *testing.T) {
+	t.Setenv(integrityKeyEnv, "")
+	dir := t.TempDir()
+	www := filepath.Join(dir, "www")
+	require.NoError(t, os.MkdirAll(www, 0o755))
+	index := filepath.Join(www, "index.php")
+	require.NoError(t, os.WriteFile(index, []byte("<?php\necho 'hello';\n"), 0o644))
+	users := filepath.Join(dir, "users.json")
+	require.NoError(t, os.WriteFile(users, []byte(`[{"id": 1, "name": "Ada", "email": "ada@example.com",
+	  "password": "pw pw pw pw", "account_type": "staff", "permissions": ["api.security.file_integrity_alerts.manage"]}]`), 0o600))
+	db := filepath.Join(dir, "p.db")
+	base, _ := server(t, "-db", db, "-users", users, "-watch", www)
+	st, err := os.Stat(db + ".integrity-key")
+	require.NoError(t, err, "a key file is made beside the database")
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	_, env := call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": "ada@example.com", "password": "pw pw pw pw"})
+	bearer := token(t, env)
+	// The baseline was made before the server listened: tamper now.
+	require.NoError(t, os.WriteFile(index, []byte("<?php\necho 'hello';\nsystem($_GET['c']);\n"), 0o644))
+
+	_, env = call(t, "GET", base+"/api/security/csrf-token", bearer, nil)
+	code, env := call(t, "POST", base+"/api/security/run-integrity-check", bearer, map[string]string{"csrf_token": token(t, env)})
+	require.Equal(t, 200, code, env.Message)
+	require.Equal(t, "File integrity check started", env.Message)
+	var started struct {
+		CheckID string `json:"check_id"`
+	}
+	require.NoError(t, json.Unmarshal(env.Data, &started))
+
+	var progress struct {
+		Status          string `json:"status"`
+		ViolationsFound int    `json:"violations_found"`
+	}
+	for i := 0; ; i++ {
+		code, env = call(t, "GET", base+"/api/security/file-integrity-progress?check_id="+started.CheckID, bearer, nil)
+		require.Equal(t, 200, code, env.Message)
+		require.NoError(t, json.Unmarshal(env.Data, &progress))
+		if progress.Status != "running" {
+			break
+		}
+		require.Less(t, i, 500, "the check never finished")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Equal(t, "complete", progress.Status)
+	require.Equal(t, 1, progress.ViolationsFound)
+
+	code, env = call(t, "GET", base+"/api/security/file-integrity-alerts?status=0&severity=critical", bearer, nil)
+	require.Equal(t, 200, code, env.Message)
+	var alerts []struct {
+		ID       int64  `json:"id"`
+		FilePath string `json:"file_path"`
+	}
+	require.NoError(t, json.Unmarshal(env.Data, &alerts))
+	require.Len(t, alerts, 1)
+	require.Equal(t, index, alerts[0].FilePath)
+
+	code, env = call(t, "GET", base+"/api/security/file-diff?alert_id="+strconv.FormatInt(alerts[0].ID, 10), bearer, nil)
+	require.Equal(t, 200, code, env.Message)
+	var diff struct {
+		Diff       string `json:"diff"`
+		LinesAdded int    `json:"lines_added"`
+	}
+	require.NoError(t, json.Unmarshal(env.Data, &diff))
+	require.Equal(t, 1, diff.LinesAdded)
+	require.Contains(t, diff.Diff, "+system($_GET['c']);")
+}
+
+func TestIntegrityFlags(t *testing.T) {
+	for _, args := range [][]string{{"-scan-interval", "1m"}, {"-watch", "x", "-scan-interval", "-1s"}} {
+		_, err := parseFlags(args, io.Discard)
 		require.Error(t, err, "%q", args)
 	}
 }
