@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/security"
@@ -32,6 +33,11 @@ type Config struct {
 	// the JSON 404 of any unknown path. The Handler only calls it; the host
 	// runs Init, Run and Close.
 	Integrity *integrity.Monitor
+	// Breach answers GET /api/security/password-breach-check. nil leaves
+	// the route out (it then gets the JSON 404 of an unknown path). Build
+	// it fail-closed (the default): the endpoint must say "could not
+	// check" (503), never "not breached", when the source fails.
+	Breach *breach.Checker
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// is believed (see [ClientIP]). Empty: the connection's address is the
 	// client's, and X-Forwarded-For is ignored.
@@ -73,6 +79,7 @@ type Handler struct {
 	mobile       *mobileauth.Service
 	csrf         *security.CSRF
 	integrity    *integrity.Monitor
+	breach       *breach.Checker
 	trusted      []netip.Prefix
 	log          *slog.Logger
 	maxBody      int64
@@ -88,7 +95,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Sessions == nil || cfg.CSRF == nil {
 		return nil, errors.New("httpadapter: Config.Sessions and Config.CSRF are required")
 	}
-	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, integrity: cfg.Integrity,
+	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, integrity: cfg.Integrity, breach: cfg.Breach,
 		log: cfg.Logger, maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName,
 		secureCookie: !cfg.InsecureCookies, crossOrigin: cfg.CrossOrigin}
 	if h.mobile == nil {

@@ -39,6 +39,7 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 		},
 	}
 	maps.Copy(r, h.integrityRoutes())
+	maps.Copy(r, h.breachRoutes())
 	return r
 }
 
