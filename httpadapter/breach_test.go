@@ -185,3 +185,26 @@ func TestBreachCheckAbsentWithoutChecker(t *testing.T) {
 		t.Fatalf("status %d", r.status)
 	}
 }
+
+func TestLoginFlagsBreachedPassword(t *testing.T) {
+	e := newEnv(t, func(s *session.Config, _ *security.CSRFConfig, _ *httpadapter.Config) {
+		s.BreachCheck = func(_ context.Context, pw string) (bool, error) { return pw == password(victimID), nil }
+	})
+	r := e.do(request{method: "POST", path: "/api/security/mobile-auth",
+		body: `{"email":"` + email(victimID) + `","password":"` + password(victimID) + `"}`})
+	if r.status != 200 || r.body["data"].(map[string]any)["password_breached"] != true {
+		t.Fatalf("breached password not flagged: %d %s", r.status, r.raw)
+	}
+	e.addSecret(r.body["data"].(map[string]any)["token"].(string))
+	r = e.do(request{method: "POST", path: "/api/security/mobile-auth",
+		body: `{"email":"` + email(adminID) + `","password":"` + password(adminID) + `"}`})
+	if r.status != 200 || strings.Contains(r.raw, "password_breached") {
+		t.Fatalf("clean password flagged: %d %s", r.status, r.raw)
+	}
+	e.addSecret(r.body["data"].(map[string]any)["token"].(string))
+	r = e.do(request{method: "POST", path: "/login",
+		body: `{"email":"` + email(victimID) + `","password":"` + password(victimID) + `"}`})
+	if r.status != 200 || r.body["data"].(map[string]any)["password_breached"] != true {
+		t.Fatalf("web login: %d %s", r.status, r.raw)
+	}
+}

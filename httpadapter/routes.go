@@ -285,7 +285,11 @@ func (h *Handler) issueToken(c *call) (func() (reply, error), error) {
 		if err != nil {
 			return reply{}, err
 		}
-		return reply{data: map[string]string{"token": t.Token}, message: "Mobile authentication token issued"}, nil
+		data := map[string]any{"token": t.Token}
+		if t.PasswordBreached {
+			data["password_breached"] = true
+		}
+		return reply{data: data, message: "Mobile authentication token issued"}, nil
 	}, nil
 }
 
@@ -307,6 +311,9 @@ type principalJSON struct {
 	Permissions []security.Permission `json:"permissions"`
 	SessionID   string                `json:"session_id"`
 	ExpiresAt   string                `json:"expires_at"`
+	// PasswordBreached is set when the password was found in breach data
+	// (session.Config.BreachCheck): the client should make the user change it.
+	PasswordBreached bool `json:"password_breached,omitempty"`
 }
 
 // login serves POST /login: a web session behind the session cookie.
@@ -330,7 +337,7 @@ func (h *Handler) login(c *call) (func() (reply, error), error) {
 		}
 		return reply{data: principalJSON{UserID: p.UserID, UserName: p.Name, Email: p.Email,
 			AccountType: p.AccountType, Permissions: perms, SessionID: res.Session.ID,
-			ExpiresAt: timeJSON(res.Session.ExpiresAt)}, message: "Logged in"}, nil
+			ExpiresAt: timeJSON(res.Session.ExpiresAt), PasswordBreached: res.PasswordBreached}, message: "Logged in"}, nil
 	}, nil
 }
 

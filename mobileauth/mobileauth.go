@@ -41,6 +41,9 @@ type Token struct {
 	Token     string
 	SessionID string
 	Principal security.Principal
+	// PasswordBreached is true when session.Config.BreachCheck found the
+	// password in breach data: the client should make the user change it.
+	PasswordBreached bool
 }
 
 // Issue checks email and password and returns a new bearer token.
@@ -50,7 +53,8 @@ func (s *Service) Issue(ctx context.Context, email, password string, ip netip.Ad
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{Token: res.Token, SessionID: res.Session.ID, Principal: res.Principal}, nil
+	return Token{Token: res.Token, SessionID: res.Session.ID, Principal: res.Principal,
+		PasswordBreached: res.PasswordBreached}, nil
 }
 
 // ErrNotBearer is returned by [Service.Revoke] for a request authenticated

@@ -22,6 +22,10 @@ const (
 	EventBlacklistRemoved  EventType = "blacklist_removed"
 	EventTokenIssued       EventType = "token_issued"
 	EventTokenRevoked      EventType = "token_revoked"
+	// EventPasswordBreachDetected: a checked password (or hash) was found
+	// in a breach corpus. The event never holds the password, its hash or
+	// its count.
+	EventPasswordBreachDetected EventType = "password_breach_detected"
 )
 
 // Event is one security-relevant action, as written to the audit log. It

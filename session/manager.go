@@ -62,6 +62,21 @@ type Config struct {
 	// runs on the login's goroutine after the session is stored: hand slow
 	// work such as sending mail to another goroutine.
 	OnNewIP func(ctx context.Context, n NewIPNotice)
+
+	// BreachCheck, if set, is asked at every login whose password is
+	// right whether that password is known from data breaches (NIST SP
+	// 800-63B). A breached password does not refuse the login: it sets
+	// [LoginResult.PasswordBreached], so the host can force a change, and
+	// records a [security.EventPasswordBreachDetected] event with the
+	// session. An error fails the login (fail closed); to let logins
+	// through when the breach source is down, return false and no error
+	// (breach.Config.FailOpen does that). With package breach:
+	//
+	//	BreachCheck: func(ctx context.Context, pw string) (bool, error) {
+	//		r, err := checker.CheckPassword(ctx, pw) // a Checker without Events
+	//		return r.Breached, err
+	//	}
+	BreachCheck func(ctx context.Context, password string) (breached bool, err error)
 }
 
 // NewIPNotice describes a login from a new address.
@@ -161,6 +176,9 @@ type LoginResult struct {
 	// NewIP is true when the user logged in from an address never seen for
 	// them before (not on their first login).
 	NewIP bool
+	// PasswordBreached is true when Config.BreachCheck found the password
+	// in breach data: the host should make the user change it.
+	PasswordBreached bool
 }
 
 // Login checks an email and password and creates a session of req.Kind.
@@ -272,6 +290,13 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		}
 	}
 
+	breached := false
+	if m.cfg.BreachCheck != nil {
+		if breached, err = m.cfg.BreachCheck(ctx, req.Password); err != nil {
+			return LoginResult{}, fmt.Errorf("session: breach check at login: %w", err)
+		}
+	}
+
 	token := security.NewToken()
 	s := Session{
 		ID:         security.NewID(IDPrefix),
@@ -307,6 +332,11 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 			ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
 			Details: map[string]string{"location": s.Location}})
 	}
+	if breached {
+		events = append(events, security.Event{Time: now, Type: security.EventPasswordBreachDetected,
+			ActorUserID: user.UserID, ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
+			Details: map[string]string{"via": "login"}})
+	}
 	if err := m.cfg.Store.CreateSession(ctx, s, events); err != nil {
 		if errors.Is(err, security.ErrBlacklisted) {
 			// Blacklisted between our check and the write.
@@ -318,7 +348,7 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		m.cfg.OnNewIP(ctx, NewIPNotice{User: user.Principal, SessionID: s.ID, IP: ip,
 			Location: s.Location, UserAgent: s.UserAgent, Time: now})
 	}
-	return LoginResult{Token: token, Session: s, Principal: user.Principal, NewIP: newIP}, nil
+	return LoginResult{Token: token, Session: s, Principal: user.Principal, NewIP: newIP, PasswordBreached: breached}, nil
 }
 
 func (m *Manager) refuseBlacklisted(ctx context.Context, ev security.Event) error {

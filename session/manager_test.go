@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -501,4 +502,34 @@ func TestAuthenticateSurvivesFailedTouch(t *testing.T) {
 	a, err := m2.Authenticate(f.ctx, res.Token)
 	require.NoError(t, err, "a failed activity write does not fail the request")
 	require.Equal(t, res.Session.LastActive, a.Session.LastActive, "and LastActive is not claimed to have moved")
+}
+
+func TestBreachCheckAtLogin(t *testing.T) {
+	var checked []string
+	var fail error
+	f := newFixture(t, func(c *session.Config) {
+		c.BreachCheck = func(_ context.Context, pw string) (bool, error) {
+			checked = append(checked, pw)
+			return pw == "pw-sam@example.com", fail
+		}
+	})
+	res := f.login("sam@example.com", session.KindWeb, ipA)
+	require.True(t, res.PasswordBreached, "a breached password is flagged, not refused")
+	require.True(t, f.live(res.Token))
+	evs := f.events(security.EventPasswordBreachDetected)
+	require.Len(t, evs, 1)
+	require.Equal(t, res.Session.ID, evs[0].ActorSessionID)
+	for _, v := range evs[0].Details {
+		require.NotContains(t, v, "pw-sam")
+	}
+
+	require.False(t, f.login("ada@example.com", session.KindWeb, ipA).PasswordBreached)
+	_, err := f.mgr.Login(f.ctx, session.LoginRequest{Email: "ada@example.com", Password: "wrong", Kind: session.KindWeb, IP: ipA})
+	require.ErrorIs(t, err, security.ErrInvalidCredentials)
+	require.Equal(t, []string{"pw-sam@example.com", "pw-ada@example.com"}, checked, "only right passwords are checked")
+
+	fail = fmt.Errorf("hibp down: %w", security.ErrUnavailable)
+	_, err = f.mgr.Login(f.ctx, session.LoginRequest{Email: "ada@example.com", Password: "pw-ada@example.com", Kind: session.KindWeb, IP: ipA})
+	require.ErrorIs(t, err, security.ErrUnavailable, "fail closed unless the check itself fails open")
+	require.Len(t, f.events(security.EventLoginSucceeded), 2, "no session for the failed check")
 }
