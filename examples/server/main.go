@@ -5,7 +5,7 @@
 // Usage:
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
-//	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX]
+//	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //
 // With no users in the database and no -users file it creates a staff
 // administrator with every permission and prints its email and a random
@@ -16,6 +16,12 @@
 // -scan-interval (0: only on demand, POST /api/security/run-integrity-check).
 // The baseline's MAC key comes from -integrity-key or $PROPSEC_INTEGRITY_KEY
 // (hex), else from the file DB.integrity-key (0600), made on first use.
+//
+// With -breach-corpus (an offline Pwned Passwords corpus built by
+// examples/pwned) or -hibp-url (the HIBP range API, e.g.
+// https://api.pwnedpasswords.com) it serves GET
+// /api/security/password-breach-check and checks passwords at login,
+// flagging breached ones; the corpus wins when both are given.
 package main
 
 import (
@@ -89,6 +95,8 @@ type options struct {
 	watch           stringList
 	scanInterval    time.Duration
 	integrityKey    string
+	hibpURL         string
+	breachCorpus    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -102,6 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
 	fs.DurationVar(&o.scanInterval, "scan-interval", 0, "time between integrity scans (0: only on demand)")
+	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
+	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.integrityKey, "integrity-key", "", "baseline MAC key, hex (default: $"+integrityKeyEnv+", else a key file beside -db)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -133,11 +143,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 
-	mgr, err := session.New(session.Config{Store: store, Users: store,
+	breachEndpoint, breachLogin, closeBreach, err := breachCheckers(o, store, log)
+	if err != nil {
+		return err
+	}
+	defer closeBreach()
+	scfg := session.Config{Store: store, Users: store,
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
-		}})
+		}}
+	if breachLogin != nil {
+		scfg.BreachCheck = func(ctx context.Context, pw string) (bool, error) {
+			r, err := breachLogin.CheckPassword(ctx, pw)
+			return r.Breached, err
+		}
+	}
+	mgr, err := session.New(scfg)
 	if err != nil {
 		return err
 	}
@@ -160,7 +182,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer mon.Close()
 	}
 	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, Mobile: mobileauth.New(mgr), CSRF: csrf,
-		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies, Integrity: mon})
+		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies, Integrity: mon,
+		Breach: breachEndpoint})
 	if err != nil {
 		return err
 	}
