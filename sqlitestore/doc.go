@@ -9,8 +9,8 @@
 //	mgr, err := session.New(session.Config{Store: st, Users: st})
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
-// [session.PasswordUpdater], [security.NonceStore] and
-// [security.SecretStore], with the same semantics as package memstore. It
+// [session.PasswordUpdater], [security.NonceStore], [security.SecretStore]
+// and [integrity.Store], with the same semantics as package memstore. It
 // is safe for concurrent use by many goroutines; several processes may also
 // open one file, since every write is a transaction that SQLite serialises.
 //
@@ -46,6 +46,31 @@
 // therefore still waits for one. Run the benchmarks with
 //
 //	go test -run '^$' -bench . ./sqlitestore
+//
+// # File integrity
+//
+// Paths, roots and symlink targets are stored byte for byte as BLOBs and
+// ordered by SQLite's binary comparison, so file names that are not UTF-8
+// work. Each baseline entry is its key and one packed record, since
+// reading a column costs about 0.25 µs through database/sql: iterating a
+// baseline costs about 1.7 µs an entry. [Store.Entries] and
+// [Store.Observations] read 1024 rows per query (keyset pagination on the
+// reader pool) and hold no connection while the caller consumes them, so
+// a slow scan never holds up the writer or a WAL checkpoint; an iteration
+// across a [Store.Commit] never yields a record twice or out of order, but
+// may see part of the change.
+//
+// [Store.Stage] only appends, to staging tables and to the content data
+// (written once, never copied); [Store.Commit] applies a set in one
+// transaction with its seal check, seals, deployment end and events. The
+// content is deduplicated by hash when committed, and content no entry
+// refers to any more is dropped by a sweep of the baseline in the commits
+// that remove or replace entries that had some. Alert lists are served by
+// indexes for every filter and order of the documented API. Figures, for
+// 200,000 small files on 2 cores: baseline about 8 s, scan that finds
+// nothing changed about 2 s, peak RSS of the process under 40 MB; run
+//
+//	go test -run '^$' -bench Integrity ./sqlitestore
 //
 // # Errors
 //

@@ -13,6 +13,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -233,17 +234,26 @@ func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, 
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var out []T
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
+		out, err := readRows(rows, nil, scan)
+		if err != nil {
+			return nil, err
 		}
-		return out, rows.Err()
+		return out, nil
 	}
+}
+
+// readRows appends every row of rows, read with scan, to dst, and closes
+// rows.
+func readRows[T any](rows *sql.Rows, dst []T, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, v)
+	}
+	return dst, rows.Err()
 }
 
 // --- times ---
@@ -299,4 +309,5 @@ var (
 	_ session.SessionUserLoader = (*Store)(nil)
 	_ security.NonceStore       = (*Store)(nil)
 	_ security.SecretStore      = (*Store)(nil)
+	_ integrity.Store           = (*Store)(nil)
 )
