@@ -43,6 +43,7 @@ type Store struct {
 	failures    map[string][]time.Time
 	nonces      map[[32]byte]time.Time
 	events      []security.Event
+	eventLinks  []eventLink // eventLinks[i] chains events[i]
 	nextEventID int64
 	secrets     map[string][]byte
 	integrity   integrityState
@@ -139,7 +140,8 @@ func (s *Store) SetPasswordHash(_ context.Context, userID int64, phc string) err
 
 // --- events ---
 
-// RecordEvents implements [security.EventRecorder].
+// RecordEvents implements [security.EventRecorder]. Client-supplied text is
+// stored cleaned ([security.CleanEvent]).
 func (s *Store) RecordEvents(_ context.Context, events ...security.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -147,12 +149,26 @@ func (s *Store) RecordEvents(_ context.Context, events ...security.Event) error 
 	return nil
 }
 
+// eventLink is the hash chain of one stored event: see [security.AuditLog].
+type eventLink struct {
+	prev, hash [32]byte
+}
+
+// appendEvents cleans, numbers and chains events. The caller holds s.mu for
+// writing, which serializes appends.
 func (s *Store) appendEvents(events []security.Event) {
+	prev := security.GenesisHash
+	if n := len(s.eventLinks); n > 0 {
+		prev = s.eventLinks[n-1].hash
+	}
 	for _, e := range events {
+		e = security.CleanEvent(e) // also copies Details
 		s.nextEventID++
 		e.ID = s.nextEventID
-		e.Details = maps.Clone(e.Details)
+		h := security.EventHash(prev, e)
 		s.events = append(s.events, e)
+		s.eventLinks = append(s.eventLinks, eventLink{prev: prev, hash: h})
+		prev = h
 	}
 }
 
@@ -167,6 +183,46 @@ func (s *Store) Events(context.Context) ([]security.Event, error) {
 	}
 	return out, nil
 }
+
+// EventsHead implements [security.AuditLog].
+func (s *Store) EventsHead(context.Context) (security.AuditHead, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := len(s.events)
+	if n == 0 {
+		return security.AuditHead{}, nil
+	}
+	return security.AuditHead{ID: s.events[n-1].ID, Hash: s.eventLinks[n-1].hash}, nil
+}
+
+// VerifyEvents implements [security.AuditLog]. It holds the read lock for
+// the walk, so appends wait for it.
+func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead) (security.AuditResult, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v := security.NewAuditVerifier(anchors...)
+	v.Locate = func(h [32]byte) (int64, bool, error) {
+		for i, l := range s.eventLinks {
+			if l.hash == h {
+				return s.events[i].ID, true, nil
+			}
+		}
+		return 0, false, nil
+	}
+	for i, e := range s.events {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return security.AuditResult{}, err
+			}
+		}
+		if !v.Next(security.ChainedEvent{Event: e, PrevHash: s.eventLinks[i].prev, Hash: s.eventLinks[i].hash}) {
+			break
+		}
+	}
+	return v.Finish(s.nextEventID)
+}
+
+var _ security.AuditLog = (*Store)(nil)
 
 // --- sessions ---
 

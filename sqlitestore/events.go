@@ -4,22 +4,126 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/propops/propsec/security"
 )
 
-const insertEventSQL = `INSERT INTO events (time, type, actor_user_id, actor_session_id,
-	subject_user_id, subject, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+// The events table is a hash chain ([security.AuditLog]): each row stores
+// prev_hash, the hash of the row before it, and hash =
+// BLAKE3(prev_hash || canonical encoding of the event). Appends run on the
+// single writer inside the caller's BEGIN IMMEDIATE transaction, which reads
+// the chain's head first, so they are serialized. IDs are assigned here
+// rather than by SQLite, from sqlite_sequence (AUTOINCREMENT never reuses
+// an ID): an event appended after the tail was deleted leaves a gap that
+// VerifyEvents reports.
 
-// insertEvents writes events inside tx.
+const insertEventSQL = `INSERT INTO events (id, time, type, actor_user_id, actor_session_id,
+	subject_user_id, subject, ip, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// chainHeadSQL reads, in one statement: the highest ID ever assigned, the
+// highest ID present and the hash of the newest event.
+const chainHeadSQL = `SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+	IFNULL((SELECT max(id) FROM events), 0),
+	(SELECT hash FROM events ORDER BY id DESC LIMIT 1)`
+
+// unsealedSQL is true when there are events and none of them is hashed:
+// they were recorded before migration 0003.
+const unsealedSQL = `SELECT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM events WHERE hash IS NOT NULL)`
+
+const eventCols = `id, time, type, actor_user_id, actor_session_id, subject_user_id, subject, ip, details`
+
+// verifyPage is how many events VerifyEvents reads per query.
+const verifyPage = 1000
+
+// chainHead returns the next event's ID and the hash it links to, inside
+// tx. It seals events recorded before the chain existed first.
+func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32]byte, err error) {
+	for sealed := false; ; sealed = true {
+		var seq, last int64
+		var hash []byte
+		if err := tx.QueryRowContext(ctx, chainHeadSQL).Scan(&seq, &last, &hash); err != nil {
+			return 0, prev, fmt.Errorf("audit chain head: %w", err)
+		}
+		if last > 0 && hash == nil && !sealed {
+			var unsealed bool
+			if err := tx.QueryRowContext(ctx, unsealedSQL).Scan(&unsealed); err != nil {
+				return 0, prev, fmt.Errorf("audit chain head: %w", err)
+			}
+			if unsealed {
+				if err := sealEvents(ctx, tx); err != nil {
+					return 0, prev, err
+				}
+				continue
+			}
+		}
+		// A NULL hash on a sealed chain is tampering, which VerifyEvents
+		// reports; the chain goes on from 32 zero bytes.
+		copy(prev[:], hash)
+		return max(seq, last) + 1, prev, nil
+	}
+}
+
+// sealEvents chains every event recorded before migration 0003, in ID
+// order, a page at a time, inside tx.
+func sealEvents(ctx context.Context, tx *sql.Tx) error {
+	prev, after := security.GenesisHash, int64(0)
+	for {
+		page, err := collect(scanEvent)(tx.QueryContext(ctx,
+			`SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, verifyPage))
+		if err != nil {
+			return fmt.Errorf("seal events: %w", err)
+		}
+		for _, e := range page {
+			h := security.EventHash(prev, e)
+			if _, err := tx.ExecContext(ctx, `UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?`,
+				prev[:], h[:], e.ID); err != nil {
+				return fmt.Errorf("seal events: %w", err)
+			}
+			prev, after = h, e.ID
+		}
+		if len(page) < verifyPage {
+			return nil
+		}
+	}
+}
+
+// sealIfNeeded seals events recorded before migration 0003 when there are
+// some; check is a cheap query that is true when there may be.
+func (s *Store) sealIfNeeded(ctx context.Context, check string, args ...any) error {
+	var maybe sql.NullBool
+	err := s.r.QueryRowContext(ctx, check, args...).Scan(&maybe)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !maybe.Bool) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, "seal events", func(tx *sql.Tx) error {
+		var unsealed bool
+		if err := tx.QueryRowContext(ctx, unsealedSQL).Scan(&unsealed); err != nil || !unsealed {
+			return err
+		}
+		return sealEvents(ctx, tx)
+	})
+}
+
+// insertEvents cleans ([security.CleanEvent]), numbers, chains and writes
+// events inside tx.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []security.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	next, prev, err := s.chainHead(ctx, tx)
+	if err != nil {
+		return err
+	}
 	st := tx.StmtContext(ctx, s.insertEvent)
 	defer st.Close()
 	for _, e := range events {
+		e = security.CleanEvent(e)
+		e.ID = next
 		var details any
 		if len(e.Details) > 0 {
 			b, err := json.Marshal(e.Details)
@@ -28,16 +132,20 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []security.
 			}
 			details = string(b)
 		}
-		if _, err := st.ExecContext(ctx, nanos(e.Time), string(e.Type), e.ActorUserID, e.ActorSessionID,
-			e.SubjectUserID, e.Subject, e.IP, details); err != nil {
+		h := security.EventHash(prev, e)
+		if _, err := st.ExecContext(ctx, e.ID, security.EventNanos(e.Time), string(e.Type), e.ActorUserID, e.ActorSessionID,
+			e.SubjectUserID, e.Subject, e.IP, details, prev[:], h[:]); err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
+		prev = h
+		next++
 	}
 	return nil
 }
 
 // RecordEvents implements [security.EventRecorder]: the events of one call
-// are written in one transaction.
+// are written in one transaction. Client-supplied text is stored cleaned
+// ([security.CleanEvent]).
 func (s *Store) RecordEvents(ctx context.Context, events ...security.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -49,13 +157,131 @@ func (s *Store) RecordEvents(ctx context.Context, events ...security.Event) erro
 
 // Events returns every recorded event, oldest first.
 func (s *Store) Events(ctx context.Context) ([]security.Event, error) {
-	evs, err := collect(scanEvent)(s.r.QueryContext(ctx, `SELECT id, time, type, actor_user_id, actor_session_id,
-		subject_user_id, subject, ip, details FROM events ORDER BY id`))
+	evs, err := collect(scanEvent)(s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events ORDER BY id`))
 	if err != nil {
 		return nil, wrap("events", err)
 	}
 	return evs, nil
 }
+
+// EventsHead implements [security.AuditLog]: the newest event's ID and
+// hash, or the zero head when there are no events.
+func (s *Store) EventsHead(ctx context.Context) (security.AuditHead, error) {
+	const newest = `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`
+	if err := s.sealIfNeeded(ctx, `SELECT hash IS NULL FROM events ORDER BY id DESC LIMIT 1`); err != nil {
+		return security.AuditHead{}, wrap("events head", err)
+	}
+	var h security.AuditHead
+	var hash []byte
+	err := s.r.QueryRowContext(ctx, newest).Scan(&h.ID, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return security.AuditHead{}, nil
+	}
+	if err != nil {
+		return security.AuditHead{}, wrap("events head", err)
+	}
+	copy(h.Hash[:], hash)
+	return h, nil
+}
+
+// VerifyEvents implements [security.AuditLog]. It reads the events in ID
+// order, [verifyPage] at a time (keyset pagination, one short read
+// transaction per page), so memory stays constant and appends go on
+// meanwhile; events appended during the walk are checked too. A tail
+// deleted without resetting sqlite_sequence is reported as truncated even
+// without an anchor.
+func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead) (security.AuditResult, error) {
+	fail := func(err error) (security.AuditResult, error) {
+		return security.AuditResult{}, wrap("verify events", err)
+	}
+	if err := s.sealIfNeeded(ctx, `SELECT hash IS NULL FROM events ORDER BY id LIMIT 1`); err != nil {
+		return fail(err)
+	}
+	v := security.NewAuditVerifier(anchors...)
+	v.Locate = func(h [32]byte) (int64, bool, error) {
+		var id int64
+		err := s.r.QueryRowContext(ctx, `SELECT id FROM events WHERE hash = ? ORDER BY id LIMIT 1`, h[:]).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		return id, err == nil, err
+	}
+	for {
+		n, more, err := s.verifyPage(ctx, v)
+		if err != nil {
+			return fail(err)
+		}
+		if !more {
+			break // the chain is broken
+		}
+		if n == verifyPage {
+			continue
+		}
+		// The last page was short. In one statement (one snapshot), see
+		// whether events were appended meanwhile, and what IDs were
+		// assigned.
+		var seq, last int64
+		var hash []byte
+		if err := s.r.QueryRowContext(ctx, chainHeadSQL).Scan(&seq, &last, &hash); err != nil {
+			return fail(err)
+		}
+		if last > v.Last() {
+			continue
+		}
+		res, err := v.Finish(max(seq, last))
+		if err != nil {
+			return fail(err)
+		}
+		return res, nil
+	}
+	res, err := v.Finish(0)
+	if err != nil {
+		return fail(err)
+	}
+	return res, nil
+}
+
+// verifyPage feeds the events after v.Last() to v, up to verifyPage of
+// them. more is false once v found a break.
+func (s *Store) verifyPage(ctx context.Context, v *security.AuditVerifier) (n int, more bool, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+`, prev_hash, hash FROM events
+		WHERE id > ? ORDER BY id LIMIT ?`, v.Last(), verifyPage)
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ce security.ChainedEvent
+		var prev, hash []byte
+		var scanned bool
+		var id int64
+		e, err := scanEvent(scanFunc(func(dest ...any) error {
+			err := rows.Scan(append(dest, &prev, &hash)...)
+			scanned, id = err == nil, *dest[0].(*int64)
+			return err
+		}))
+		if err != nil {
+			if scanned { // read, but not decoded: tampered with
+				v.Unreadable(id, err)
+				return n + 1, false, rows.Close()
+			}
+			return n, false, err
+		}
+		ce.Event = e
+		copy(ce.PrevHash[:], prev)
+		copy(ce.Hash[:], hash)
+		n++
+		if !v.Next(ce) {
+			return n, false, rows.Close()
+		}
+	}
+	return n, true, rows.Err()
+}
+
+// scanFunc adapts a function to [scanner].
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func scanEvent(sc scanner) (security.Event, error) {
 	var e security.Event
@@ -74,3 +300,5 @@ func scanEvent(sc scanner) (security.Event, error) {
 	}
 	return e, nil
 }
+
+var _ security.AuditLog = (*Store)(nil)
