@@ -201,13 +201,16 @@ func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	v := security.NewAuditVerifier(anchors...)
-	v.Locate = func(h [32]byte) (int64, bool, error) {
+	v.Neighbours = func(prev, hash [32]byte) (before, after int64, err error) {
 		for i, l := range s.eventLinks {
-			if l.hash == h {
-				return s.events[i].ID, true, nil
+			if l.hash == prev && before == 0 {
+				before = s.events[i].ID
+			}
+			if l.prev == hash && after == 0 {
+				after = s.events[i].ID
 			}
 		}
-		return 0, false, nil
+		return before, after, nil
 	}
 	for i, e := range s.events {
 		if i%4096 == 0 {

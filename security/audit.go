@@ -275,10 +275,11 @@ type ChainedEvent struct {
 // and end with [AuditVerifier.Finish]; other store implementations can use
 // it to implement [AuditLog.VerifyEvents].
 type AuditVerifier struct {
-	// Locate, if set, finds the ID of the stored event whose Hash is h. It
-	// is called at most once, after a break, to tell a moved event
-	// ([AuditReordered]) from an edited one.
-	Locate func(h [32]byte) (id int64, found bool, err error)
+	// Neighbours, if set, returns the IDs of the stored events whose Hash
+	// is prev and whose PrevHash is hash (0 for none). It is called at most
+	// once, after a break, to tell a moved event ([AuditReordered]) from an
+	// edited one.
+	Neighbours func(prev, hash [32]byte) (before, after int64, err error)
 
 	anchors []AuditHead
 	res     AuditResult
@@ -333,25 +334,22 @@ func (v *AuditVerifier) Next(e ChainedEvent) bool {
 			"event %d's hash is not the one event %d recorded for its predecessor: "+
 				"it was replaced or rewritten with a recomputed hash, or events were removed and renumbered", e.ID-1, e.ID)
 	default:
-		if v.Locate != nil {
-			prevID, found, err := v.Locate(e.PrevHash)
+		// Was it moved? Its own hash holds its original ID, which
+		// follows its predecessor's and precedes its successor's.
+		candidates := []int64{1}
+		if v.Neighbours != nil {
+			before, after, err := v.Neighbours(e.PrevHash, e.Hash)
 			if err != nil {
 				v.err = err
 				return false
 			}
-			if found {
-				orig := e.Event
-				orig.ID = prevID + 1
-				if EventHash(e.PrevHash, orig) == e.Hash {
-					return fail(e.ID, AuditReordered, "it holds the event recorded as %d", orig.ID)
-				}
-			}
+			candidates = append(candidates, before+1, after-1)
 		}
-		if e.PrevHash == GenesisHash && e.ID != 1 {
+		for _, id := range candidates {
 			orig := e.Event
-			orig.ID = 1
-			if EventHash(e.PrevHash, orig) == e.Hash {
-				return fail(e.ID, AuditReordered, "it holds the event recorded as 1")
+			orig.ID = id
+			if id > 0 && id != e.ID && EventHash(e.PrevHash, orig) == e.Hash {
+				return fail(e.ID, AuditReordered, "it holds the event recorded as %d", id)
 			}
 		}
 		return fail(e.ID, AuditModified, "neither its content nor its link to event %d match its hashes", e.ID-1)

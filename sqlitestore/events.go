@@ -198,13 +198,12 @@ func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead)
 		return fail(err)
 	}
 	v := security.NewAuditVerifier(anchors...)
-	v.Locate = func(h [32]byte) (int64, bool, error) {
-		var id int64
-		err := s.r.QueryRowContext(ctx, `SELECT id FROM events WHERE hash = ? ORDER BY id LIMIT 1`, h[:]).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, false, nil
-		}
-		return id, err == nil, err
+	v.Neighbours = func(prev, hash [32]byte) (before, after int64, err error) {
+		err = s.r.QueryRowContext(ctx, `SELECT
+			IFNULL((SELECT id FROM events WHERE hash = ? ORDER BY id LIMIT 1), 0),
+			IFNULL((SELECT id FROM events WHERE prev_hash = ? ORDER BY id LIMIT 1), 0)`,
+			prev[:], hash[:]).Scan(&before, &after)
+		return before, after, err
 	}
 	for {
 		n, more, err := s.verifyPage(ctx, v)

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TouchSession", testTouchSession},
 		{"RevokeSession", testRevokeSession},
 		{"Events", testEvents},
+		{"Audit", testAudit},
 		{"KnownLoginIP", testKnownLoginIP},
 		{"AddBlacklist", testAddBlacklist},
 		{"RemoveBlacklist", testRemoveBlacklist},
