@@ -15,6 +15,7 @@ import (
 	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/mobileauth"
+	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -38,6 +39,22 @@ type Config struct {
 	// it fail-closed (the default): the endpoint must say "could not
 	// check" (503), never "not breached", when the source fails.
 	Breach *breach.Checker
+	// Report answers GET /api/admin/security-report. nil leaves the route
+	// out (it then gets the JSON 404 of an unknown path).
+	Report *report.Generator
+	// Events, when set, receives an audit event for every refused
+	// authorization (401, 403: [EventAuthorizationRefused]) and CSRF or
+	// cross-origin failure ([EventCSRFFailed]), through a bounded queue
+	// that [Handler.Run] drains (see [Handler.RefusalStats]). Login
+	// failures are not repeated here: package session records them. nil
+	// records none.
+	Events security.EventRecorder
+	// RefusalQueue bounds the refusal events waiting for [Handler.Run];
+	// past it they are dropped and counted. Default 1024.
+	RefusalQueue int
+	// Clock tells the time of refusal events and of the report's default
+	// period; nil means the system clock.
+	Clock security.Clock
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
 	// is believed (see [ClientIP]). Empty: the connection's address is the
 	// client's, and X-Forwarded-For is ignored.
@@ -80,6 +97,9 @@ type Handler struct {
 	csrf         *security.CSRF
 	integrity    *integrity.Monitor
 	breach       *breach.Checker
+	report       *report.Generator
+	clock        security.Clock
+	refusals     *refusalQueue
 	trusted      []netip.Prefix
 	log          *slog.Logger
 	maxBody      int64
@@ -96,6 +116,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("httpadapter: Config.Sessions and Config.CSRF are required")
 	}
 	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, integrity: cfg.Integrity, breach: cfg.Breach,
+		report: cfg.Report, clock: cfg.Clock,
 		log: cfg.Logger, maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName,
 		secureCookie: !cfg.InsecureCookies, crossOrigin: cfg.CrossOrigin}
 	if h.mobile == nil {
@@ -135,6 +156,12 @@ func New(cfg Config) (*Handler, error) {
 	if h.crossOrigin == nil {
 		h.crossOrigin = http.NewCrossOriginProtection()
 	}
+	if cfg.Events != nil {
+		if cfg.RefusalQueue < 0 {
+			return nil, errors.New("httpadapter: Config.RefusalQueue must not be negative")
+		}
+		h.refusals = newRefusalQueue(cfg.Events, cfg.RefusalQueue)
+	}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
 	h.mux.Handle("/", http.HandlerFunc(h.notFound))
@@ -159,6 +186,8 @@ func New(cfg Config) (*Handler, error) {
 //	GET         /api/security/file-integrity-progress
 //	GET         /api/security/file-diff
 //
+// with Config.Breach set, GET /api/security/password-breach-check; with
+// Config.Report set, GET /api/admin/security-report;
 // and a JSON 404 for every other path under /api/security/ and /api/admin/.
 // A wrong method on one of these paths gets a JSON 405 with an Allow header.
 // A host may still register a more specific pattern, such as "GET /login"
@@ -246,7 +275,7 @@ func (h *Handler) route(methods map[string]endpoint) http.Handler {
 		c := &call{w: w, r: r, ep: ep, ip: ClientIP(r, h.trusted)}
 		rep, err := h.serve(c)
 		if err != nil {
-			h.fail(w, r, err)
+			h.failAs(w, r, c.auth, err)
 			return
 		}
 		writeReply(w, rep)

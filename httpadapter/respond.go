@@ -8,9 +8,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
 )
 
 // envelope is every response body: the success fields, or the error fields.
@@ -31,6 +33,9 @@ type reply struct {
 	count   *int
 	total   *int
 	page    *int
+	// write, when set, answers instead of the JSON envelope (the CSV
+	// report) and sets every header itself.
+	write func(http.ResponseWriter)
 }
 
 // Machine-readable error codes, the "error" field of an error response.
@@ -73,6 +78,10 @@ func writeJSON(w http.ResponseWriter, status int, body envelope) {
 }
 
 func writeReply(w http.ResponseWriter, rep reply) {
+	if rep.write != nil {
+		rep.write(w)
+		return
+	}
 	writeJSON(w, http.StatusOK, envelope{Success: true, Data: rep.data, Message: rep.message,
 		Count: rep.count, Total: rep.total, Page: rep.page})
 }
@@ -191,7 +200,14 @@ func retryAfterSeconds(d time.Duration) string {
 // path only (never headers, query values, bodies or credentials); the error
 // text of a 500 goes to the log and never to the client.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.failAs(w, r, session.Auth{}, err)
+}
+
+// failAs is fail for a request made as auth (zero: not authenticated); a
+// refused authorization or CSRF check is also queued as an audit event.
+func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, auth session.Auth, err error) {
 	p := classify(err)
+	h.noteRefusal(r, auth, p)
 	hdr := w.Header()
 	if p.allow != "" {
 		hdr.Set("Allow", p.allow)
@@ -219,4 +235,157 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		slog.Int("status", p.status),
 		slog.String("code", p.code),
 		slog.String("error", err.Error()))
+}
+
+// The audit events of refused requests, recorded when [Config.Events] is set.
+const (
+	// EventAuthorizationRefused is a request refused with 401 (no, or an
+	// invalid, credential) or 403 (not staff, missing permission). Details:
+	// method, path, status, code.
+	EventAuthorizationRefused security.EventType = "authorization_refused"
+	// EventCSRFFailed is a state-changing request refused for a missing,
+	// forged, foreign or replayed CSRF token (code csrf_invalid) or as a
+	// cross-origin browser request (code cross_origin).
+	EventCSRFFailed security.EventType = "csrf_failed"
+)
+
+// DefaultRefusalQueue is the default of [Config.RefusalQueue].
+const DefaultRefusalQueue = 1024
+
+// refusalBatch is the most events one write carries.
+const refusalBatch = 256
+
+// refusalQueue carries refusal events from requests to [Handler.Run].
+//
+// Why asynchronous and bounded: a refusal is cheap for a client to cause
+// (any request without a credential), and a durable event costs a commit
+// (an fsync). Writing it inside the request would let an unauthenticated
+// flood cap the server at the store's commit rate and amplify each refused
+// request into a disk write. Instead the request only tries to put the
+// event on a buffered channel; [Handler.Run] drains it, writing up to
+// refusalBatch events per transaction (one fsync for a burst). When the
+// queue is full the event is dropped and counted, so a flood costs a
+// bounded amount of memory and at most one commit per batch, and the drop
+// count ([Handler.RefusalStats]) tells the operator that refusals were
+// lost. The log line of every refusal (Config.Logger) is still written.
+type refusalQueue struct {
+	events   security.EventRecorder
+	ch       chan security.Event
+	recorded atomic.Uint64
+	dropped  atomic.Uint64
+	failed   atomic.Uint64
+}
+
+func newRefusalQueue(events security.EventRecorder, size int) *refusalQueue {
+	if size == 0 {
+		size = DefaultRefusalQueue
+	}
+	return &refusalQueue{events: events, ch: make(chan security.Event, size)}
+}
+
+// noteRefusal queues the audit event of a refused request, if p is a
+// refused authorization or CSRF check. Login failures (invalid_credentials,
+// account_blacklisted) are left out: package session records them. The
+// event names the request by method and path, never its headers, query,
+// body or credentials; the actor by user id and public session id.
+func (h *Handler) noteRefusal(r *http.Request, auth session.Auth, p problem) {
+	q := h.refusals
+	if q == nil {
+		return
+	}
+	var typ security.EventType
+	switch p.code {
+	case CodeUnauthenticated, CodeForbidden:
+		typ = EventAuthorizationRefused
+	case CodeCSRFInvalid, CodeCrossOrigin:
+		typ = EventCSRFFailed
+	default:
+		return
+	}
+	ev := security.Event{Time: security.Now(h.clock), Type: typ, ActorUserID: auth.Principal.UserID,
+		ActorSessionID: auth.Session.ID, Subject: security.CleanText(r.URL.Path, 256),
+		IP: ClientIP(r, h.trusted).String(),
+		Details: map[string]string{"method": security.CleanText(r.Method, 16),
+			"status": strconv.Itoa(p.status), "code": p.code}}
+	select {
+	case q.ch <- ev:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+// RefusalStats counts the refusal events of [Config.Events]: written to
+// the store, dropped because the queue was full, and lost because a write
+// failed. All zero without Config.Events.
+type RefusalStats struct {
+	Recorded, Dropped, Failed uint64
+	// Queued is how many wait for [Handler.Run] now.
+	Queued int
+}
+
+// RefusalStats returns the counters of the refusal events, for metrics.
+func (h *Handler) RefusalStats() RefusalStats {
+	q := h.refusals
+	if q == nil {
+		return RefusalStats{}
+	}
+	return RefusalStats{Recorded: q.recorded.Load(), Dropped: q.dropped.Load(), Failed: q.failed.Load(),
+		Queued: len(q.ch)}
+}
+
+// Run writes the queued refusal events ([Config.Events]) until ctx is
+// done, then writes what is still queued and returns nil. Run it in its own
+// goroutine, once; without Config.Events it waits for ctx and returns.
+// Until Run runs, refusal events queue up to Config.RefusalQueue and are
+// then dropped.
+func (h *Handler) Run(ctx context.Context) error {
+	q := h.refusals
+	if q == nil {
+		<-ctx.Done()
+		return nil
+	}
+	batch := make([]security.Event, 0, refusalBatch)
+	for {
+		select {
+		case ev := <-q.ch:
+			batch = q.fill(append(batch[:0], ev))
+			q.write(ctx, h.log, batch)
+		case <-ctx.Done():
+			// Flush what is queued now, with a bounded grace.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for len(q.ch) > 0 && fctx.Err() == nil {
+				batch = q.fill(batch[:0])
+				q.write(fctx, h.log, batch)
+			}
+			return nil
+		}
+	}
+}
+
+// fill appends queued events to batch without waiting, up to refusalBatch.
+func (q *refusalQueue) fill(batch []security.Event) []security.Event {
+	for len(batch) < refusalBatch {
+		select {
+		case ev := <-q.ch:
+			batch = append(batch, ev)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// write records batch in one call (one transaction).
+func (q *refusalQueue) write(ctx context.Context, log *slog.Logger, batch []security.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	if err := q.events.RecordEvents(context.WithoutCancel(ctx), batch...); err != nil {
+		q.failed.Add(uint64(len(batch)))
+		log.LogAttrs(ctx, slog.LevelError, "propsec: recording refusal events failed",
+			slog.Int("events", len(batch)), slog.String("error", err.Error()))
+		return
+	}
+	q.recorded.Add(uint64(len(batch)))
 }

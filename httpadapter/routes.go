@@ -40,6 +40,7 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 	}
 	maps.Copy(r, h.integrityRoutes())
 	maps.Copy(r, h.breachRoutes())
+	maps.Copy(r, h.reportRoutes())
 	return r
 }
 
