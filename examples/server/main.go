@@ -22,6 +22,10 @@
 // https://api.pwnedpasswords.com) it serves GET
 // /api/security/password-breach-check and checks passwords at login,
 // flagging breached ones; the corpus wins when both are given.
+//
+// It always serves GET /api/admin/security-report (staff with
+// api.admin.security_report.manage), and audits refused authorizations and
+// CSRF failures as events in the same database.
 package main
 
 import (
@@ -44,6 +48,7 @@ import (
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/mobileauth"
+	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 	"github.com/propops/propsec/sqlitestore"
@@ -181,9 +186,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if mon != nil {
 		defer mon.Close()
 	}
+	reports, err := report.New(report.Config{Store: store})
+	if err != nil {
+		return err
+	}
+	// Events: refused authorizations and CSRF failures are audited through
+	// the handler's bounded queue, which h.Run drains below.
 	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, Mobile: mobileauth.New(mgr), CSRF: csrf,
 		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies, Integrity: mon,
-		Breach: breachEndpoint})
+		Breach: breachEndpoint, Report: reports, Events: store})
 	if err != nil {
 		return err
 	}
@@ -213,6 +224,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	var background sync.WaitGroup
 	background.Go(func() { purge(ctx, mgr, log) })
+	// The refusal recorder outlives ctx until the server has shut down, so
+	// that refusals during the shutdown are written too.
+	recorderCtx, stopRecorder := context.WithCancel(context.WithoutCancel(ctx))
+	background.Go(func() { h.Run(recorderCtx) })
 	if mon != nil && o.scanInterval > 0 {
 		background.Go(func() {
 			if err := mon.Run(ctx, o.scanInterval); err != nil && ctx.Err() == nil {
@@ -231,7 +246,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		err = srv.Shutdown(sctx)
 	}
+	stopRecorder()
 	background.Wait()
+	if st := h.RefusalStats(); st.Dropped > 0 || st.Failed > 0 {
+		log.Warn("refusal audit events lost", "dropped", st.Dropped, "failed", st.Failed)
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
