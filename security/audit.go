@@ -337,6 +337,7 @@ func (v *AuditVerifier) Next(e ChainedEvent) bool {
 		// Was it moved? Its own hash holds its original ID, which
 		// follows its predecessor's and precedes its successor's.
 		candidates := []int64{1}
+		predecessorGone := false
 		if v.Neighbours != nil {
 			before, after, err := v.Neighbours(e.PrevHash, e.Hash)
 			if err != nil {
@@ -344,6 +345,7 @@ func (v *AuditVerifier) Next(e ChainedEvent) bool {
 				return false
 			}
 			candidates = append(candidates, before+1, after-1)
+			predecessorGone = before == 0 && e.PrevHash != GenesisHash
 		}
 		for _, id := range candidates {
 			orig := e.Event
@@ -351,6 +353,10 @@ func (v *AuditVerifier) Next(e ChainedEvent) bool {
 			if id > 0 && id != e.ID && EventHash(e.PrevHash, orig) == e.Hash {
 				return fail(e.ID, AuditReordered, "it holds the event recorded as %d", id)
 			}
+		}
+		if predecessorGone {
+			return fail(e.ID, AuditRemoved, "the event it follows is no longer in the log: "+
+				"events were removed and the rest renumbered (or its link was edited)")
 		}
 		return fail(e.ID, AuditModified, "neither its content nor its link to event %d match its hashes", e.ID-1)
 	}

@@ -33,17 +33,19 @@ func TestCanonicalEventIsDeterministicAndCoversEveryField(t *testing.T) {
 	assert.Equal(t, enc, security.AppendCanonicalEvent(nil, moved))
 
 	changes := map[string]func(e *security.Event){
-		"id":              func(e *security.Event) { e.ID++ },
-		"time":            func(e *security.Event) { e.Time = e.Time.Add(time.Nanosecond) },
-		"type":            func(e *security.Event) { e.Type = security.EventLockout },
-		"actor":           func(e *security.Event) { e.ActorUserID++ },
-		"actor session":   func(e *security.Event) { e.ActorSessionID += "x" },
-		"subject user":    func(e *security.Event) { e.SubjectUserID++ },
-		"subject":         func(e *security.Event) { e.Subject += "x" },
-		"ip":              func(e *security.Event) { e.IP = "198.51.100.8" },
-		"detail value":    func(e *security.Event) { e.Details = map[string]string{"reason": "x", "kind": "web"} },
-		"detail key":      func(e *security.Event) { e.Details = map[string]string{"reasom": "bad_credentials", "kind": "web"} },
-		"detail added":    func(e *security.Event) { e.Details = map[string]string{"reason": "bad_credentials", "kind": "web", "": ""} },
+		"id":            func(e *security.Event) { e.ID++ },
+		"time":          func(e *security.Event) { e.Time = e.Time.Add(time.Nanosecond) },
+		"type":          func(e *security.Event) { e.Type = security.EventLockout },
+		"actor":         func(e *security.Event) { e.ActorUserID++ },
+		"actor session": func(e *security.Event) { e.ActorSessionID += "x" },
+		"subject user":  func(e *security.Event) { e.SubjectUserID++ },
+		"subject":       func(e *security.Event) { e.Subject += "x" },
+		"ip":            func(e *security.Event) { e.IP = "198.51.100.8" },
+		"detail value":  func(e *security.Event) { e.Details = map[string]string{"reason": "x", "kind": "web"} },
+		"detail key":    func(e *security.Event) { e.Details = map[string]string{"reasom": "bad_credentials", "kind": "web"} },
+		"detail added": func(e *security.Event) {
+			e.Details = map[string]string{"reason": "bad_credentials", "kind": "web", "": ""}
+		},
 		"no details":      func(e *security.Event) { e.Details = nil },
 		"shifted bytes":   func(e *security.Event) { e.Subject, e.IP = "alice@example.com1", "98.51.100.7" },
 		"key/value split": func(e *security.Event) { e.Details = map[string]string{"reasonb": "ad_credentials", "kind": "web"} },
@@ -214,7 +216,7 @@ func TestAuditVerifier(t *testing.T) {
 				c[i].ID--
 			}
 			return c
-		}, 10, nil, 5, security.AuditModified},
+		}, 10, nil, 5, security.AuditRemoved},
 		{"swapped", func(c []security.ChainedEvent) []security.ChainedEvent {
 			c[2], c[6] = c[6], c[2]
 			c[2].ID, c[6].ID = 3, 7

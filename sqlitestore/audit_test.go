@@ -1,0 +1,261 @@
+package sqlitestore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/propops/propsec/security"
+)
+
+// auditStore returns a store holding n chained events (IDs 1…n) and the
+// head exported after them.
+func auditStore(t *testing.T, n int) (*Store, security.AuditHead) {
+	t.Helper()
+	st, _ := openTemp(t)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var evs []security.Event
+	for i := range n {
+		evs = append(evs, security.Event{Time: at.Add(time.Duration(i) * time.Second), Type: security.EventLoginFailed,
+			ActorUserID: int64(i % 3), SubjectUserID: int64(i), Subject: fmt.Sprintf("user%d@example.com", i),
+			IP: "198.51.100.7", Details: map[string]string{"reason": "bad_credentials", "n": fmt.Sprint(i)}})
+	}
+	for len(evs) > 0 { // several transactions
+		k := min(len(evs), 7)
+		require.NoError(t, st.RecordEvents(t.Context(), evs[:k]...))
+		evs = evs[k:]
+	}
+	h, err := st.EventsHead(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, int64(n), h.ID)
+	return st, h
+}
+
+// sqlExec runs statements on the writer, as someone with the database file
+// would.
+func sqlExec(t *testing.T, st *Store, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		_, err := st.w.ExecContext(t.Context(), q)
+		require.NoError(t, err, q)
+	}
+}
+
+// swapSQL swaps every column but the ID of events a and b: the events trade
+// places.
+func swapSQL(a, b int, cols string) []string {
+	return []string{
+		fmt.Sprintf(`CREATE TEMP TABLE swap AS SELECT id, %s FROM events WHERE id IN (%d, %d)`, cols, a, b),
+		fmt.Sprintf(`UPDATE events SET (%[1]s) = (SELECT %[1]s FROM swap WHERE swap.id = %[2]d + %[3]d - events.id)
+			WHERE id IN (%[2]d, %[3]d)`, cols, a, b),
+		`DROP TABLE swap`,
+	}
+}
+
+const (
+	contentCols = `time, type, actor_user_id, actor_session_id, subject_user_id, subject, ip, details`
+	allCols     = contentCols + `, prev_hash, hash`
+)
+
+// rehashFrom recomputes prev_hash and hash from event id on, as an attacker
+// who knows the scheme would.
+func rehashFrom(t *testing.T, st *Store, id int64) {
+	t.Helper()
+	evs, err := st.Events(t.Context())
+	require.NoError(t, err)
+	var prev [32]byte
+	for _, e := range evs {
+		if e.ID >= id {
+			h := security.EventHash(prev, e)
+			_, err := st.w.ExecContext(t.Context(), `UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?`, prev[:], h[:], e.ID)
+			require.NoError(t, err)
+		}
+		var stored []byte
+		require.NoError(t, st.w.QueryRowContext(t.Context(), `SELECT hash FROM events WHERE id = ?`, e.ID).Scan(&stored))
+		copy(prev[:], stored)
+	}
+}
+
+func TestAuditTamperingInSQLite(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tamper   func(t *testing.T, st *Store)
+		anchored bool // verify against the exported head
+		id       int64
+		problem  security.AuditProblem
+	}{
+		{"subject edited", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET subject = 'mallory@example.com' WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"detail edited", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET details = json_set(details, '$.reason', 'throttled') WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"details made unreadable", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET details = '{' WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"time edited", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET time = time + 1 WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"type edited", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET type = 'login_succeeded' WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"hash edited", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET hash = zeroblob(32) WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"hash cleared", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET hash = NULL, prev_hash = NULL WHERE id = 7`)
+		}, false, 7, security.AuditModified},
+		{"edited and its hash recomputed", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET subject = 'x' WHERE id = 7`)
+			evs, err := st.Events(t.Context())
+			require.NoError(t, err)
+			var prev []byte
+			require.NoError(t, st.w.QueryRow(`SELECT prev_hash FROM events WHERE id = 7`).Scan(&prev))
+			h := security.EventHash([32]byte(prev), evs[6])
+			_, err = st.w.Exec(`UPDATE events SET hash = ? WHERE id = 7`, h[:])
+			require.NoError(t, err)
+		}, false, 7, security.AuditModified},
+		{"two edits: the first is named", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET subject = 'x' WHERE id IN (12, 9)`)
+		}, false, 9, security.AuditModified},
+		{"first deleted", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id = 1`)
+		}, false, 1, security.AuditRemoved},
+		{"one deleted", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id = 7`)
+		}, false, 7, security.AuditRemoved},
+		{"several deleted, an edit after them", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id BETWEEN 7 AND 9`, `UPDATE events SET ip = '' WHERE id = 15`)
+		}, false, 7, security.AuditRemoved},
+		{"deleted and renumbered", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id = 7`, `UPDATE events SET id = -id WHERE id > 7`,
+				`UPDATE events SET id = -id - 1 WHERE id < 0`)
+		}, false, 7, security.AuditRemoved},
+		{"rows swapped", func(t *testing.T, st *Store) {
+			sqlExec(t, st, swapSQL(5, 12, allCols)...)
+		}, false, 5, security.AuditReordered},
+		{"neighbours swapped", func(t *testing.T, st *Store) {
+			sqlExec(t, st, swapSQL(3, 4, allCols)...)
+		}, false, 3, security.AuditReordered},
+		{"first two swapped", func(t *testing.T, st *Store) {
+			sqlExec(t, st, swapSQL(1, 2, allCols)...)
+		}, false, 1, security.AuditReordered},
+		{"contents swapped, hashes left", func(t *testing.T, st *Store) {
+			sqlExec(t, st, swapSQL(5, 12, contentCols)...)
+		}, false, 5, security.AuditModified},
+		{"tail deleted", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id > 17`)
+		}, false, 18, security.AuditTruncated},
+		{"tail deleted, then an append", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id > 17`)
+			require.NoError(t, st.RecordEvents(t.Context(), security.Event{Type: security.EventLogout}))
+		}, false, 18, security.AuditRemoved},
+		{"tail deleted and the counter reset, against the exported head", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events WHERE id > 17`, `UPDATE sqlite_sequence SET seq = 17 WHERE name = 'events'`)
+		}, true, 18, security.AuditTruncated},
+		{"everything deleted, against the exported head", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `DELETE FROM events`, `DELETE FROM sqlite_sequence WHERE name = 'events'`)
+		}, true, 1, security.AuditTruncated},
+		{"edited and every hash recomputed, against the exported head", func(t *testing.T, st *Store) {
+			sqlExec(t, st, `UPDATE events SET subject = 'x' WHERE id = 7`)
+			rehashFrom(t, st, 7)
+		}, true, 20, security.AuditRewritten},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, exported := auditStore(t, 20)
+			tc.tamper(t, st)
+			var anchors []security.AuditHead
+			if tc.anchored {
+				anchors = append(anchors, exported)
+			}
+			res, err := st.VerifyEvents(t.Context(), anchors...)
+			require.NoError(t, err)
+			require.False(t, res.OK(), "tampering missed")
+			assert.Equal(t, tc.id, res.Break.ID, "%v", res.Break)
+			assert.Equal(t, tc.problem, res.Break.Problem, "%v", res.Break)
+			t.Log(res.Break)
+		})
+	}
+}
+
+// What cannot be seen without an anchor: a consistent rewrite, and a tail
+// deleted together with the ID counter.
+func TestAuditUndetectableWithoutAnchor(t *testing.T) {
+	t.Run("rewritten", func(t *testing.T) {
+		st, _ := auditStore(t, 20)
+		sqlExec(t, st, `UPDATE events SET subject = 'x' WHERE id = 7`)
+		rehashFrom(t, st, 7)
+		res, err := st.VerifyEvents(t.Context())
+		require.NoError(t, err)
+		assert.True(t, res.OK())
+	})
+	t.Run("truncated with the counter", func(t *testing.T) {
+		st, _ := auditStore(t, 20)
+		sqlExec(t, st, `DELETE FROM events WHERE id > 17`, `UPDATE sqlite_sequence SET seq = 17 WHERE name = 'events'`)
+		res, err := st.VerifyEvents(t.Context())
+		require.NoError(t, err)
+		assert.True(t, res.OK())
+		assert.Equal(t, int64(17), res.Head.ID)
+	})
+}
+
+func TestAuditVerifyPages(t *testing.T) {
+	st, head := auditStore(t, 2*verifyPage+5)
+	res, err := st.VerifyEvents(t.Context(), head)
+	require.NoError(t, err)
+	require.True(t, res.OK(), "%v", res.Break)
+	assert.Equal(t, head, res.Head)
+	assert.Equal(t, int64(2*verifyPage+5), res.Events)
+
+	for _, id := range []int{verifyPage, verifyPage + 1, 2*verifyPage + 5} {
+		sqlExec(t, st, fmt.Sprintf(`UPDATE events SET subject = subject || '!' WHERE id = %d`, id))
+		res, err := st.VerifyEvents(t.Context())
+		require.NoError(t, err)
+		require.False(t, res.OK())
+		assert.Equal(t, int64(id), res.Break.ID)
+		sqlExec(t, st, fmt.Sprintf(`UPDATE events SET subject = substr(subject, 1, length(subject) - 1) WHERE id = %d`, id))
+	}
+	sqlExec(t, st, fmt.Sprintf(`DELETE FROM events WHERE id = %d`, verifyPage+1))
+	res, err = st.VerifyEvents(t.Context())
+	require.NoError(t, err)
+	require.False(t, res.OK())
+	assert.Equal(t, int64(verifyPage+1), res.Break.ID)
+	assert.Equal(t, security.AuditRemoved, res.Break.Problem)
+}
+
+// Events recorded before migration 0003 have no hashes; the store chains
+// them the first time it touches the log.
+func TestAuditSealsEventsFromBeforeTheChain(t *testing.T) {
+	for _, first := range []string{"head", "verify", "record"} {
+		t.Run(first, func(t *testing.T) {
+			st, _ := auditStore(t, 30)
+			sqlExec(t, st, `UPDATE events SET prev_hash = NULL, hash = NULL`)
+			switch first {
+			case "head":
+				h, err := st.EventsHead(t.Context())
+				require.NoError(t, err)
+				assert.Equal(t, int64(30), h.ID)
+				assert.NotEqual(t, security.GenesisHash, h.Hash)
+			case "verify":
+			case "record":
+				require.NoError(t, st.RecordEvents(t.Context(), security.Event{Type: security.EventLogout}))
+			}
+			res, err := st.VerifyEvents(t.Context())
+			require.NoError(t, err)
+			require.True(t, res.OK(), "%v", res.Break)
+			var unsealed int
+			require.NoError(t, st.r.QueryRow(`SELECT count(*) FROM events WHERE hash IS NULL`).Scan(&unsealed))
+			assert.Zero(t, unsealed)
+		})
+	}
+}
+
+func TestAuditMigrationAddsColumns(t *testing.T) {
+	st, _ := openTemp(t)
+	_, err := st.w.Exec(`INSERT INTO events (time, type, actor_user_id, actor_session_id, subject_user_id, subject, ip, hash)
+		VALUES (0, 'x', 0, '', 0, '', '', x'00')`)
+	assert.Error(t, err, "a hash must be 32 bytes")
+}
