@@ -3,7 +3,9 @@ package httpadapter_test
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -249,5 +251,40 @@ func TestRefusalQueueDrops(t *testing.T) {
 	}
 	if n := e.eventsOf(httpadapter.EventAuthorizationRefused); n != 2 {
 		t.Errorf("%d events", n)
+	}
+}
+
+// failingRecorder refuses every write.
+type failingRecorder struct{}
+
+func (failingRecorder) RecordEvents(context.Context, ...security.Event) error {
+	return errors.New("disk full")
+}
+
+// TestRefusalQueueConfig: a failed write is counted, a negative queue is
+// refused, and Run without Config.Events just waits for its context.
+func TestRefusalQueueConfig(t *testing.T) {
+	e := newEnv(t)
+	if _, err := httpadapter.New(httpadapter.Config{Sessions: e.mgr, CSRF: e.csrf, Events: e.mem, RefusalQueue: -1}); err == nil {
+		t.Error("a negative RefusalQueue was accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.h.Run(ctx); err != nil || e.h.RefusalStats() != (httpadapter.RefusalStats{}) {
+		t.Errorf("Run without Events: %v, %+v", err, e.h.RefusalStats())
+	}
+
+	h, err := httpadapter.New(httpadapter.Config{Sessions: e.mgr, CSRF: e.csrf, Events: failingRecorder{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(h)
+	e.do(request{method: "GET", path: "/api/security/sessions?action=list"}).refused(t, 401, httpadapter.CodeUnauthenticated)
+	if err := h.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.RefusalStats(); st.Failed != 1 || st.Recorded != 0 || st.Queued != 0 {
+		t.Errorf("stats = %+v", st)
 	}
 }
