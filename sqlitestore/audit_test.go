@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
 )
 
 // auditStore returns a store holding n chained events (IDs 1…n) and the
@@ -258,4 +260,137 @@ func TestAuditMigrationAddsColumns(t *testing.T) {
 	_, err := st.w.Exec(`INSERT INTO events (time, type, actor_user_id, actor_session_id, subject_user_id, subject, ip, hash)
 		VALUES (0, 'x', 0, '', 0, '', '', x'00')`)
 	assert.Error(t, err, "a hash must be 32 bytes")
+}
+
+// --- what the chain costs ---
+//
+// Each benchmark runs an action in up to three modes, each on a new store
+// holding benchSessions sessions and auditBenchEvents events:
+//   - no-event: the store call without its events (not possible through
+//     session.Manager, which always records them);
+//   - unchained: its events written as before the chain (prepared INSERT,
+//     no head read, no hash, no cleaning);
+//   - chained: as shipped.
+//
+// go test ./sqlitestore -run '^$' -bench 'AuditCost' -benchtime 2s -count 5
+
+const auditBenchEvents = 10000
+
+func benchAuditModes(b *testing.B, noEvent bool, run func(b *testing.B, st *Store, sessions []session.Session, events bool)) {
+	modes := []string{"unchained", "chained"}
+	if noEvent {
+		modes = append([]string{"no-event"}, modes...)
+	}
+	for _, mode := range modes {
+		b.Run(mode, func(b *testing.B) {
+			st, _, _, _ := benchStore(b)
+			_, sessions, _ := benchData() // more, unrelated live sessions for terminate to end
+			insertSessions(b, st, sessions)
+			seed := make([]security.Event, auditBenchEvents)
+			for i := range seed {
+				seed[i] = security.Event{Time: benchNow, Type: security.EventLoginFailed, Subject: fmt.Sprint("seed", i)}
+			}
+			require.NoError(b, st.RecordEvents(b.Context(), seed...))
+			if mode == "unchained" {
+				stmt, err := st.w.PrepareContext(b.Context(), unchainedInsertSQL)
+				require.NoError(b, err)
+				unchainedForBench = stmt
+				b.Cleanup(func() { unchainedForBench = nil; _ = stmt.Close() })
+			}
+			run(b, st, sessions, mode != "no-event")
+		})
+	}
+}
+
+func auditBenchEvent(i int) security.Event {
+	return security.Event{Time: benchNow, Type: security.EventSessionTerminated, ActorUserID: 1,
+		ActorSessionID: "sess_actor", SubjectUserID: 2, Subject: fmt.Sprint("sess_subject", i), IP: "198.51.100.7",
+		Details: map[string]string{"reason": "terminated", "kind": "web"}}
+}
+
+func BenchmarkAuditCostRecordEvents(b *testing.B) {
+	benchAuditModes(b, false, func(b *testing.B, st *Store, _ []session.Session, _ bool) {
+		loop(b, func(i int) {
+			if err := st.RecordEvents(b.Context(), auditBenchEvent(i)); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+func BenchmarkAuditCostRevokeSession(b *testing.B) {
+	benchAuditModes(b, true, func(b *testing.B, st *Store, sessions []session.Session, events bool) {
+		loop(b, func(i int) {
+			var evs []security.Event
+			if events {
+				evs = []security.Event{auditBenchEvent(i)}
+			}
+			if err := st.RevokeSession(b.Context(), sessions[i%len(sessions)].ID, benchNow, evs); err != nil {
+				b.Fatal(err) // more iterations than sessions: lower -benchtime
+			}
+		})
+	})
+}
+
+func BenchmarkAuditCostTerminate(b *testing.B) {
+	benchAuditModes(b, false, func(b *testing.B, st *Store, sessions []session.Session, _ bool) {
+		m, err := session.New(session.Config{Store: st, Users: st, Clock: fixedClock(benchNow)})
+		require.NoError(b, err)
+		actor := session.Auth{Session: session.Session{ID: "sess_bench_actor"}, Principal: security.Principal{
+			UserID: 1, AccountType: security.AccountStaff, Permissions: []security.Permission{security.PermSessionsTerminate}}}
+		ip := netip.MustParseAddr("198.51.100.7")
+		loop(b, func(i int) {
+			if err := m.Terminate(b.Context(), actor, sessions[i%len(sessions)].ID, ip); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+func BenchmarkAuditCostCreateSession(b *testing.B) {
+	benchAuditModes(b, true, func(b *testing.B, st *Store, _ []session.Session, events bool) {
+		_, fresh, _ := benchData()
+		loop(b, func(i int) {
+			s := fresh[i%len(fresh)]
+			s.ID, s.TokenHash = security.NewID(session.IDPrefix), security.HashToken(security.NewToken())
+			var evs []security.Event
+			if events {
+				evs = []security.Event{{Time: benchNow, Type: security.EventLoginSucceeded, ActorUserID: s.UserID,
+					ActorSessionID: s.ID, SubjectUserID: s.UserID, Subject: s.ID, IP: s.IP,
+					Details: map[string]string{"kind": "web"}}}
+			}
+			if err := st.CreateSession(b.Context(), s, evs); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// BenchmarkAuditCostLogin logs in through session.Manager, with a cheap
+// password hash (so the store's share shows) and with the default one.
+func BenchmarkAuditCostLogin(b *testing.B) {
+	for _, h := range []struct {
+		name   string
+		hasher session.Hasher
+	}{{"cheap-hash", session.Hasher{Memory: 64, Time: 1, Threads: 1}}, {"default-hash", session.DefaultHasher}} {
+		b.Run(h.name, func(b *testing.B) {
+			benchAuditModes(b, false, func(b *testing.B, st *Store, _ []session.Session, _ bool) {
+				phc, err := h.hasher.Hash("correct horse battery staple")
+				require.NoError(b, err)
+				u, err := st.UserByID(b.Context(), 1)
+				require.NoError(b, err)
+				u.PasswordHash = phc
+				require.NoError(b, st.UpsertUser(b.Context(), u))
+				m, err := session.New(session.Config{Store: st, Users: st, Clock: fixedClock(benchNow), Hasher: h.hasher})
+				require.NoError(b, err)
+				req := session.LoginRequest{Email: u.Email, Password: "correct horse battery staple", Kind: session.KindWeb,
+					IP: netip.MustParseAddr("203.0.113.10"), UserAgent: "Mozilla/5.0 (bench)"}
+				loop(b, func(int) {
+					if _, err := m.Login(b.Context(), req); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+		})
+	}
 }

@@ -12,21 +12,25 @@ import (
 
 // The events table is a hash chain ([security.AuditLog]): each row stores
 // prev_hash, the hash of the row before it, and hash =
-// BLAKE3(prev_hash || canonical encoding of the event). Appends run on the
-// single writer inside the caller's BEGIN IMMEDIATE transaction, which reads
-// the chain's head first, so they are serialized. IDs are assigned here
-// rather than by SQLite, from sqlite_sequence (AUTOINCREMENT never reuses
-// an ID): an event appended after the tail was deleted leaves a gap that
-// VerifyEvents reports.
+// BLAKE3(prev_hash || canonical encoding of the event, ID included).
+// Appends run on the single writer inside the caller's BEGIN IMMEDIATE
+// transaction, which reads the chain's head first, so they are serialized.
+// IDs come from AUTOINCREMENT, which never reuses one (sqlite_sequence
+// remembers the highest): an event appended after the tail was deleted
+// leaves a gap that VerifyEvents reports.
 
-const insertEventSQL = `INSERT INTO events (id, time, type, actor_user_id, actor_session_id,
-	subject_user_id, subject, ip, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// insertEventSQL lets SQLite assign the ID, which is cheaper than giving it
+// (the row goes at the end of the table without a search).
+const insertEventSQL = `INSERT INTO events (time, type, actor_user_id, actor_session_id,
+	subject_user_id, subject, ip, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// chainHeadSQL reads, in one statement: the highest ID ever assigned, the
-// highest ID present and the hash of the newest event.
-const chainHeadSQL = `SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
-	IFNULL((SELECT max(id) FROM events), 0),
-	(SELECT hash FROM events ORDER BY id DESC LIMIT 1)`
+// lastEventSQL reads the chain's head.
+const lastEventSQL = `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`
+
+// assignedSQL reads, in one statement (one snapshot), the highest ID ever
+// assigned and the highest ID present.
+const assignedSQL = `SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+	IFNULL((SELECT max(id) FROM events), 0)`
 
 // unsealedSQL is true when there are events and none of them is hashed:
 // they were recorded before migration 0003.
@@ -37,13 +41,16 @@ const eventCols = `id, time, type, actor_user_id, actor_session_id, subject_user
 // verifyPage is how many events VerifyEvents reads per query.
 const verifyPage = 1000
 
-// chainHead returns the next event's ID and the hash it links to, inside
-// tx. It seals events recorded before the chain existed first.
+// chainHead returns the ID the next event should get and the hash it links
+// to, inside tx. It seals events recorded before the chain existed first.
+// The ID is a prediction (the newest event's plus one) that insertEvents
+// checks against the one SQLite assigns.
 func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32]byte, err error) {
 	for sealed := false; ; sealed = true {
-		var seq, last int64
+		var last int64
 		var hash []byte
-		if err := tx.QueryRowContext(ctx, chainHeadSQL).Scan(&seq, &last, &hash); err != nil {
+		err := tx.QueryRowContext(ctx, lastEventSQL).Scan(&last, &hash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, prev, fmt.Errorf("audit chain head: %w", err)
 		}
 		if last > 0 && hash == nil && !sealed {
@@ -61,7 +68,7 @@ func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32
 		// A NULL hash on a sealed chain is tampering, which VerifyEvents
 		// reports; the chain goes on from 32 zero bytes.
 		copy(prev[:], hash)
-		return max(seq, last) + 1, prev, nil
+		return last + 1, prev, nil
 	}
 }
 
@@ -109,11 +116,23 @@ func (s *Store) sealIfNeeded(ctx context.Context, check string, args ...any) err
 	})
 }
 
+// unchainedForBench, when set, makes insertEvents write events as it did
+// before the chain, with this statement (unchainedInsertSQL, prepared on the
+// writer): no head read, no hash, no cleaning. It lets benchmarks measure
+// what the chain costs; only they set it, and it makes VerifyEvents fail.
+var unchainedForBench *sql.Stmt
+
+const unchainedInsertSQL = `INSERT INTO events (time, type, actor_user_id, actor_session_id,
+	subject_user_id, subject, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
 // insertEvents cleans ([security.CleanEvent]), numbers, chains and writes
 // events inside tx.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []security.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if unchainedForBench != nil {
+		return insertUnchained(ctx, tx.StmtContext(ctx, unchainedForBench), events)
 	}
 	next, prev, err := s.chainHead(ctx, tx)
 	if err != nil {
@@ -124,21 +143,59 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []security.
 	for _, e := range events {
 		e = security.CleanEvent(e)
 		e.ID = next
-		var details any
-		if len(e.Details) > 0 {
-			b, err := json.Marshal(e.Details)
-			if err != nil {
-				return fmt.Errorf("event details: %w", err)
-			}
-			details = string(b)
+		details, err := eventDetails(e)
+		if err != nil {
+			return err
 		}
 		h := security.EventHash(prev, e)
-		if _, err := st.ExecContext(ctx, e.ID, security.EventNanos(e.Time), string(e.Type), e.ActorUserID, e.ActorSessionID,
-			e.SubjectUserID, e.Subject, e.IP, details, prev[:], h[:]); err != nil {
+		res, err := st.ExecContext(ctx, security.EventNanos(e.Time), string(e.Type), e.ActorUserID,
+			e.ActorSessionID, e.SubjectUserID, e.Subject, e.IP, details, prev[:], h[:])
+		if err != nil {
 			return fmt.Errorf("insert event: %w", err)
 		}
-		prev = h
-		next++
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
+		if id != e.ID {
+			// Events after the newest were deleted and sqlite_sequence
+			// remembers their IDs: hash with the ID the event got.
+			// VerifyEvents reports the gap.
+			e.ID = id
+			h = security.EventHash(prev, e)
+			if _, err := tx.ExecContext(ctx, `UPDATE events SET hash = ? WHERE id = ?`, h[:], id); err != nil {
+				return fmt.Errorf("insert event: %w", err)
+			}
+		}
+		prev, next = h, e.ID+1
+	}
+	return nil
+}
+
+// eventDetails is e.Details as stored: a JSON object, or NULL when empty.
+func eventDetails(e security.Event) (any, error) {
+	if len(e.Details) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(e.Details)
+	if err != nil {
+		return nil, fmt.Errorf("event details: %w", err)
+	}
+	return string(b), nil
+}
+
+// insertUnchained is insertEvents without the chain: see unchainedForBench.
+func insertUnchained(ctx context.Context, st *sql.Stmt, events []security.Event) error {
+	defer st.Close()
+	for _, e := range events {
+		details, err := eventDetails(e)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, nanos(e.Time), string(e.Type), e.ActorUserID, e.ActorSessionID,
+			e.SubjectUserID, e.Subject, e.IP, details); err != nil {
+			return fmt.Errorf("insert event: %w", err)
+		}
 	}
 	return nil
 }
@@ -220,8 +277,7 @@ func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead)
 		// whether events were appended meanwhile, and what IDs were
 		// assigned.
 		var seq, last int64
-		var hash []byte
-		if err := s.r.QueryRowContext(ctx, chainHeadSQL).Scan(&seq, &last, &hash); err != nil {
+		if err := s.r.QueryRowContext(ctx, assignedSQL).Scan(&seq, &last); err != nil {
 			return fail(err)
 		}
 		if last > v.Last() {
