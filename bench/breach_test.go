@@ -142,8 +142,9 @@ func TestBreachSideBySide(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		res[s.name()].warm = warmRate(ctx, t, s, queries, time.Duration(warmSecs*float64(time.Second)))
-		fmt.Printf("%s: %.0f lookups/s warm\n", s.name(), res[s.name()].warm)
+		r := res[s.name()]
+		r.warm, r.warmCPU = warmRate(ctx, t, s, queries, time.Duration(warmSecs*float64(time.Second)))
+		fmt.Printf("%s: %.0f lookups/s warm, %.0f per CPU-second\n", s.name(), r.warm, r.warmCPU)
 	}
 
 	// Cold.
@@ -182,8 +183,8 @@ func TestBreachSideBySide(t *testing.T) {
 	}
 
 	fmt.Printf("\nN = %d hashes, text %.1f MB\n\n", n, float64(st.Size())/1e6)
-	fmt.Println("| system | import MB/s (text) | bytes on disk / hash | open | warm lookups/s (2 cores) | cold p50 | cold p99 | KiB read / cold lookup | major faults / cold lookup |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| system | import MB/s (text) | bytes on disk / hash | open | warm lookups/s, 2 goroutines | warm lookups per CPU-second | cold p50 | cold p99 | KiB read / cold lookup | major faults / cold lookup |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range systems {
 		r := res[s.name()]
 		slices.Sort(r.cold)
@@ -191,18 +192,67 @@ func TestBreachSideBySide(t *testing.T) {
 		if r.importMBs > 0 {
 			imp = fmt.Sprintf("%.0f", r.importMBs)
 		}
-		fmt.Printf("| %s | %s | %.2f | %s | %s | %s | %s | %.1f | %.2f |\n", s.name(), imp,
-			float64(r.bytes)/float64(n), r.open.Round(10*time.Microsecond), thousands(r.warm),
+		fmt.Printf("| %s | %s | %.2f | %s | %s | %s | %s | %s | %.1f | %.2f |\n", s.name(), imp,
+			float64(r.bytes)/float64(n), r.open.Round(10*time.Microsecond), thousands(r.warm), thousands(r.warmCPU),
 			pct(r.cold, 0.50), pct(r.cold, 0.99),
 			float64(r.coldBytes)/1024/float64(len(r.cold)), float64(r.coldFaults)/float64(len(r.cold)))
 	}
+}
+
+// BenchmarkBreachWarm measures warm lookups on the corpus that
+// TestBreachSideBySide left in BREACH_DIR (queries as there: half present,
+// half absent), one goroutine per -cpu, through breach.Checker.CheckSHA1:
+//
+//	BREACH_TXT=/tmp/pwnedbench/pwned-100M.txt BREACH_DIR=/tmp/pwnedbench/100M \
+//	    go test -run '^$' -bench BreachWarm -cpu 1,2 -count 6 .
+func BenchmarkBreachWarm(b *testing.B) {
+	txt := os.Getenv("BREACH_TXT")
+	if txt == "" {
+		b.Skip("set BREACH_TXT and BREACH_DIR (bench/breach.sh)")
+	}
+	st, err := os.Stat(txt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := breach.OpenCorpus(filepath.Join(envOr("BREACH_DIR", filepath.Dir(txt)), "pwned.bin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	chk, _ := breach.New(breach.Config{Source: c})
+	qs, want := sampleQueries(b, txt, st.Size(), 100_000)
+	ctx := context.Background()
+	for i, q := range qs {
+		if r, err := chk.CheckSHA1(ctx, q); err != nil || r.Count != want[i] {
+			b.Fatalf("%s: %+v %v, want %d", q, r, err, want[i])
+		}
+	}
+	var next atomic.Int64
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(int64(len(qs) / 4)))
+		for pb.Next() {
+			chk.CheckSHA1(ctx, qs[i%len(qs)])
+			i++
+		}
+	})
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	b.ReportMetric(float64(cpuTime(ru1)-cpuTime(ru0))/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(ru1.Minflt-ru0.Minflt)/float64(b.N), "minflt/op")
+}
+
+// cpuTime is the user and system CPU time in ru.
+func cpuTime(ru syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type breachResult struct {
 	importMBs             float64
 	bytes                 int64
 	open                  time.Duration
-	warm                  float64
+	warm, warmCPU         float64
 	cold                  []time.Duration
 	coldBytes, coldFaults int64
 }
@@ -495,7 +545,7 @@ func (s *sqliteSys) close() {
 
 // sampleQueries returns n hashes, half present in the text (from random
 // offsets) and half random, with their expected counts.
-func sampleQueries(t *testing.T, txt string, size int64, n int) ([]string, []int64) {
+func sampleQueries(t testing.TB, txt string, size int64, n int) ([]string, []int64) {
 	f, err := os.Open(txt)
 	if err != nil {
 		t.Fatal(err)
@@ -534,7 +584,12 @@ func sampleQueries(t *testing.T, txt string, size int64, n int) ([]string, []int
 	return qs, want
 }
 
-func warmRate(ctx context.Context, t *testing.T, s breachSystem, qs []string, d time.Duration) float64 {
+// warmRate runs lookups in two goroutines for d and returns lookups per
+// second of wall-clock time, and per second of this process's CPU time
+// (which other work on a shared machine does not distort).
+func warmRate(ctx context.Context, t *testing.T, s breachSystem, qs []string, d time.Duration) (wall, perCPU float64) {
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	var stop atomic.Bool
 	var total atomic.Int64
 	var wg sync.WaitGroup
@@ -559,7 +614,10 @@ func warmRate(ctx context.Context, t *testing.T, s breachSystem, qs []string, d 
 	time.Sleep(d)
 	stop.Store(true)
 	wg.Wait()
-	return float64(total.Load()) / time.Since(start).Seconds()
+	el := time.Since(start)
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	n := float64(total.Load())
+	return n / el.Seconds(), n / (cpuTime(ru1) - cpuTime(ru0)).Seconds()
 }
 
 func fadviseDrop(path string) error {
