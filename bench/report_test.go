@@ -225,6 +225,14 @@ func TestReportSideBySide(t *testing.T) {
 		_, err := naiveCounts(ctx, db, p.Start, p.End, false)
 		return err
 	})
+	year, err := report.ParsePeriod("2024-01-01", "2024-12-31", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	measure("report.Build over the longest period (366 days)", 3, func() error {
+		_, err := g.Build(ctx, year)
+		return err
+	})
 	t.Logf("ratio: naive/report = %.1fx (indexed rows), %.1fx (scan); goal report < 50 ms: %v",
 		float64(naive)/float64(ours), float64(scan)/float64(ours), ours < 50*time.Millisecond)
 }
