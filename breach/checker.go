@@ -55,6 +55,8 @@ type SourceError struct {
 	Err error
 }
 
+// Error says which source failed, with the HTTP status, the wait asked
+// for and the cause when known.
 func (e *SourceError) Error() string {
 	var b strings.Builder
 	b.WriteString("breach source ")

@@ -138,6 +138,7 @@ type FormatError struct {
 	Reason string
 }
 
+// Error returns "file:line: reason", leaving out what is unknown.
 func (e *FormatError) Error() string {
 	switch {
 	case e.File != "" && e.Line > 0:

@@ -5,8 +5,8 @@
 //
 //	go run ./examples/pwned import -in pwnedpasswords.txt -out pwned.bin [-ntlm] [-partial] [-quiet]
 //	go run ./examples/pwned verify -corpus pwned.bin
-//	go run ./examples/pwned range (-corpus pwned.bin | -hibp [URL]) PREFIX
-//	go run ./examples/pwned check (-corpus pwned.bin | -hibp [URL]) [-hashes] < passwords.txt
+//	go run ./examples/pwned range (-corpus pwned.bin | -hibp[=URL]) PREFIX
+//	go run ./examples/pwned check (-corpus pwned.bin | -hibp[=URL]) [-hashes] < passwords.txt
 //
 // import reads the output of HIBP's official downloader
 // (haveibeenpwned-downloader): the single sorted file pwnedpasswords.txt, or
@@ -18,8 +18,8 @@
 // range prints every breached hash of a prefix as the range API does.
 // check reads one password per line from stdin (never from the command
 // line, where other users could see it) or, with -hashes, one hash per
-// line, and prints the count for each, or "unavailable". -hibp with no URL
-// (or "-hibp default") uses api.pwnedpasswords.com.
+// line, and prints the count for each, or "unavailable". -hibp alone uses
+// api.pwnedpasswords.com; -hibp=URL a mirror or a test server.
 package main
 
 import (
@@ -49,8 +49,8 @@ func main() {
 const usage = `usage:
   pwned import -in pwnedpasswords.txt|DIR -out pwned.bin [-ntlm] [-partial] [-quiet]
   pwned verify -corpus pwned.bin
-  pwned range (-corpus pwned.bin | -hibp [URL]) PREFIX
-  pwned check (-corpus pwned.bin | -hibp [URL]) [-hashes] < input
+  pwned range (-corpus pwned.bin | -hibp[=URL]) PREFIX
+  pwned check (-corpus pwned.bin | -hibp[=URL]) [-hashes] < input
 `
 
 // errUsage marks errors in the command line (exit status 2).
@@ -207,7 +207,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// hibpFlag is -hibp [URL]: a boolean-style flag that may take a value.
+// hibpFlag is -hibp[=URL]: a boolean-style flag that may take a value.
 type hibpFlag struct {
 	set bool
 	url string
