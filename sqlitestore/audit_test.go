@@ -1,8 +1,11 @@
 package sqlitestore
 
 import (
+	"database/sql"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,7 +267,7 @@ func TestAuditMigrationAddsColumns(t *testing.T) {
 
 // --- what the chain costs ---
 //
-// Each benchmark runs an action in up to three modes, each on a new store
+// Each benchmark runs one action in up to three modes, each on its own store
 // holding benchSessions sessions and auditBenchEvents events:
 //   - no-event: the store call without its events (not possible through
 //     session.Manager, which always records them);
@@ -272,34 +275,38 @@ func TestAuditMigrationAddsColumns(t *testing.T) {
 //     no head read, no hash, no cleaning);
 //   - chained: as shipped.
 //
-// go test ./sqlitestore -run '^$' -bench 'AuditCost' -benchtime 2s -count 5
+// The modes take turns within one b.Loop, in rotating order, so that they
+// share whatever else the machine is doing; each reports its wall time and
+// the CPU time of the benchmark's OS thread (the SQLite driver runs on the
+// calling goroutine) per action, and the overheads in percent:
+// chain-% (chained over unchained) and event-% (chained over no-event).
+//
+//	go test ./sqlitestore -run '^$' -bench AuditCost -benchtime 2000x -count 3
 
 const auditBenchEvents = 10000
 
-func benchAuditModes(b *testing.B, noEvent bool, run func(b *testing.B, st *Store, sessions []session.Session, events bool)) {
-	modes := []string{"unchained", "chained"}
-	if noEvent {
-		modes = append([]string{"no-event"}, modes...)
+type auditMode int
+
+const (
+	modeNoEvent auditMode = iota
+	modeUnchained
+	modeChained
+)
+
+var auditModeNames = [...]string{"no-event", "unchained", "chained"}
+
+// auditBenchStore returns a store for one mode: benchStore plus a second
+// set of unrelated live sessions and auditBenchEvents events.
+func auditBenchStore(b *testing.B) (*Store, []session.Session) {
+	st, _, _, _ := benchStore(b)
+	_, sessions, _ := benchData()
+	insertSessions(b, st, sessions)
+	seed := make([]security.Event, auditBenchEvents)
+	for i := range seed {
+		seed[i] = auditBenchEvent(i)
 	}
-	for _, mode := range modes {
-		b.Run(mode, func(b *testing.B) {
-			st, _, _, _ := benchStore(b)
-			_, sessions, _ := benchData() // more, unrelated live sessions for terminate to end
-			insertSessions(b, st, sessions)
-			seed := make([]security.Event, auditBenchEvents)
-			for i := range seed {
-				seed[i] = security.Event{Time: benchNow, Type: security.EventLoginFailed, Subject: fmt.Sprint("seed", i)}
-			}
-			require.NoError(b, st.RecordEvents(b.Context(), seed...))
-			if mode == "unchained" {
-				stmt, err := st.w.PrepareContext(b.Context(), unchainedInsertSQL)
-				require.NoError(b, err)
-				unchainedForBench = stmt
-				b.Cleanup(func() { unchainedForBench = nil; _ = stmt.Close() })
-			}
-			run(b, st, sessions, mode != "no-event")
-		})
-	}
+	require.NoError(b, st.RecordEvents(b.Context(), seed...))
+	return st, sessions
 }
 
 func auditBenchEvent(i int) security.Event {
@@ -308,73 +315,147 @@ func auditBenchEvent(i int) security.Event {
 		Details: map[string]string{"reason": "terminated", "kind": "web"}}
 }
 
-func BenchmarkAuditCostRecordEvents(b *testing.B) {
-	benchAuditModes(b, false, func(b *testing.B, st *Store, _ []session.Session, _ bool) {
-		loop(b, func(i int) {
-			if err := st.RecordEvents(b.Context(), auditBenchEvent(i)); err != nil {
-				b.Fatal(err)
+// threadCPU is the CPU time of the calling OS thread.
+func threadCPU(b *testing.B) time.Duration {
+	const rusageThread = 1 // RUSAGE_THREAD, Linux
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(rusageThread, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchAuditCost runs the action setup returns in every mode of modes.
+func benchAuditCost(b *testing.B, modes []auditMode, setup func(b *testing.B, mode auditMode) func(i int) error) {
+	ops := make([]func(int) error, len(modes))
+	stmts := make([]*sql.Stmt, len(modes))
+	for k, m := range modes {
+		ops[k] = setup(b, m)
+		// The unchained mode's statement, prepared on its writer: setup
+		// left it in unchainedForBench.
+		stmts[k], unchainedForBench = unchainedForBench, nil
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	wall := make([]time.Duration, len(modes))
+	cpu := make([]time.Duration, len(modes))
+	i := 0
+	for b.Loop() {
+		for j := range modes {
+			k := (i + j) % len(modes)
+			unchainedForBench = stmts[k]
+			w0, c0 := time.Now(), threadCPU(b)
+			err := ops[k](i)
+			cpu[k] += threadCPU(b) - c0
+			wall[k] += time.Since(w0)
+			unchainedForBench = nil
+			if err != nil {
+				b.Fatal(auditModeNames[modes[k]], ": ", err)
 			}
-		})
+		}
+		i++
+	}
+	by := map[auditMode]int{}
+	for k, m := range modes {
+		by[m] = k
+		b.ReportMetric(float64(wall[k])/float64(b.N), auditModeNames[m]+"-ns/op")
+		b.ReportMetric(float64(cpu[k])/float64(b.N), auditModeNames[m]+"-cpu-ns/op")
+	}
+	pct := func(x, y time.Duration) float64 { return 100 * (float64(x)/float64(y) - 1) }
+	c := by[modeChained]
+	if u, ok := by[modeUnchained]; ok {
+		b.ReportMetric(pct(wall[c], wall[u]), "chain-%")
+		b.ReportMetric(pct(cpu[c], cpu[u]), "chain-cpu-%")
+	}
+	if n, ok := by[modeNoEvent]; ok {
+		b.ReportMetric(pct(wall[c], wall[n]), "event-%")
+		b.ReportMetric(pct(cpu[c], cpu[n]), "event-cpu-%")
+	}
+}
+
+// prepareMode readies st for mode: for unchained, it prepares the old
+// INSERT on st's writer and leaves it in unchainedForBench.
+func prepareMode(b *testing.B, st *Store, mode auditMode) {
+	if mode != modeUnchained {
+		return
+	}
+	stmt, err := st.w.PrepareContext(b.Context(), unchainedInsertSQL)
+	require.NoError(b, err)
+	unchainedForBench = stmt
+	b.Cleanup(func() { _ = stmt.Close() })
+}
+
+var (
+	withoutNoEvent = []auditMode{modeUnchained, modeChained}
+	allModes       = []auditMode{modeNoEvent, modeUnchained, modeChained}
+)
+
+func BenchmarkAuditCostRecordEvents(b *testing.B) {
+	benchAuditCost(b, withoutNoEvent, func(b *testing.B, mode auditMode) func(int) error {
+		st, _ := auditBenchStore(b)
+		prepareMode(b, st, mode)
+		return func(i int) error { return st.RecordEvents(b.Context(), auditBenchEvent(i)) }
 	})
 }
 
 func BenchmarkAuditCostRevokeSession(b *testing.B) {
-	benchAuditModes(b, true, func(b *testing.B, st *Store, sessions []session.Session, events bool) {
-		loop(b, func(i int) {
+	benchAuditCost(b, allModes, func(b *testing.B, mode auditMode) func(int) error {
+		st, sessions := auditBenchStore(b)
+		prepareMode(b, st, mode)
+		return func(i int) error {
 			var evs []security.Event
-			if events {
+			if mode != modeNoEvent {
 				evs = []security.Event{auditBenchEvent(i)}
 			}
-			if err := st.RevokeSession(b.Context(), sessions[i%len(sessions)].ID, benchNow, evs); err != nil {
-				b.Fatal(err) // more iterations than sessions: lower -benchtime
-			}
-		})
+			// More iterations than sessions fail: lower -benchtime.
+			return st.RevokeSession(b.Context(), sessions[i%len(sessions)].ID, benchNow, evs)
+		}
 	})
 }
 
+// BenchmarkAuditCostTerminate is session.Manager.Terminate by a staff user.
 func BenchmarkAuditCostTerminate(b *testing.B) {
-	benchAuditModes(b, false, func(b *testing.B, st *Store, sessions []session.Session, _ bool) {
+	benchAuditCost(b, withoutNoEvent, func(b *testing.B, mode auditMode) func(int) error {
+		st, sessions := auditBenchStore(b)
+		prepareMode(b, st, mode)
 		m, err := session.New(session.Config{Store: st, Users: st, Clock: fixedClock(benchNow)})
 		require.NoError(b, err)
 		actor := session.Auth{Session: session.Session{ID: "sess_bench_actor"}, Principal: security.Principal{
 			UserID: 1, AccountType: security.AccountStaff, Permissions: []security.Permission{security.PermSessionsTerminate}}}
 		ip := netip.MustParseAddr("198.51.100.7")
-		loop(b, func(i int) {
-			if err := m.Terminate(b.Context(), actor, sessions[i%len(sessions)].ID, ip); err != nil {
-				b.Fatal(err)
-			}
-		})
+		return func(i int) error { return m.Terminate(b.Context(), actor, sessions[i%len(sessions)].ID, ip) }
 	})
 }
 
+// BenchmarkAuditCostCreateSession is the write of a login.
 func BenchmarkAuditCostCreateSession(b *testing.B) {
-	benchAuditModes(b, true, func(b *testing.B, st *Store, _ []session.Session, events bool) {
+	benchAuditCost(b, allModes, func(b *testing.B, mode auditMode) func(int) error {
+		st, _ := auditBenchStore(b)
+		prepareMode(b, st, mode)
 		_, fresh, _ := benchData()
-		loop(b, func(i int) {
+		return func(i int) error {
 			s := fresh[i%len(fresh)]
 			s.ID, s.TokenHash = security.NewID(session.IDPrefix), security.HashToken(security.NewToken())
 			var evs []security.Event
-			if events {
+			if mode != modeNoEvent {
 				evs = []security.Event{{Time: benchNow, Type: security.EventLoginSucceeded, ActorUserID: s.UserID,
 					ActorSessionID: s.ID, SubjectUserID: s.UserID, Subject: s.ID, IP: s.IP,
 					Details: map[string]string{"kind": "web"}}}
 			}
-			if err := st.CreateSession(b.Context(), s, evs); err != nil {
-				b.Fatal(err)
-			}
-		})
+			return st.CreateSession(b.Context(), s, evs)
+		}
 	})
 }
 
-// BenchmarkAuditCostLogin logs in through session.Manager, with a cheap
-// password hash (so the store's share shows) and with the default one.
+// BenchmarkAuditCostLogin is session.Manager.Login, with a cheap password
+// hash (so that the store's share shows) and with the default argon2id one.
 func BenchmarkAuditCostLogin(b *testing.B) {
 	for _, h := range []struct {
 		name   string
 		hasher session.Hasher
 	}{{"cheap-hash", session.Hasher{Memory: 64, Time: 1, Threads: 1}}, {"default-hash", session.DefaultHasher}} {
 		b.Run(h.name, func(b *testing.B) {
-			benchAuditModes(b, false, func(b *testing.B, st *Store, _ []session.Session, _ bool) {
+			benchAuditCost(b, withoutNoEvent, func(b *testing.B, mode auditMode) func(int) error {
+				st, _ := auditBenchStore(b)
+				prepareMode(b, st, mode)
 				phc, err := h.hasher.Hash("correct horse battery staple")
 				require.NoError(b, err)
 				u, err := st.UserByID(b.Context(), 1)
@@ -385,11 +466,10 @@ func BenchmarkAuditCostLogin(b *testing.B) {
 				require.NoError(b, err)
 				req := session.LoginRequest{Email: u.Email, Password: "correct horse battery staple", Kind: session.KindWeb,
 					IP: netip.MustParseAddr("203.0.113.10"), UserAgent: "Mozilla/5.0 (bench)"}
-				loop(b, func(int) {
-					if _, err := m.Login(b.Context(), req); err != nil {
-						b.Fatal(err)
-					}
-				})
+				return func(int) error {
+					_, err := m.Login(b.Context(), req)
+					return err
+				}
 			})
 		})
 	}

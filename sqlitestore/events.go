@@ -46,10 +46,13 @@ const verifyPage = 1000
 // The ID is a prediction (the newest event's plus one) that insertEvents
 // checks against the one SQLite assigns.
 func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32]byte, err error) {
+	// A read by the primary key's end, over in microseconds: a context that
+	// can be cancelled would cost more than the query (see hotRead).
+	point := context.WithoutCancel(ctx)
 	for sealed := false; ; sealed = true {
 		var last int64
 		var hash []byte
-		err := tx.QueryRowContext(ctx, lastEventSQL).Scan(&last, &hash)
+		err := tx.QueryRowContext(point, lastEventSQL).Scan(&last, &hash)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, prev, fmt.Errorf("audit chain head: %w", err)
 		}
