@@ -16,41 +16,6 @@ import (
 	"github.com/zeebo/blake3"
 )
 
-// The audit log is a hash chain. Every stored event carries the hash of the
-// event before it (PrevHash; [GenesisHash] for the first) and its own hash,
-//
-//	Hash = BLAKE3(PrevHash || AppendCanonicalEvent(nil, event))
-//
-// where the canonical encoding includes the event's ID. Appends are
-// serialized by the store, so IDs are 1, 2, 3, … without gaps and each event
-// links to the one before it.
-//
-// # What the chain detects, and what it cannot
-//
-// [AuditLog.VerifyEvents] walks the chain in ID order and reports the first
-// event that breaks it:
-//   - an event whose content (or stored hash) was edited: [AuditModified];
-//   - events deleted from the start or the middle: a gap in the IDs, or an
-//     event that links to a predecessor that is not the one before it:
-//     [AuditRemoved];
-//   - events moved to other IDs: [AuditReordered];
-//   - events deleted from the end: [AuditTruncated], when the store's own ID
-//     counter (SQLite's sqlite_sequence) shows IDs beyond the last event, or
-//     when an exported head ([AuditLog.EventsHead]) given as an anchor is
-//     beyond it;
-//   - a chain rewritten with recomputed hashes up to an anchor:
-//     [AuditRewritten].
-//
-// The hash is not keyed. Someone who can write the database can therefore
-// edit, delete or reorder events and recompute every hash after the change,
-// and reset the ID counter; nothing inside the store can tell. Only a head
-// exported to a place that attacker cannot write (a log shipper, a ticket,
-// another host) catches that: verifying against it finds any change at or
-// before the anchored event and any truncation below it. Events recorded
-// after the newest anchor are protected only against the careless
-// tamperer. Deleting the whole log and the counter looks like a new, empty
-// log unless an anchor says otherwise.
-
 // GenesisHash is the PrevHash of the first event: 32 zero bytes.
 var GenesisHash [32]byte
 
@@ -95,6 +60,48 @@ func ParseAuditHead(s string) (AuditHead, error) {
 
 // AuditLog is the optional capability of an event store whose events form a
 // tamper-evident hash chain. memstore and sqlitestore implement it.
+//
+// Every stored event carries the hash of the
+// event before it (PrevHash; [GenesisHash] for the first) and its own hash,
+//
+//	Hash = BLAKE3(PrevHash || AppendCanonicalEvent(nil, event))
+//
+// where the canonical encoding includes the event's ID. Appends are
+// serialized by the store, so IDs are 1, 2, 3, … without gaps and each event
+// links to the one before it.
+//
+// What the chain detects, and what it cannot:
+//
+// [AuditLog.VerifyEvents] walks the chain in ID order and reports the first
+// event that breaks it:
+//   - an event whose content (or stored hash) was edited: [AuditModified];
+//   - events deleted from the start or the middle: a gap in the IDs, or an
+//     event that links to a predecessor that is not the one before it:
+//     [AuditRemoved];
+//   - events moved to other IDs: [AuditReordered];
+//   - events deleted from the end: [AuditTruncated], when the store's own ID
+//     counter (SQLite's sqlite_sequence) shows IDs beyond the last event, or
+//     when an exported head ([AuditLog.EventsHead]) given as an anchor is
+//     beyond it;
+//   - a chain rewritten with recomputed hashes up to an anchor:
+//     [AuditRewritten].
+//
+// The hash is not keyed. Someone who can write the database can therefore
+// edit, delete or reorder events and recompute every hash after the change,
+// and reset the ID counter; nothing inside the store can tell. Only a head
+// exported to a place that attacker cannot write (a log shipper, a ticket,
+// another host) catches that: verifying against it finds any change at or
+// before the anchored event and any truncation below it. Events recorded
+// after the newest anchor are protected only against the careless
+// tamperer: in particular the newest event can be edited and rehashed, and
+// the newest events deleted with the counter reset, without a trace.
+// Deleting the whole log and the counter looks like a new, empty log unless
+// an anchor says otherwise. A store that finds no hashed event at all
+// (events recorded before the chain existed) chains them as they are.
+//
+// The chain says nothing about whether an event is true, only that it is
+// unchanged since it was appended: a host that can record events can record
+// false ones.
 type AuditLog interface {
 	// EventsHead returns the newest event's ID and hash: export it to
 	// anchor the log.
