@@ -349,7 +349,8 @@ func (h *Handler) Run(ctx context.Context) error {
 		select {
 		case ev := <-q.ch:
 			batch = q.fill(append(batch[:0], ev))
-			q.write(ctx, h.log, batch)
+			// A write under way finishes even if ctx ends meanwhile.
+			q.write(context.WithoutCancel(ctx), h.log, batch)
 		case <-ctx.Done():
 			// Flush what is queued now, with a bounded grace.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -376,12 +377,12 @@ func (q *refusalQueue) fill(batch []security.Event) []security.Event {
 	return batch
 }
 
-// write records batch in one call (one transaction).
+// write records batch in one call (one transaction), within ctx.
 func (q *refusalQueue) write(ctx context.Context, log *slog.Logger, batch []security.Event) {
 	if len(batch) == 0 {
 		return
 	}
-	if err := q.events.RecordEvents(context.WithoutCancel(ctx), batch...); err != nil {
+	if err := q.events.RecordEvents(ctx, batch...); err != nil {
 		q.failed.Add(uint64(len(batch)))
 		log.LogAttrs(ctx, slog.LevelError, "propsec: recording refusal events failed",
 			slog.Int("events", len(batch)), slog.String("error", err.Error()))
