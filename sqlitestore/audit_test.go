@@ -1,6 +1,7 @@
 package sqlitestore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net/netip"
@@ -471,6 +472,48 @@ func BenchmarkAuditCostLogin(b *testing.B) {
 					return err
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkAuditAppendInTx isolates the statements: one event appended
+// inside one long transaction (no commit, so no fsync), chained, unchained,
+// and the chain's head read alone.
+func BenchmarkAuditAppendInTx(b *testing.B) {
+	st, _ := auditBenchStore(b)
+	unchained, err := st.w.PrepareContext(b.Context(), unchainedInsertSQL)
+	require.NoError(b, err)
+	defer unchained.Close()
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		op   func(tx *sql.Tx, i int) error
+	}{
+		{"chained", func(tx *sql.Tx, i int) error {
+			return st.insertEvents(ctx, tx, []security.Event{auditBenchEvent(i)})
+		}},
+		{"unchained", func(tx *sql.Tx, i int) error {
+			return insertUnchained(ctx, tx.StmtContext(ctx, unchained), []security.Event{auditBenchEvent(i)})
+		}},
+		{"head-read", func(tx *sql.Tx, _ int) error {
+			_, _, err := st.chainHead(ctx, tx)
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			tx, err := st.w.BeginTx(ctx, nil)
+			require.NoError(b, err)
+			defer func() { _ = tx.Rollback() }()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c0, i := threadCPU(b), 0
+			for b.Loop() {
+				if err := bc.op(tx, i); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(threadCPU(b)-c0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
