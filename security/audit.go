@@ -173,19 +173,34 @@ const (
 // cannot forge a log line, and Details copied. Cleaning is idempotent: a
 // clean event comes back equal. Stores apply it when they record events.
 func CleanEvent(e Event) Event {
-	e.ActorSessionID = CleanText(e.ActorSessionID, MaxEventIPBytes)
-	e.Subject = CleanText(e.Subject, MaxEventSubjectBytes)
-	e.IP = CleanText(e.IP, MaxEventIPBytes)
+	e.ActorSessionID = cleanText(e.ActorSessionID, MaxEventIPBytes)
+	e.Subject = cleanText(e.Subject, MaxEventSubjectBytes)
+	e.IP = cleanText(e.IP, MaxEventIPBytes)
 	if len(e.Details) > 0 {
 		d := make(map[string]string, len(e.Details))
 		for k, v := range e.Details {
-			d[CleanText(k, MaxEventKeyBytes)] = CleanText(v, MaxEventValueBytes)
+			d[cleanText(k, MaxEventKeyBytes)] = cleanText(v, MaxEventValueBytes)
 		}
 		e.Details = d
 	} else {
 		e.Details = nil
 	}
 	return e
+}
+
+// cleanText is CleanText(s, max), returning s itself when it is printable
+// ASCII that fits, as nearly every event's text is.
+func cleanText(s string, max int) string {
+	if len(s) <= max {
+		plain := true
+		for i := 0; i < len(s) && plain; i++ {
+			plain = s[i] >= 0x20 && s[i] < 0x7f
+		}
+		if plain {
+			return s
+		}
+	}
+	return CleanText(s, max)
 }
 
 // canonicalVersion starts every canonical encoding, so a later format

@@ -282,3 +282,24 @@ func BenchmarkCleanEvent(b *testing.B) {
 		security.CleanEvent(e)
 	}
 }
+
+// FuzzCleanEvent checks that CleanEvent cleans as CleanText does, and is
+// idempotent.
+func FuzzCleanEvent(f *testing.F) {
+	for _, s := range []string{"", "plain ascii", "tab\there", "é", "\xff", "a\r\nb", "\u2028", "~\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := security.CleanEvent(security.Event{Subject: s, Details: map[string]string{"k": s}})
+		if want := security.CleanText(s, security.MaxEventSubjectBytes); c.Subject != want {
+			t.Fatalf("subject %q: got %q, want %q", s, c.Subject, want)
+		}
+		if want := security.CleanText(s, security.MaxEventValueBytes); c.Details["k"] != want {
+			t.Fatalf("detail %q: got %q, want %q", s, c.Details["k"], want)
+		}
+		again := security.CleanEvent(c)
+		if again.Subject != c.Subject || again.Details["k"] != c.Details["k"] {
+			t.Fatalf("%q: not idempotent", s)
+		}
+	})
+}
