@@ -136,6 +136,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // run is the whole server; it returns when ctx is done and the server has
 // shut down.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// Cancelled on every return, so the background loops end even when the
+	// server stops on its own (a listener error) rather than by ctx.
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -240,6 +244,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	select {
 	case err = <-errc:
+		cancelRun()
 	case <-ctx.Done():
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,17 +39,38 @@ func server(t *testing.T, args ...string) (base string, printed []string) {
 			t.Error("server did not shut down")
 		}
 	})
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		line := sc.Text()
-		printed = append(printed, line)
-		if u, ok := strings.CutPrefix(line, "listening on "); ok {
-			go io.Copy(io.Discard, pr)
-			return u, printed
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("server exited before listening: %v", <-done)
+			}
+			printed = append(printed, line)
+			if u, ok := strings.CutPrefix(line, "listening on "); ok {
+				go func() {
+					for range lines {
+					}
+				}()
+				return u, printed
+			}
+		case <-deadline:
+			// Fail with the goroutines' stacks rather than hang until the
+			// test binary's timeout.
+			var buf strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Fatalf("server not listening after 2 minutes; printed %q\n%s", printed, buf.String())
 		}
 	}
-	t.Fatalf("server exited before listening: %v", <-done)
-	return "", nil
 }
 
 type envelope struct {
