@@ -36,7 +36,7 @@ const (
 // is empty (the default) or an ISO 8601 date (YYYY-MM-DD, a UTC day) or
 // date-time with seconds and Z or an offset (RFC 3339). Both bounds are
 // inclusive: a date-only to takes in its whole day. to defaults to now
-// (truncated to the second), from to [DefaultPeriod] before the end of the
+// (echoed with its fraction of a second, if any), from to [DefaultPeriod] before the end of the
 // period (with a date-only to, the seven days ending with it). Every
 // error wraps [security.ErrInvalid]: a malformed bound, from after to, or
 // a period longer than [MaxPeriod].
@@ -45,8 +45,9 @@ func ParsePeriod(from, to string, now time.Time) (Period, error) {
 	var err error
 	toDate := false
 	if to == "" {
-		p.End = now.UTC().Truncate(time.Second)
-		p.To = p.End.Format(time.RFC3339)
+		// Up to and including now: an event of this very second counts.
+		p.End = now.UTC()
+		p.To = p.End.Format(time.RFC3339Nano)
 		p.End = p.End.Add(time.Nanosecond)
 	} else {
 		var t time.Time

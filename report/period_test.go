@@ -24,11 +24,12 @@ func TestParsePeriod(t *testing.T) {
 			day(1).Add(10 * time.Hour), day(2).Add(10 * time.Hour)},
 		{"2024-06-01T12:00:00+02:00", "2024-06-01T12:00:00.5-01:00", "2024-06-01T12:00:00+02:00", "2024-06-01T12:00:00.5-01:00",
 			day(1).Add(10 * time.Hour), day(1).Add(13*time.Hour + 500*time.Millisecond)},
-		{"", "", "2024-06-07T10:30:15Z", "2024-06-14T10:30:15Z",
-			now.Truncate(time.Second).Add(-7 * 24 * time.Hour), now.Truncate(time.Second)},
+		// The default to is now itself: an event of this very second counts.
+		{"", "", "2024-06-07T10:30:15Z", "2024-06-14T10:30:15.0000005Z",
+			now.Truncate(time.Second).Add(-7 * 24 * time.Hour), now},
 		{"", "2024-06-10", "2024-06-04", "2024-06-10", day(4), day(11).Add(-time.Nanosecond)},
 		{"", "2024-06-10T00:00:00Z", "2024-06-03T00:00:00Z", "2024-06-10T00:00:00Z", day(3), day(10)},
-		{"2024-06-01", "", "2024-06-01", "2024-06-14T10:30:15Z", day(1), now.Truncate(time.Second)},
+		{"2024-06-01", "", "2024-06-01", "2024-06-14T10:30:15.0000005Z", day(1), now},
 		{"2024-06-14", "2024-06-14", "2024-06-14", "2024-06-14", day(14), day(15).Add(-time.Nanosecond)},
 		// 366 days: a whole leap year.
 		{"2024-01-01", "2024-12-31", "2024-01-01", "2024-12-31",
