@@ -102,6 +102,7 @@ type options struct {
 	integrityKey    string
 	hibpURL         string
 	breachCorpus    string
+	auditAnchors    stringList
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -115,6 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
 	fs.DurationVar(&o.scanInterval, "scan-interval", 0, "time between integrity scans (0: only on demand)")
+	fs.Var(&o.auditAnchors, "audit-anchor", "audit head ID:HASH exported earlier, checked at start (repeatable)")
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.integrityKey, "integrity-key", "", "baseline MAC key, hex (default: $"+integrityKeyEnv+", else a key file beside -db)")
@@ -173,6 +175,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if err := loadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
+		return err
+	}
+	if err := verifyAudit(ctx, store, o.auditAnchors, log); err != nil {
 		return err
 	}
 	key, err := store.Secret(ctx, "csrf", 32)
@@ -286,6 +291,31 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 		log.Info("baseline created", "root", r)
 	}
 	return mon, nil
+}
+
+// verifyAudit walks the audit log's hash chain at start (against any
+// anchors given) and logs its head, for the operator to export elsewhere. A
+// broken chain is logged loudly but does not stop the server: the evidence
+// stays where it is for inspection.
+func verifyAudit(ctx context.Context, log security.AuditLog, anchorTexts []string, logger *slog.Logger) error {
+	var anchors []security.AuditHead
+	for _, a := range anchorTexts {
+		h, err := security.ParseAuditHead(a)
+		if err != nil {
+			return fmt.Errorf("-audit-anchor %q: %w", a, err)
+		}
+		anchors = append(anchors, h)
+	}
+	res, err := log.VerifyEvents(ctx, anchors...)
+	if err != nil {
+		return fmt.Errorf("verifying the audit log: %w", err)
+	}
+	if !res.OK() {
+		logger.Error("AUDIT LOG TAMPERED", "event", res.Break.ID, "problem", string(res.Break.Problem), "detail", res.Break.Detail)
+		return nil
+	}
+	logger.Info("audit log verified", "events", res.Events, "head", res.Head.String())
+	return nil
 }
 
 // purge deletes ended sessions and expired records hourly until ctx is done.

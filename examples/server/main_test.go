@@ -307,3 +307,36 @@ func TestIntegrityFlags(t *testing.T) {
 		require.Error(t, err, "%q", args)
 	}
 }
+
+// cancelOnListen cancels a context once the server says it is listening.
+type cancelOnListen struct{ cancel context.CancelFunc }
+
+func (c cancelOnListen) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "listening on") {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// startStop runs the server until it listens, then shuts it down, and
+// returns its log.
+func startStop(t *testing.T, args ...string) (string, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs strings.Builder
+	err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), cancelOnListen{cancel}, &logs)
+	return logs.String(), err
+}
+
+func TestServerVerifiesAuditAtStart(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	logs, err := startStop(t, "-db", db)
+	require.NoError(t, err)
+	require.Contains(t, logs, "audit log verified")
+	_, err = startStop(t, "-db", db, "-audit-anchor", "nonsense")
+	require.Error(t, err)
+	// An anchor from a longer log than this one: the log was truncated.
+	logs, err = startStop(t, "-db", db, "-audit-anchor", "999:"+strings.Repeat("ab", 32))
+	require.NoError(t, err, "a broken chain is reported, not fatal")
+	require.Contains(t, logs, "AUDIT LOG TAMPERED")
+}
