@@ -261,23 +261,10 @@ func readRows[T any](rows *sql.Rows, dst []T, scan func(scanner) (T, error)) ([]
 // zeroNanos stores the zero time.Time.
 const zeroNanos = math.MinInt64
 
-var (
-	minTime = time.Unix(0, math.MinInt64+1)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// nanos is t as stored: unix nanoseconds, clamped to what an int64 holds.
-func nanos(t time.Time) int64 {
-	switch {
-	case t.IsZero():
-		return zeroNanos
-	case t.Before(minTime):
-		return math.MinInt64 + 1
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
+// nanos is t as stored: unix nanoseconds, clamped to what an int64 holds,
+// with the zero time as zeroNanos. It is the encoding the audit chain hashes
+// (security.EventNanos), so stored and hashed times cannot drift apart.
+func nanos(t time.Time) int64 { return security.EventNanos(t) }
 
 // fromNanos reverses nanos, in UTC.
 func fromNanos(n int64) time.Time {
