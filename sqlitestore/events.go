@@ -49,10 +49,13 @@ func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32
 	// A read by the primary key's end, over in microseconds: a context that
 	// can be cancelled would cost more than the query (see hotRead).
 	point := context.WithoutCancel(ctx)
+	// Prepared once on the writer's only connection, which tx holds.
+	head := tx.StmtContext(point, s.lastEvent)
+	defer head.Close()
 	for sealed := false; ; sealed = true {
 		var last int64
 		var hash []byte
-		err := tx.QueryRowContext(point, lastEventSQL).Scan(&last, &hash)
+		err := head.QueryRowContext(point).Scan(&last, &hash)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, prev, fmt.Errorf("audit chain head: %w", err)
 		}

@@ -31,6 +31,8 @@ type Store struct {
 	userByID          *sql.Stmt
 	// Prepared on the writer, used inside its transactions.
 	insertEvent *sql.Stmt
+	// lastEvent reads the audit chain's head inside a write transaction.
+	lastEvent *sql.Stmt
 }
 
 // Connection settings shared by the writer and the readers. busy_timeout
@@ -103,6 +105,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		prep(s.r, &s.sessionUserByHash, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
 			FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`),
 		prep(s.w, &s.insertEvent, insertEventSQL),
+		prep(s.w, &s.lastEvent, lastEventSQL),
 	); err != nil {
 		return fail(err)
 	}
@@ -128,7 +131,7 @@ func (s *Store) checkWriter(ctx context.Context) error {
 // Close releases the database. Calls made after Close fail.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionUserByHash, s.userByID, s.insertEvent} {
+	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionUserByHash, s.userByID, s.insertEvent, s.lastEvent} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
