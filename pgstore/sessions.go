@@ -1,0 +1,388 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+)
+
+// sessionCols are the columns of a session.
+const sessionCols = `token_hash, id, user_id, kind, ip, user_agent, location,
+	created_at, last_active, idle_timeout, expires_at, revoked_at`
+
+// liveAt is the SQL form of [session.Session.Live] at the time bound to
+// the named argument @now.
+const liveAt = `revoked_at IS NULL AND expires_at > @now AND last_active + idle_timeout > @now`
+
+// sessionRow receives the columns of sessionCols.
+type sessionRow struct {
+	s                            session.Session
+	hash                         []byte
+	kind                         string
+	created, last, idle, expires int64
+	revoked                      *int64
+}
+
+// dest lists where Scan puts sessionCols.
+func (r *sessionRow) dest() []any {
+	return []any{&r.hash, &r.s.ID, &r.s.UserID, &r.kind, &r.s.IP, &r.s.UserAgent, &r.s.Location,
+		&r.created, &r.last, &r.idle, &r.expires, &r.revoked}
+}
+
+// session converts the scanned columns.
+func (r *sessionRow) session() (session.Session, error) {
+	s := r.s
+	if len(r.hash) != len(s.TokenHash) {
+		return session.Session{}, fmt.Errorf("session %s: token hash of %d bytes", s.ID, len(r.hash))
+	}
+	copy(s.TokenHash[:], r.hash)
+	s.Kind, s.IdleTimeout = session.Kind(r.kind), time.Duration(r.idle)
+	s.CreatedAt, s.LastActive, s.ExpiresAt = fromNanos(r.created), fromNanos(r.last), fromNanos(r.expires)
+	s.RevokedAt = fromNullNanos(r.revoked)
+	return s, nil
+}
+
+// scanSession reads sessionCols.
+func scanSession(sc scanner) (session.Session, error) {
+	var r sessionRow
+	if err := sc.Scan(r.dest()...); err != nil {
+		return session.Session{}, err
+	}
+	return r.session()
+}
+
+// CreateSession implements [session.Store]. It fails with
+// [security.ErrBlacklisted] when the user is blacklisted, and with
+// [security.ErrConflict] when the id or token hash is taken; either way it
+// stores nothing. It holds the user's advisory lock (see lockUser), so a
+// concurrent AddBlacklist on any instance either commits first and makes
+// this call fail, or runs after it and revokes the new session.
+func (s *Store) CreateSession(ctx context.Context, sess session.Session, events []security.Event) error {
+	return s.write(ctx, "create session", func(tx pgx.Tx) error {
+		if err := lockUser(ctx, tx, sess.UserID); err != nil {
+			return err
+		}
+		var black bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = $1)`,
+			sess.UserID).Scan(&black); err != nil {
+			return err
+		}
+		if black {
+			return security.ErrBlacklisted
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+			sess.TokenHash[:], sess.ID, sess.UserID, string(sess.Kind), sess.IP, sess.UserAgent, sess.Location,
+			nanos(sess.CreatedAt), nanos(sess.LastActive), int64(sess.IdleTimeout), nanos(sess.ExpiresAt),
+			nullNanos(sess.RevokedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("session id or token hash exists: %w", security.ErrConflict)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO login_ips (user_id, ip) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			sess.UserID, sess.IP); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// lockUser takes, until tx ends, the transaction-level advisory lock of
+// userID that serializes CreateSession and AddBlacklist of one user across
+// every instance: without it, a session created while its user is being
+// blacklisted could escape the revocation.
+func lockUser(ctx context.Context, tx pgx.Tx, userID int64) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('propsec.user.' || $1::bigint, 0))`, userID)
+	return err
+}
+
+// SessionByTokenHash implements [session.Store].
+func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, h[:]))
+	if err != nil {
+		return session.Session{}, rowErr("session by token hash", "session", err)
+	}
+	return sess, nil
+}
+
+// SessionUserByTokenHash implements [session.SessionUserLoader]: the
+// session and its user in one indexed read.
+func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
+	var sr sessionRow
+	var ur userRow
+	err := s.pool.QueryRow(ctx, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h[:]).
+		Scan(append(sr.dest(), ur.dest()...)...)
+	if err != nil {
+		return session.Session{}, session.User{}, rowErr("session and user by token hash", "session", err)
+	}
+	sess, err := sr.session()
+	if err != nil {
+		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
+	}
+	u, err := ur.user()
+	if err != nil {
+		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
+	}
+	return sess, u, nil
+}
+
+// SessionByID implements [session.Store].
+func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
+	if err != nil {
+		return session.Session{}, rowErr("session by id", "session", err)
+	}
+	return sess, nil
+}
+
+// ListSessions implements [session.Store]. A negative Offset counts as zero
+// and a Limit below one returns no sessions, only the total. The count and
+// the page come from one statement, so one snapshot.
+func (s *Store) ListSessions(ctx context.Context, q session.ListQuery) ([]session.Session, int, error) {
+	where := liveAt
+	args := pgx.NamedArgs{"now": nanos(q.Now)}
+	if q.UserID != 0 {
+		where += ` AND user_id = @user`
+		args["user"] = q.UserID
+	}
+	// Both queries run in one repeatable-read transaction: one snapshot, so
+	// the total matches the page.
+	var list []session.Session
+	var total int
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE `+where, args).Scan(&total); err != nil {
+				return err
+			}
+			if q.Limit < 1 || q.Offset >= total {
+				return nil
+			}
+			args["limit"], args["offset"] = q.Limit, max(q.Offset, 0)
+			var err error
+			list, err = collect(scanSession)(tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+`
+				ORDER BY last_active DESC, id LIMIT @limit OFFSET @offset`, args))
+			return err
+		})
+	if err != nil {
+		return nil, 0, wrap("list sessions", err)
+	}
+	return list, total, nil
+}
+
+// TouchSession implements [session.Store]. It is one conditional UPDATE, so
+// it can never revive a session revoked by a concurrent call.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	_, err := s.exec(ctx, "touch session",
+		`UPDATE sessions SET last_active = @at WHERE id = @id AND revoked_at IS NULL AND last_active < @at`,
+		pgx.NamedArgs{"at": nanos(at), "id": id})
+	return err
+}
+
+// RevokeSession implements [session.Store]: one conditional UPDATE, so of
+// concurrent calls on any instances exactly one revokes the session.
+func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, events []security.Event) error {
+	return s.write(ctx, "revoke session", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
+			nullNanos(at), id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("session")
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// KnownLoginIP implements [session.Store].
+func (s *Store) KnownLoginIP(ctx context.Context, userID int64, ip string) (known, any bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM login_ips WHERE user_id = @user AND ip = @ip),
+		EXISTS (SELECT 1 FROM login_ips WHERE user_id = @user)`,
+		pgx.NamedArgs{"user": userID, "ip": ip}).Scan(&known, &any)
+	if err != nil {
+		return false, false, wrap("known login ip", err)
+	}
+	return known, any, nil
+}
+
+// --- blacklist ---
+
+// AddBlacklist implements [session.Store]: the entry is added and the
+// user's live sessions revoked in one transaction. The revoked sessions
+// are passed to events sorted by id. events runs inside the write
+// transaction, so it must not call the store.
+func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, events func([]session.Session) []security.Event) (int, error) {
+	var revoked []session.Session
+	err := s.write(ctx, "add blacklist", func(tx pgx.Tx) error {
+		if err := lockUser(ctx, tx, e.UserID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO blacklist (user_id, user_name, reason,
+			blacklisted_by, blacklisted_by_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+			e.UserID, e.UserName, e.Reason, e.BlacklistedBy, e.BlacklistedByName, nanos(e.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("user %d is already blacklisted: %w", e.UserID, security.ErrConflict)
+		}
+		revoked, err = collect(scanSession)(tx.Query(ctx, `UPDATE sessions SET revoked_at = @at
+			WHERE user_id = @user AND `+liveAt+` RETURNING `+sessionCols,
+			pgx.NamedArgs{"at": nullNanos(e.CreatedAt), "user": e.UserID, "now": nanos(e.CreatedAt)}))
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
+		if events == nil {
+			return nil
+		}
+		return insertEvents(ctx, tx, events(revoked))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(revoked), nil
+}
+
+// RemoveBlacklist implements [session.Store].
+func (s *Store) RemoveBlacklist(ctx context.Context, userID int64, events []security.Event) error {
+	return s.write(ctx, "remove blacklist", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM blacklist WHERE user_id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("blacklist entry")
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// Blacklist implements [session.Store]: newest first, then by user id.
+func (s *Store) Blacklist(ctx context.Context) ([]session.BlacklistEntry, error) {
+	list, err := collect(scanEntry)(s.pool.Query(ctx, `SELECT user_id, user_name, reason, blacklisted_by,
+		blacklisted_by_name, created_at FROM blacklist ORDER BY created_at DESC, user_id`))
+	if err != nil {
+		return nil, wrap("blacklist", err)
+	}
+	return list, nil
+}
+
+func scanEntry(sc scanner) (session.BlacklistEntry, error) {
+	var e session.BlacklistEntry
+	var at int64
+	err := sc.Scan(&e.UserID, &e.UserName, &e.Reason, &e.BlacklistedBy, &e.BlacklistedByName, &at)
+	e.CreatedAt = fromNanos(at)
+	return e, err
+}
+
+// IsBlacklisted implements [session.Store].
+func (s *Store) IsBlacklisted(ctx context.Context, userID int64) (bool, error) {
+	var black bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = $1)`,
+		userID).Scan(&black); err != nil {
+		return false, wrap("is blacklisted", err)
+	}
+	return black, nil
+}
+
+// --- throttling ---
+
+// AddLoginFailure implements [session.Store].
+func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error {
+	if len(keys) == 0 && len(events) == 0 {
+		return nil
+	}
+	return s.write(ctx, "add login failure", func(tx pgx.Tx) error {
+		if len(keys) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k`,
+				keys, nanos(at)); err != nil {
+				return err
+			}
+		}
+		return insertEvents(ctx, tx, events)
+	})
+}
+
+// LoginFailures implements [session.Store].
+func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
+	var n int
+	var oldest *int64
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at >= $2`,
+		key, nanos(since)).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, wrap("login failures", err)
+	}
+	return n, fromNullNanos(oldest), nil
+}
+
+// ClearLoginFailures implements [session.Store].
+func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	_, err := s.exec(ctx, "clear login failures", `DELETE FROM login_failures WHERE key = $1`, key)
+	return err
+}
+
+// PurgeExpired implements [session.Store]: it deletes sessions revoked,
+// expired or idle before before, login failures older than before, and CSRF
+// nonces that expired before before.
+func (s *Store) PurgeExpired(ctx context.Context, before time.Time) error {
+	b := pgx.NamedArgs{"before": nanos(before)}
+	return s.write(ctx, "purge expired", func(tx pgx.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE revoked_at < @before OR expires_at < @before
+				OR last_active + idle_timeout < @before`,
+			`DELETE FROM login_failures WHERE at < @before`,
+			`DELETE FROM nonces WHERE expires_at < @before`,
+		} {
+			if _, err := tx.Exec(ctx, q, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// --- CSRF nonces and secrets ---
+
+// ConsumeNonce implements [security.NonceStore]: one INSERT that does
+// nothing when hash is already recorded, so exactly one of any number of
+// concurrent calls, on any instances, sees fresh=true.
+func (s *Store) ConsumeNonce(ctx context.Context, hash [32]byte, expires time.Time) (bool, error) {
+	n, err := s.exec(ctx, "consume nonce",
+		`INSERT INTO nonces (hash, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, hash[:], nanos(expires))
+	return n == 1, err
+}
+
+// Secret implements [security.SecretStore]. The secret is created, if
+// missing, by one INSERT … ON CONFLICT DO NOTHING and then read, so
+// concurrent first calls on any instances agree. size must be positive; an
+// existing secret is returned whatever its size.
+func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+	if size <= 0 {
+		return nil, security.Invalid("size", "must be positive")
+	}
+	fresh := make([]byte, size)
+	rand.Read(fresh) // never fails; crashes the program if the OS cannot supply randomness
+	// The INSERT commits (or finds a committed row) before the SELECT, which
+	// in read committed sees every row committed before it starts.
+	if _, err := s.exec(ctx, "secret", `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		name, fresh); err != nil {
+		return nil, err
+	}
+	var b []byte
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&b); err != nil {
+		return nil, rowErr("secret", "secret", err)
+	}
+	return b, nil
+}

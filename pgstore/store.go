@@ -1,0 +1,203 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+)
+
+// Store is the propsec session, CSRF and audit stores in one PostgreSQL
+// database, shared by every instance of the host. Create it with [Open] and
+// release it with [Store.Close].
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Pool defaults, used unless the DSN sets the matching pool_* parameter.
+const (
+	// DefaultMaxConnIdleTime closes connections idle this long.
+	DefaultMaxConnIdleTime = 5 * time.Minute
+	// DefaultMaxConnLifetime replaces connections this old, so that a
+	// fail-over or a changed DNS name is picked up.
+	DefaultMaxConnLifetime = time.Hour
+	// DefaultHealthCheckPeriod is how often idle connections are checked.
+	DefaultHealthCheckPeriod = 30 * time.Second
+	// DefaultConnectTimeout bounds each new connection when the DSN sets
+	// no connect_timeout.
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// maxConns is the pool size used when the DSN does not set one.
+func maxConns() int32 { return int32(max(4, 2*runtime.GOMAXPROCS(0))) }
+
+// Open connects to the PostgreSQL database dsn names (a URL,
+// postgres://user:pass@host:port/db?…, or keyword/value pairs, as
+// [pgxpool.ParseConfig] reads them), brings its schema up to date and
+// returns the store. The caller must call [Store.Close].
+//
+// The pool's settings are the pool_* parameters of dsn where it sets them,
+// and otherwise: max(4, 2×GOMAXPROCS) connections, idle connections closed
+// after [DefaultMaxConnIdleTime], connections replaced after
+// [DefaultMaxConnLifetime], health checks every [DefaultHealthCheckPeriod],
+// and [DefaultConnectTimeout] to connect. Tables live in the first schema
+// of the connection's search_path (search_path=… in the DSN selects it).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = maxConns()
+	}
+	if !strings.Contains(dsn, "pool_max_conn_idle_time") {
+		cfg.MaxConnIdleTime = DefaultMaxConnIdleTime
+	}
+	if !strings.Contains(dsn, "pool_max_conn_lifetime") {
+		cfg.MaxConnLifetime = DefaultMaxConnLifetime
+	}
+	if !strings.Contains(dsn, "pool_health_check_period") {
+		cfg.HealthCheckPeriod = DefaultHealthCheckPeriod
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	s := &Store{pool: pool}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the pool's connections. Calls made after Close fail.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// write runs fn in one read-committed transaction and commits it, or rolls
+// it back when fn fails.
+func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.pool, fn)
+	if err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// exec runs one statement outside any explicit transaction and returns how
+// many rows it changed.
+func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }
+
+func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.ErrNotFound) }
+
+// rowErr turns pgx.ErrNoRows into a not-found error and wraps anything else.
+func rowErr(op, what string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return wrap(op, notFound(what))
+	}
+	return wrap(op, err)
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// qualify prefixes each column of a comma-separated list with table+".".
+func qualify(table, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// scanner is a pgx.Row or pgx.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// collect reads every row of rows with scan and closes rows.
+func collect[T any](scan func(scanner) (T, error)) func(pgx.Rows, error) ([]T, error) {
+	return func(rows pgx.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+// --- times ---
+
+// zeroNanos stores the zero time.Time.
+const zeroNanos = math.MinInt64
+
+// nanos is t as stored: unix nanoseconds, clamped to what an int64 holds,
+// with the zero time as zeroNanos; the encoding the audit chain hashes.
+func nanos(t time.Time) int64 { return security.EventNanos(t) }
+
+// fromNanos reverses nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// nullNanos is nanos for a nullable column: the zero time is NULL.
+func nullNanos(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := nanos(t)
+	return &n
+}
+
+func fromNullNanos(n *int64) time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return fromNanos(*n)
+}
+
+var (
+	_ session.Store             = (*Store)(nil)
+	_ session.UserDirectory     = (*Store)(nil)
+	_ session.PasswordUpdater   = (*Store)(nil)
+	_ session.SessionUserLoader = (*Store)(nil)
+	_ security.NonceStore       = (*Store)(nil)
+	_ security.SecretStore      = (*Store)(nil)
+	_ security.AuditLog         = (*Store)(nil)
+)
