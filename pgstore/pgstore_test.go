@@ -4,16 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/propops/propsec/internal/storetest"
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
 )
 
 // testDSN returns the DSN of the test server, or skips t when
@@ -109,4 +115,57 @@ func TestMigrateConcurrently(t *testing.T) {
 	st, err := Open(t.Context(), dsn)
 	require.NoError(t, err)
 	st.Close()
+}
+
+// TestTwoInstances runs two stores, two pools, on one schema, as two
+// instances of a host would: a nonce replayed concurrently on both is fresh
+// exactly once, a session revoked on one is revoked on the other, and
+// appends from both keep one intact chain.
+func TestTwoInstances(t *testing.T) {
+	dsn := freshSchema(t)
+	a, err := Open(t.Context(), dsn)
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := Open(t.Context(), dsn)
+	require.NoError(t, err)
+	defer b.Close()
+	stores := []*Store{a, b}
+
+	var nonce [32]byte
+	rand.Read(nonce[:])
+	var fresh atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			ok, err := stores[i%2].ConsumeNonce(context.Background(), nonce, time.Now().Add(time.Hour))
+			if assert.NoError(t, err) && ok {
+				fresh.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, fresh.Load())
+
+	now := time.Now()
+	sess := session.Session{ID: security.NewID(session.IDPrefix), TokenHash: security.HashToken(security.NewToken()),
+		UserID: 42, Kind: session.KindWeb, CreatedAt: now, LastActive: now, IdleTimeout: time.Hour,
+		ExpiresAt: now.Add(time.Hour)}
+	require.NoError(t, a.CreateSession(t.Context(), sess, nil))
+	require.NoError(t, a.RevokeSession(t.Context(), sess.ID, now, nil))
+	got, err := b.SessionByTokenHash(t.Context(), sess.TokenHash)
+	require.NoError(t, err)
+	require.False(t, got.Live(now.Add(time.Second)))
+	require.ErrorIs(t, b.RevokeSession(t.Context(), sess.ID, now, nil), security.ErrNotFound)
+
+	for i := range 40 {
+		wg.Go(func() {
+			e := security.Event{Time: time.Now(), Type: security.EventLogout, Subject: fmt.Sprint(i)}
+			assert.NoError(t, stores[i%2].RecordEvents(context.Background(), e, e))
+		})
+	}
+	wg.Wait()
+	res, err := b.VerifyEvents(t.Context())
+	require.NoError(t, err)
+	require.True(t, res.OK(), "%+v", res)
+	require.EqualValues(t, 80, res.Head.ID)
 }
