@@ -102,7 +102,7 @@ func (s *Store) Events(ctx context.Context) ([]security.Event, error) {
 func (s *Store) EventsHead(ctx context.Context) (security.AuditHead, error) {
 	var h security.AuditHead
 	var hash []byte
-	err := s.pool.QueryRow(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&h.ID, &hash)
+	err := s.row(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&h.ID, &hash)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return security.AuditHead{}, nil
 	}
@@ -124,7 +124,7 @@ func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead)
 	}
 	v := security.NewAuditVerifier(anchors...)
 	v.Neighbours = func(prev, hash [32]byte) (before, after int64, err error) {
-		err = s.pool.QueryRow(ctx, `SELECT
+		err = s.row(ctx, `SELECT
 			COALESCE((SELECT id FROM events WHERE hash = $1 ORDER BY id LIMIT 1), 0),
 			COALESCE((SELECT id FROM events WHERE prev_hash = $2 ORDER BY id LIMIT 1), 0)`,
 			prev[:], hash[:]).Scan(&before, &after)
@@ -145,7 +145,7 @@ func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead)
 		// whether events were appended meanwhile, and what IDs were
 		// assigned.
 		var assigned, last int64
-		if err := s.pool.QueryRow(ctx, `SELECT
+		if err := s.row(ctx, `SELECT
 			COALESCE((SELECT last_id FROM events_head WHERE one = 1), 0),
 			COALESCE((SELECT max(id) FROM events), 0)`).Scan(&assigned, &last); err != nil {
 			return fail(err)

@@ -108,7 +108,7 @@ func lockUser(ctx context.Context, tx pgx.Tx, userID int64) error {
 
 // SessionByTokenHash implements [session.Store].
 func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, error) {
-	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, h[:]))
+	sess, err := scanSession(s.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, h[:]))
 	if err != nil {
 		return session.Session{}, rowErr("session by token hash", "session", err)
 	}
@@ -120,7 +120,7 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (s
 func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
 	var sr sessionRow
 	var ur userRow
-	err := s.pool.QueryRow(ctx, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
+	err := s.row(ctx, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h[:]).
 		Scan(append(sr.dest(), ur.dest()...)...)
 	if err != nil {
@@ -139,7 +139,7 @@ func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash
 
 // SessionByID implements [session.Store].
 func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
-	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
+	sess, err := scanSession(s.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
 	if err != nil {
 		return session.Session{}, rowErr("session by id", "session", err)
 	}
@@ -207,7 +207,7 @@ func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, even
 
 // KnownLoginIP implements [session.Store].
 func (s *Store) KnownLoginIP(ctx context.Context, userID int64, ip string) (known, any bool, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT
+	err = s.row(ctx, `SELECT
 		EXISTS (SELECT 1 FROM login_ips WHERE user_id = @user AND ip = @ip),
 		EXISTS (SELECT 1 FROM login_ips WHERE user_id = @user)`,
 		pgx.NamedArgs{"user": userID, "ip": ip}).Scan(&known, &any)
@@ -291,7 +291,7 @@ func scanEntry(sc scanner) (session.BlacklistEntry, error) {
 // IsBlacklisted implements [session.Store].
 func (s *Store) IsBlacklisted(ctx context.Context, userID int64) (bool, error) {
 	var black bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = $1)`,
+	if err := s.row(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = $1)`,
 		userID).Scan(&black); err != nil {
 		return false, wrap("is blacklisted", err)
 	}
@@ -320,7 +320,7 @@ func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
 	var n int
 	var oldest *int64
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at >= $2`,
+	if err := s.row(ctx, `SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at >= $2`,
 		key, nanos(since)).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("login failures", err)
 	}
@@ -381,7 +381,7 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 		return nil, err
 	}
 	var b []byte
-	if err := s.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&b); err != nil {
+	if err := s.row(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&b); err != nil {
 		return nil, rowErr("secret", "secret", err)
 	}
 	return b, nil

@@ -91,9 +91,11 @@ func (s *Store) Close() error {
 }
 
 // write runs fn in one read-committed transaction and commits it, or rolls
-// it back when fn fails.
+// it back when fn fails. A transaction that failed with a transient error
+// (see transient) is run again from the start, so fn must only set
+// variables it assigns afresh on every run.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, fn)
+	err := retry(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -103,7 +105,11 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) 
 // exec runs one statement outside any explicit transaction and returns how
 // many rows it changed.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
-	tag, err := s.pool.Exec(ctx, query, args...)
+	var tag pgconn.CommandTag
+	err := retry(ctx, func() (err error) {
+		tag, err = s.pool.Exec(ctx, query, args...)
+		return err
+	})
 	if err != nil {
 		return 0, wrap(op, err)
 	}
@@ -113,6 +119,23 @@ func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64,
 func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.ErrNotFound) }
+
+// row returns a one-row read whose Scan runs the query, again after a
+// transient error (see transient): reads are always safe to repeat.
+func (s *Store) row(ctx context.Context, query string, args ...any) scanner {
+	return retryRow{ctx: ctx, pool: s.pool, query: query, args: args}
+}
+
+type retryRow struct {
+	ctx   context.Context
+	pool  *pgxpool.Pool
+	query string
+	args  []any
+}
+
+func (r retryRow) Scan(dest ...any) error {
+	return retry(r.ctx, func() error { return r.pool.QueryRow(r.ctx, r.query, r.args...).Scan(dest...) })
+}
 
 // rowErr turns pgx.ErrNoRows into a not-found error and wraps anything else.
 func rowErr(op, what string, err error) error {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -79,7 +77,7 @@ func (r *userRow) user() (session.User, error) {
 }
 
 // scanUser reads userCols.
-func scanUser(row pgx.Row) (session.User, error) {
+func scanUser(row scanner) (session.User, error) {
 	var r userRow
 	if err := row.Scan(r.dest()...); err != nil {
 		return session.User{}, err
@@ -89,7 +87,7 @@ func scanUser(row pgx.Row) (session.User, error) {
 
 // UserByID implements [session.UserDirectory].
 func (s *Store) UserByID(ctx context.Context, id int64) (session.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(s.row(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return session.User{}, rowErr("user by id", "user", err)
 	}
@@ -99,7 +97,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (session.User, error) {
 // UserByEmail implements [session.UserDirectory]; emails compare
 // case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (session.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE email_key = $1`, emailKey(email)))
+	u, err := scanUser(s.row(ctx, `SELECT `+userCols+` FROM users WHERE email_key = $1`, emailKey(email)))
 	if err != nil {
 		return session.User{}, rowErr("user by email", "user", err)
 	}
@@ -109,7 +107,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (session.User, er
 // CountUsers returns how many users there are.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	if err := s.row(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
 		return 0, wrap("count users", err)
 	}
 	return n, nil

@@ -1,0 +1,54 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
+
+	"github.com/propops/propsec/security"
+)
+
+func TestTransient(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{&pgconn.PgError{Code: "40001"}, true},
+		{fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "40P01"}), true},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{pgx.ErrNoRows, false},
+		{security.ErrNotFound, false},
+		{context.Canceled, false},
+	} {
+		assert.Equal(t, c.want, transient(c.err), "%v", c.err)
+	}
+}
+
+func TestRetry(t *testing.T) {
+	calls := 0
+	err := retry(t.Context(), func() error {
+		calls++
+		if calls < 3 {
+			return &pgconn.PgError{Code: "40001"}
+		}
+		return nil
+	})
+	assert.NoError(t, err)
+	assert.Equal(t, 3, calls)
+
+	calls = 0
+	permanent := errors.New("permanent")
+	assert.ErrorIs(t, retry(t.Context(), func() error { calls++; return permanent }), permanent)
+	assert.Equal(t, 1, calls)
+
+	calls = 0
+	err = retry(t.Context(), func() error { calls++; return &pgconn.PgError{Code: "40P01"} })
+	assert.Error(t, err)
+	assert.Equal(t, 1+len(retryDelays), calls)
+}
