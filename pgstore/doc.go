@@ -48,6 +48,15 @@
 // Nothing is cached: every read goes to the database, so a revocation or
 // blacklisting made on one instance is seen by all at their next request.
 //
+// # Transient errors
+//
+// An operation that failed without effect is run again, after 5, 25 and
+// 100 ms: when nothing reached the server (a pooled connection the server
+// had dropped), or when PostgreSQL rolled the transaction back for a
+// serialization failure or a deadlock. A connection lost after a write was
+// sent is reported, not retried, since the write may have committed; no
+// failure is ever reported as security.ErrNotFound.
+//
 // # Times
 //
 // Times are bigint unix nanoseconds in UTC ([security.EventNanos]), as in

@@ -1,0 +1,71 @@
+package pgstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/propops/propsec/security"
+)
+
+// tamperedStore returns a store holding 5 chained events, and runs sql on
+// its database when asked.
+func tamperedStore(t *testing.T) (*Store, func(sql string)) {
+	t.Helper()
+	st := openTest(t)
+	for i := range 5 {
+		require.NoError(t, st.RecordEvents(t.Context(), security.Event{Time: time.Now(),
+			Type: security.EventLogout, Subject: fmt.Sprint(i)}))
+	}
+	res, err := st.VerifyEvents(t.Context())
+	require.NoError(t, err)
+	require.True(t, res.OK())
+	return st, func(sql string) {
+		_, err := st.pool.Exec(t.Context(), sql)
+		require.NoError(t, err)
+	}
+}
+
+func verifyBreak(t *testing.T, st *Store) *security.AuditBreak {
+	t.Helper()
+	res, err := st.VerifyEvents(t.Context())
+	require.NoError(t, err)
+	require.NotNil(t, res.Break, "chain reported intact")
+	return res.Break
+}
+
+// TestAuditTamper checks what only this store can do to its own tables:
+// edits, deletions in the middle and of the tail are reported.
+func TestAuditTamper(t *testing.T) {
+	testDSN(t)
+	t.Run("modified", func(t *testing.T) {
+		st, sql := tamperedStore(t)
+		sql(`UPDATE events SET subject = 'forged' WHERE id = 3`)
+		b := verifyBreak(t, st)
+		require.Equal(t, int64(3), b.ID)
+		require.Equal(t, security.AuditModified, b.Problem)
+	})
+	t.Run("removed", func(t *testing.T) {
+		st, sql := tamperedStore(t)
+		sql(`DELETE FROM events WHERE id = 2`)
+		b := verifyBreak(t, st)
+		require.Equal(t, security.AuditRemoved, b.Problem)
+	})
+	t.Run("truncated without anchor", func(t *testing.T) {
+		st, sql := tamperedStore(t)
+		sql(`DELETE FROM events WHERE id >= 4`)
+		b := verifyBreak(t, st)
+		require.Equal(t, security.AuditTruncated, b.Problem)
+	})
+	t.Run("append after truncation keeps the gap visible", func(t *testing.T) {
+		st, sql := tamperedStore(t)
+		sql(`DELETE FROM events WHERE id >= 4`)
+		require.NoError(t, st.RecordEvents(t.Context(), security.Event{Time: time.Now(), Type: security.EventLogout}))
+		evs, err := st.Events(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, int64(6), evs[len(evs)-1].ID)
+		verifyBreak(t, st)
+	})
+}
