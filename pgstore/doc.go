@@ -51,11 +51,13 @@
 // # Transient errors
 //
 // An operation that failed without effect is run again, after 5, 25 and
-// 100 ms: when nothing reached the server (a pooled connection the server
-// had dropped), or when PostgreSQL rolled the transaction back for a
-// serialization failure or a deadlock. A connection lost after a write was
-// sent is reported, not retried, since the write may have committed; no
-// failure is ever reported as security.ErrNotFound.
+// 100 ms: when nothing reached the server, when PostgreSQL rolled the
+// transaction back for a serialization failure or a deadlock, or when the
+// connection was lost (a server restart, a dropped pooled connection) at a
+// transaction's BEGIN or during a one-row read, which is always safe to
+// repeat. A connection lost after a write was sent is reported, not
+// retried, since the write may have committed; no failure is ever
+// reported as security.ErrNotFound.
 //
 // # Times
 //

@@ -3,6 +3,9 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,12 +37,51 @@ func transient(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
+// connLost reports whether err says the connection failed or the server
+// ended it (SQLSTATE classes 08 and 57P, a network error, an unexpected
+// EOF). Whether the statement ran is then unknown, so only operations that
+// are safe to repeat whatever happened (reads, BEGIN) retry on it.
+func connLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// readTransient is transient for reads, which are safe to repeat even when
+// the connection was lost mid-query.
+func readTransient(err error) bool { return transient(err) || connLost(err) }
+
+// beginError marks a failure to begin a transaction: nothing was done, so
+// the transaction can be run again even when the connection was lost.
+type beginError struct{ err error }
+
+func (e *beginError) Error() string { return e.err.Error() }
+func (e *beginError) Unwrap() error { return e.err }
+
+// writeTransient is transient for write transactions: also a connection
+// lost at BEGIN.
+func writeTransient(err error) bool {
+	var be *beginError
+	return transient(err) || (errors.As(err, &be) && connLost(be.err))
+}
+
 // retry runs fn, and again after a pause while it fails with a transient
 // error, up to len(retryDelays) more times or until ctx is done.
-func retry(ctx context.Context, fn func() error) error {
+func retry(ctx context.Context, fn func() error) error { return retryIf(ctx, transient, fn) }
+
+// retryIf is retry with again deciding which errors are transient.
+func retryIf(ctx context.Context, again func(error) bool, fn func() error) error {
 	err := fn()
 	for _, d := range retryDelays {
-		if !transient(err) {
+		if ctx.Err() != nil || !again(err) {
 			return err
 		}
 		t := time.NewTimer(d)

@@ -52,3 +52,16 @@ func TestRetry(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, 1+len(retryDelays), calls)
 }
+
+func TestConnLost(t *testing.T) {
+	lost := &pgconn.PgError{Code: "57P01"}
+	assert.True(t, connLost(lost))
+	assert.True(t, connLost(&pgconn.PgError{Code: "08006"}))
+	assert.False(t, connLost(&pgconn.PgError{Code: "23505"}))
+	assert.False(t, connLost(pgx.ErrNoRows))
+	assert.True(t, readTransient(lost))
+	// A write whose statement met a lost connection may have committed.
+	assert.False(t, writeTransient(lost))
+	assert.True(t, writeTransient(&beginError{lost}))
+	assert.False(t, writeTransient(&beginError{&pgconn.PgError{Code: "42P01"}}))
+}

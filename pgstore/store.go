@@ -95,7 +95,17 @@ func (s *Store) Close() error {
 // (see transient) is run again from the start, so fn must only set
 // variables it assigns afresh on every run.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	err := retry(ctx, func() error { return pgx.BeginFunc(ctx, s.pool, fn) })
+	err := retryIf(ctx, writeTransient, func() error {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return &beginError{err}
+		}
+		defer tx.Rollback(ctx) // no effect after Commit
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -134,7 +144,7 @@ type retryRow struct {
 }
 
 func (r retryRow) Scan(dest ...any) error {
-	return retry(r.ctx, func() error { return r.pool.QueryRow(r.ctx, r.query, r.args...).Scan(dest...) })
+	return retryIf(r.ctx, readTransient, func() error { return r.pool.QueryRow(r.ctx, r.query, r.args...).Scan(dest...) })
 }
 
 // rowErr turns pgx.ErrNoRows into a not-found error and wraps anything else.
