@@ -90,7 +90,7 @@ func (s *Store) RecordEvents(ctx context.Context, events ...security.Event) erro
 
 // Events returns every recorded event, oldest first.
 func (s *Store) Events(ctx context.Context) ([]security.Event, error) {
-	evs, err := collect(scanEvent)(s.pool.Query(ctx, `SELECT `+eventCols+` FROM events ORDER BY id`))
+	evs, err := query(ctx, s, scanEvent, `SELECT `+eventCols+` FROM events ORDER BY id`)
 	if err != nil {
 		return nil, wrap("events", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
 )
 
 // TestDroppedConnections ends every server connection of the store's pool
@@ -36,4 +37,12 @@ func TestDroppedConnections(t *testing.T) {
 	kill()
 	require.NoError(t, st.RecordEvents(t.Context(), security.Event{Time: time.Now(), Type: security.EventLogout}),
 		"write after dropped connections")
+	kill()
+	require.NoError(t, st.TouchSession(t.Context(), "sess_none", time.Now()), "idempotent statement after dropped connections")
+	kill()
+	_, err = st.Blacklist(t.Context())
+	require.NoError(t, err, "list after dropped connections")
+	kill()
+	_, _, err = st.ListSessions(t.Context(), session.ListQuery{Now: time.Now(), Limit: 10})
+	require.NoError(t, err, "ListSessions after dropped connections")
 }

@@ -160,20 +160,23 @@ func (s *Store) ListSessions(ctx context.Context, q session.ListQuery) ([]sessio
 	// the total matches the page.
 	var list []session.Session
 	var total int
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
-		func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE `+where, args).Scan(&total); err != nil {
-				return err
-			}
-			if q.Limit < 1 || q.Offset >= total {
-				return nil
-			}
-			args["limit"], args["offset"] = q.Limit, max(q.Offset, 0)
-			var err error
-			list, err = collect(scanSession)(tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+`
+	err := retryIf(ctx, readTransient, func() error {
+		list, total = nil, 0
+		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+			func(tx pgx.Tx) error {
+				if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE `+where, args).Scan(&total); err != nil {
+					return err
+				}
+				if q.Limit < 1 || q.Offset >= total {
+					return nil
+				}
+				args["limit"], args["offset"] = q.Limit, max(q.Offset, 0)
+				var err error
+				list, err = collect(scanSession)(tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+`
 				ORDER BY last_active DESC, id LIMIT @limit OFFSET @offset`, args))
-			return err
-		})
+				return err
+			})
+	})
 	if err != nil {
 		return nil, 0, wrap("list sessions", err)
 	}
@@ -183,7 +186,7 @@ func (s *Store) ListSessions(ctx context.Context, q session.ListQuery) ([]sessio
 // TouchSession implements [session.Store]. It is one conditional UPDATE, so
 // it can never revive a session revoked by a concurrent call.
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
-	_, err := s.exec(ctx, "touch session",
+	_, err := s.execIdem(ctx, "touch session",
 		`UPDATE sessions SET last_active = @at WHERE id = @id AND revoked_at IS NULL AND last_active < @at`,
 		pgx.NamedArgs{"at": nanos(at), "id": id})
 	return err
@@ -272,8 +275,8 @@ func (s *Store) RemoveBlacklist(ctx context.Context, userID int64, events []secu
 
 // Blacklist implements [session.Store]: newest first, then by user id.
 func (s *Store) Blacklist(ctx context.Context) ([]session.BlacklistEntry, error) {
-	list, err := collect(scanEntry)(s.pool.Query(ctx, `SELECT user_id, user_name, reason, blacklisted_by,
-		blacklisted_by_name, created_at FROM blacklist ORDER BY created_at DESC, user_id`))
+	list, err := query(ctx, s, scanEntry, `SELECT user_id, user_name, reason, blacklisted_by,
+		blacklisted_by_name, created_at FROM blacklist ORDER BY created_at DESC, user_id`)
 	if err != nil {
 		return nil, wrap("blacklist", err)
 	}
@@ -329,7 +332,7 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 
 // ClearLoginFailures implements [session.Store].
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	_, err := s.exec(ctx, "clear login failures", `DELETE FROM login_failures WHERE key = $1`, key)
+	_, err := s.execIdem(ctx, "clear login failures", `DELETE FROM login_failures WHERE key = $1`, key)
 	return err
 }
 
@@ -376,7 +379,7 @@ func (s *Store) Secret(ctx context.Context, name string, size int) ([]byte, erro
 	rand.Read(fresh) // never fails; crashes the program if the OS cannot supply randomness
 	// The INSERT commits (or finds a committed row) before the SELECT, which
 	// in read committed sees every row committed before it starts.
-	if _, err := s.exec(ctx, "secret", `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+	if _, err := s.execIdem(ctx, "secret", `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
 		name, fresh); err != nil {
 		return nil, err
 	}

@@ -113,10 +113,23 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) 
 }
 
 // exec runs one statement outside any explicit transaction and returns how
-// many rows it changed.
+// many rows it changed. It is retried only when it certainly did nothing
+// (see transient): the result of a statement such as ConsumeNonce's would
+// differ on a second run.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
+	return s.execIf(ctx, transient, op, query, args...)
+}
+
+// execIdem is exec for a statement that leaves the same state and changes
+// the same rows whether it runs once or twice, such as an UPDATE that sets
+// columns to given values: it is also retried after a lost connection.
+func (s *Store) execIdem(ctx context.Context, op, query string, args ...any) (int64, error) {
+	return s.execIf(ctx, readTransient, op, query, args...)
+}
+
+func (s *Store) execIf(ctx context.Context, again func(error) bool, op, query string, args ...any) (int64, error) {
 	var tag pgconn.CommandTag
-	err := retry(ctx, func() (err error) {
+	err := retryIf(ctx, again, func() (err error) {
 		tag, err = s.pool.Exec(ctx, query, args...)
 		return err
 	})
@@ -124,6 +137,17 @@ func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64,
 		return 0, wrap(op, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// query runs a read returning rows, scans each with scan and retries the
+// whole read after a transient error or a lost connection.
+func query[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), sql string, args ...any) ([]T, error) {
+	var out []T
+	err := retryIf(ctx, readTransient, func() (err error) {
+		out, err = collect(scan)(s.pool.Query(ctx, sql, args...))
+		return err
+	})
+	return out, err
 }
 
 func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }

@@ -35,7 +35,7 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
 			return wrap("upsert user", err)
 		}
 	}
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.execIdem(ctx, "upsert user", `
 		INSERT INTO users (`+userCols+`, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
 			email_key = excluded.email_key, account_type = excluded.account_type,
@@ -44,10 +44,7 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
 	if isUniqueViolation(err) {
 		return wrap("upsert user", fmt.Errorf("email %q belongs to another user: %w", u.Email, security.ErrConflict))
 	}
-	if err != nil {
-		return wrap("upsert user", err)
-	}
-	return nil
+	return err
 }
 
 // userRow receives the columns of userCols.
@@ -115,7 +112,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 
 // SetPasswordHash implements [session.PasswordUpdater].
 func (s *Store) SetPasswordHash(ctx context.Context, userID int64, phc string) error {
-	n, err := s.exec(ctx, "set password hash", `UPDATE users SET password_hash = $1 WHERE id = $2`, phc, userID)
+	n, err := s.execIdem(ctx, "set password hash", `UPDATE users SET password_hash = $1 WHERE id = $2`, phc, userID)
 	if err != nil {
 		return err
 	}
