@@ -163,6 +163,10 @@ func (c *Client) UserAgent() string { return c.ua }
 // Kind returns [breach.SHA1], or [breach.NTLM] in NTLM mode.
 func (c *Client) Kind() breach.HashKind { return c.kind }
 
+// testHookJoined, when set by a test, runs once the caller has started or
+// joined the shared request for its prefix.
+var testHookJoined func()
+
 // Range fetches the range for prefix (5 hex digits, either case).
 // Concurrent calls for one prefix share one request; a caller whose ctx
 // ends stops waiting for it, and the request goes on for the others, within
@@ -173,6 +177,9 @@ func (c *Client) Range(ctx context.Context, prefix string) (*breach.Range, error
 		return nil, err
 	}
 	ch := c.group.DoChan(p, func() (any, error) { return c.fetch(context.WithoutCancel(ctx), p) })
+	if testHookJoined != nil {
+		testHookJoined()
+	}
 	select {
 	case res := <-ch:
 		if res.Err != nil {

@@ -206,12 +206,12 @@ func TestConcurrentOnePrefix(t *testing.T) {
 	c, _ := hibp.New(hibp.Config{BaseURL: srv.URL})
 	chk, _ := breach.New(breach.Config{Source: c})
 	const n = 16
+	var joined atomic.Int64
+	t.Cleanup(hibp.SetTestHookJoined(func() { joined.Add(1) }))
 	var wg sync.WaitGroup
-	var started atomic.Int64
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			started.Add(1)
 			res, err := chk.CheckPassword(context.Background(), "password")
 			if err == nil && res.Count != 10434004 {
 				err = fmt.Errorf("result %+v", res)
@@ -219,11 +219,9 @@ func TestConcurrentOnePrefix(t *testing.T) {
 			errs <- err
 		})
 	}
-	for arrived.Load() == 0 || started.Load() < n {
-		runtime.Gosched()
-	}
-	// Give the other callers every chance to (wrongly) send their own request.
-	for range 1000 {
+	// Release the upstream answer only once every caller has started or
+	// joined the request: all n are then concurrent by construction.
+	for arrived.Load() == 0 || joined.Load() < n {
 		runtime.Gosched()
 	}
 	close(release)
