@@ -51,7 +51,6 @@ import (
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
-	"github.com/propops/propsec/sqlitestore"
 )
 
 func main() {
@@ -110,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&o.db, "db", "propsec.db", "SQLite database file")
+	fs.StringVar(&o.db, "db", "propsec.db", "SQLite database file, or a postgres:// URL for PostgreSQL (several instances on one database)")
 	fs.StringVar(&o.users, "users", "", "JSON file of users to upsert at start")
 	fs.Var(&o.trusted, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
@@ -148,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := sqlitestore.Open(ctx, o.db)
+	store, err := openStore(ctx, o.db)
 	if err != nil {
 		return err
 	}
@@ -195,9 +194,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if mon != nil {
 		defer mon.Close()
 	}
-	reports, err := report.New(report.Config{Store: store})
-	if err != nil {
-		return err
+	var reports *report.Generator
+	if rs := reportStore(store); rs != nil {
+		if reports, err = report.New(report.Config{Store: rs}); err != nil {
+			return err
+		}
 	}
 	// Events: refused authorizations and CSRF failures are audited through
 	// the handler's bounded queue, which h.Run drains below.
@@ -245,7 +246,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		})
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "db", o.db)
+	log.Info("listening", "addr", ln.Addr().String(), "db", redactDB(o.db))
 
 	select {
 	case err = <-errc:
@@ -269,9 +270,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // startIntegrity makes the integrity monitor of the -watch directories and
 // baselines those that have none, or returns nil without -watch.
-func startIntegrity(ctx context.Context, o options, store integrity.Store, log *slog.Logger) (*integrity.Monitor, error) {
+func startIntegrity(ctx context.Context, o options, st backend, log *slog.Logger) (*integrity.Monitor, error) {
 	if len(o.watch) == 0 {
 		return nil, nil
+	}
+	store, err := integrityStore(st)
+	if err != nil {
+		return nil, err
+	}
+	if isPostgres(o.db) && o.integrityKey == "" && os.Getenv(integrityKeyEnv) == "" {
+		return nil, errors.New("-watch with a PostgreSQL -db needs -integrity-key or $" + integrityKeyEnv + " (no key file is kept beside a database URL)")
 	}
 	key, keySource, err := integrityKey(o.integrityKey, o.db)
 	if err != nil {

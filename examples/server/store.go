@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/pgstore"
+	"github.com/propops/propsec/report"
+	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
+	"github.com/propops/propsec/sqlitestore"
+)
+
+// backend is what the example server needs of its store; sqlitestore and
+// pgstore both provide it.
+type backend interface {
+	session.Store
+	session.UserDirectory
+	session.SessionUserLoader
+	security.NonceStore
+	security.SecretStore
+	security.AuditLog
+	userStore
+	Close() error
+}
+
+// isPostgres reports whether -db names a PostgreSQL server rather than a
+// SQLite file.
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// openStore opens the store -db names: a postgres:// or postgresql:// URL
+// selects PostgreSQL (pgstore), for several instances sharing one
+// database; anything else is a SQLite file.
+func openStore(ctx context.Context, db string) (backend, error) {
+	if isPostgres(db) {
+		return pgstore.Open(ctx, db)
+	}
+	return sqlitestore.Open(ctx, db)
+}
+
+// integrityStore returns st's integrity store.
+func integrityStore(st backend) (integrity.Store, error) {
+	if s, ok := st.(integrity.Store); ok {
+		return s, nil
+	}
+	return nil, errors.New("-watch: this database does not keep integrity baselines")
+}
+
+// reportStore returns st's report store, or nil.
+func reportStore(st backend) report.Store {
+	s, _ := st.(report.Store)
+	return s
+}
+
+// redactDB returns db fit for a log line: a URL without its password.
+func redactDB(db string) string {
+	if !isPostgres(db) {
+		return db
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "postgres://…"
+	}
+	u.RawQuery = "" // may hold password=…
+	return u.Redacted()
+}
