@@ -55,6 +55,19 @@ func connLost(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// unavailable reports whether err means the database could not be reached
+// or could not do the work now, so that the same request may succeed
+// later: a lost or refused connection, a server starting up or shutting
+// down, a transient error still failing after the retries, or the server
+// out of resources (SQLSTATE class 53, such as too_many_connections).
+func unavailable(err error) bool {
+	if transient(err) || connLost(err) {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "53")
+}
+
 // readTransient is transient for reads, which are safe to repeat even when
 // the connection was lost mid-query.
 func readTransient(err error) bool { return transient(err) || connLost(err) }

@@ -150,7 +150,16 @@ func query[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), 
 	return out, err
 }
 
-func wrap(op string, err error) error { return fmt.Errorf("pgstore: %s: %w", op, err) }
+// wrap names the operation in err. An error that says the database could
+// not be reached or could not do the work now (see unavailable) also
+// matches security.ErrUnavailable, so that callers answer "try again" (503)
+// rather than take an outage for a missing row or a bad credential.
+func wrap(op string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("pgstore: %s: %w: %w", op, security.ErrUnavailable, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
 
 func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.ErrNotFound) }
 
