@@ -59,7 +59,8 @@ func ParseAuditHead(s string) (AuditHead, error) {
 }
 
 // AuditLog is the optional capability of an event store whose events form a
-// tamper-evident hash chain. memstore and sqlitestore implement it.
+// tamper-evident hash chain. memstore, sqlitestore and pgstore implement it,
+// each with [VerifyAuditLog].
 //
 // Every stored event carries the hash of the
 // event before it (PrevHash; [GenesisHash] for the first) and its own hash,
@@ -293,9 +294,10 @@ type ChainedEvent struct {
 }
 
 // AuditVerifier checks a chain, one stored event at a time, in constant
-// memory. Stores feed it their events in ID order with [AuditVerifier.Next]
-// and end with [AuditVerifier.Finish]; other store implementations can use
-// it to implement [AuditLog.VerifyEvents].
+// memory. [VerifyAuditLog] feeds it a store's events in ID order with
+// [AuditVerifier.Next] and ends with [AuditVerifier.Finish]; a store that
+// cannot offer an [AuditSource] can drive it the same way to implement
+// [AuditLog.VerifyEvents].
 type AuditVerifier struct {
 	// Neighbours, if set, returns the IDs of the stored events whose Hash
 	// is prev and whose PrevHash is hash (0 for none). It is called at most
