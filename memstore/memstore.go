@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -195,34 +196,59 @@ func (s *Store) EventsHead(context.Context) (security.AuditHead, error) {
 	return security.AuditHead{ID: s.events[n-1].ID, Hash: s.eventLinks[n-1].hash}, nil
 }
 
-// VerifyEvents implements [security.AuditLog]. It holds the read lock for
-// the walk, so appends wait for it.
+// VerifyEvents implements [security.AuditLog] with
+// [security.VerifyAuditLog]. It holds the read lock for the walk, so
+// appends wait for it.
 func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead) (security.AuditResult, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	v := security.NewAuditVerifier(anchors...)
-	v.Neighbours = func(prev, hash [32]byte) (before, after int64, err error) {
-		for i, l := range s.eventLinks {
-			if l.hash == prev && before == 0 {
-				before = s.events[i].ID
+	return security.VerifyAuditLog(ctx, auditSource{s}, anchors...)
+}
+
+// auditSource is the stored events as [security.VerifyAuditLog] reads
+// them. Its caller holds s.mu.
+type auditSource struct{ s *Store }
+
+// ChainedEvents implements [security.AuditSource]. Event i is stored at
+// index i-1, so the events after ID after start at index after; in a log
+// tampered with, they are whatever the slice holds from there on, in its
+// order, for the verifier to judge.
+func (a auditSource) ChainedEvents(ctx context.Context, after int64) iter.Seq2[security.ChainedEvent, error] {
+	return func(yield func(security.ChainedEvent, error) bool) {
+		for i := int(min(max(after, 0), int64(len(a.s.events)))); i < len(a.s.events); i++ {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					yield(security.ChainedEvent{}, err)
+					return
+				}
 			}
-			if l.prev == hash && after == 0 {
-				after = s.events[i].ID
+			l := a.s.eventLinks[i]
+			if !yield(security.ChainedEvent{Event: a.s.events[i], PrevHash: l.prev, Hash: l.hash}, nil) {
+				return
 			}
 		}
-		return before, after, nil
 	}
-	for i, e := range s.events {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return security.AuditResult{}, err
-			}
+}
+
+// Neighbours implements [security.AuditSource].
+func (a auditSource) Neighbours(_ context.Context, prev, hash [32]byte) (before, after int64, err error) {
+	for i, l := range a.s.eventLinks {
+		if l.hash == prev && before == 0 {
+			before = a.s.events[i].ID
 		}
-		if !v.Next(security.ChainedEvent{Event: e, PrevHash: s.eventLinks[i].prev, Hash: s.eventLinks[i].hash}) {
-			break
+		if l.prev == hash && after == 0 {
+			after = a.s.events[i].ID
 		}
 	}
-	return v.Finish(s.nextEventID)
+	return before, after, nil
+}
+
+// Assigned implements [security.AuditSource].
+func (a auditSource) Assigned(context.Context) (assigned, last int64, err error) {
+	if n := len(a.s.events); n > 0 {
+		last = a.s.events[n-1].ID
+	}
+	return a.s.nextEventID, last, nil
 }
 
 var _ security.AuditLog = (*Store)(nil)
