@@ -3,10 +3,11 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 )
 
@@ -35,8 +36,6 @@ const assignedSQL = `SELECT IFNULL((SELECT seq FROM sqlite_sequence WHERE name =
 // unsealedSQL is true when there are events and none of them is hashed:
 // they were recorded before migration 0003.
 const unsealedSQL = `SELECT EXISTS (SELECT 1 FROM events) AND NOT EXISTS (SELECT 1 FROM events WHERE hash IS NOT NULL)`
-
-const eventCols = `id, time, type, actor_user_id, actor_session_id, subject_user_id, subject, ip, details`
 
 // verifyPage is how many events VerifyEvents reads per query.
 const verifyPage = 1000
@@ -83,8 +82,8 @@ func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32
 func sealEvents(ctx context.Context, tx *sql.Tx) error {
 	prev, after := security.GenesisHash, int64(0)
 	for {
-		page, err := collect(scanEvent)(tx.QueryContext(ctx,
-			`SELECT `+eventCols+` FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, verifyPage))
+		page, err := collect(sqlrow.ScanEvent)(tx.QueryContext(ctx,
+			`SELECT `+sqlrow.EventCols+` FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, verifyPage))
 		if err != nil {
 			return fmt.Errorf("seal events: %w", err)
 		}
@@ -149,7 +148,7 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []security.
 	for _, e := range events {
 		e = security.CleanEvent(e)
 		e.ID = next
-		details, err := eventDetails(e)
+		details, err := sqlrow.EventDetails(e)
 		if err != nil {
 			return err
 		}
@@ -178,23 +177,11 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, events []security.
 	return nil
 }
 
-// eventDetails is e.Details as stored: a JSON object, or NULL when empty.
-func eventDetails(e security.Event) (any, error) {
-	if len(e.Details) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(e.Details)
-	if err != nil {
-		return nil, fmt.Errorf("event details: %w", err)
-	}
-	return string(b), nil
-}
-
 // insertUnchained is insertEvents without the chain: see unchainedForBench.
 func insertUnchained(ctx context.Context, st *sql.Stmt, events []security.Event) error {
 	defer st.Close()
 	for _, e := range events {
-		details, err := eventDetails(e)
+		details, err := sqlrow.EventDetails(e)
 		if err != nil {
 			return err
 		}
@@ -220,7 +207,7 @@ func (s *Store) RecordEvents(ctx context.Context, events ...security.Event) erro
 
 // Events returns every recorded event, oldest first.
 func (s *Store) Events(ctx context.Context) ([]security.Event, error) {
-	evs, err := collect(scanEvent)(s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events ORDER BY id`))
+	evs, err := collect(sqlrow.ScanEvent)(s.r.QueryContext(ctx, `SELECT `+sqlrow.EventCols+` FROM events ORDER BY id`))
 	if err != nil {
 		return nil, wrap("events", err)
 	}
@@ -247,119 +234,48 @@ func (s *Store) EventsHead(ctx context.Context) (security.AuditHead, error) {
 	return h, nil
 }
 
-// VerifyEvents implements [security.AuditLog]. It reads the events in ID
-// order, [verifyPage] at a time (keyset pagination, one short read
-// transaction per page), so memory stays constant and appends go on
-// meanwhile; events appended during the walk are checked too. A tail
-// deleted without resetting sqlite_sequence is reported as truncated even
-// without an anchor.
+// VerifyEvents implements [security.AuditLog] with
+// [security.VerifyAuditLog]. It reads the events in ID order, [verifyPage]
+// at a time (keyset pagination, one short read transaction per page), so
+// memory stays constant and appends go on meanwhile; events appended
+// during the walk are checked too. A tail deleted without resetting
+// sqlite_sequence is reported as truncated even without an anchor.
 func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead) (security.AuditResult, error) {
-	fail := func(err error) (security.AuditResult, error) {
+	if err := s.sealIfNeeded(ctx, `SELECT hash IS NULL FROM events ORDER BY id LIMIT 1`); err != nil {
 		return security.AuditResult{}, wrap("verify events", err)
 	}
-	if err := s.sealIfNeeded(ctx, `SELECT hash IS NULL FROM events ORDER BY id LIMIT 1`); err != nil {
-		return fail(err)
-	}
-	v := security.NewAuditVerifier(anchors...)
-	v.Neighbours = func(prev, hash [32]byte) (before, after int64, err error) {
-		err = s.r.QueryRowContext(ctx, `SELECT
-			IFNULL((SELECT id FROM events WHERE hash = ? ORDER BY id LIMIT 1), 0),
-			IFNULL((SELECT id FROM events WHERE prev_hash = ? ORDER BY id LIMIT 1), 0)`,
-			prev[:], hash[:]).Scan(&before, &after)
-		return before, after, err
-	}
-	for {
-		n, more, err := s.verifyPage(ctx, v)
-		if err != nil {
-			return fail(err)
-		}
-		if !more {
-			break // the chain is broken
-		}
-		if n == verifyPage {
-			continue
-		}
-		// The last page was short. In one statement (one snapshot), see
-		// whether events were appended meanwhile, and what IDs were
-		// assigned.
-		var seq, last int64
-		if err := s.r.QueryRowContext(ctx, assignedSQL).Scan(&seq, &last); err != nil {
-			return fail(err)
-		}
-		if last > v.Last() {
-			continue
-		}
-		res, err := v.Finish(max(seq, last))
-		if err != nil {
-			return fail(err)
-		}
-		return res, nil
-	}
-	res, err := v.Finish(0)
+	res, err := security.VerifyAuditLog(ctx, auditSource{s}, anchors...)
 	if err != nil {
-		return fail(err)
+		return security.AuditResult{}, wrap("verify events", err)
 	}
 	return res, nil
 }
 
-// verifyPage feeds the events after v.Last() to v, up to verifyPage of
-// them. more is false once v found a break.
-func (s *Store) verifyPage(ctx context.Context, v *security.AuditVerifier) (n int, more bool, err error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+`, prev_hash, hash FROM events
-		WHERE id > ? ORDER BY id LIMIT ?`, v.Last(), verifyPage)
-	if err != nil {
-		return 0, false, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ce security.ChainedEvent
-		var prev, hash []byte
-		var scanned bool
-		var id int64
-		e, err := scanEvent(scanFunc(func(dest ...any) error {
-			err := rows.Scan(append(dest, &prev, &hash)...)
-			scanned, id = err == nil, *dest[0].(*int64)
-			return err
-		}))
-		if err != nil {
-			if scanned { // read, but not decoded: tampered with
-				v.Unreadable(id, err)
-				return n + 1, false, rows.Close()
-			}
-			return n, false, err
-		}
-		ce.Event = e
-		copy(ce.PrevHash[:], prev)
-		copy(ce.Hash[:], hash)
-		n++
-		if !v.Next(ce) {
-			return n, false, rows.Close()
-		}
-	}
-	return n, true, rows.Err()
+// auditSource is the events table as [security.VerifyAuditLog] reads it.
+type auditSource struct{ s *Store }
+
+// ChainedEvents implements [security.AuditSource].
+func (a auditSource) ChainedEvents(ctx context.Context, after int64) iter.Seq2[security.ChainedEvent, error] {
+	return sqlrow.ChainedEvents(after, verifyPage, func(after int64, limit int) (sqlrow.Rows, error) {
+		return a.s.r.QueryContext(ctx, `SELECT `+sqlrow.EventCols+`, prev_hash, hash FROM events
+			WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	})
 }
 
-// scanFunc adapts a function to [scanner].
-type scanFunc func(dest ...any) error
+// Neighbours implements [security.AuditSource].
+func (a auditSource) Neighbours(ctx context.Context, prev, hash [32]byte) (before, after int64, err error) {
+	err = a.s.r.QueryRowContext(ctx, `SELECT
+		IFNULL((SELECT id FROM events WHERE hash = ? ORDER BY id LIMIT 1), 0),
+		IFNULL((SELECT id FROM events WHERE prev_hash = ? ORDER BY id LIMIT 1), 0)`,
+		prev[:], hash[:]).Scan(&before, &after)
+	return before, after, err
+}
 
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
-func scanEvent(sc scanner) (security.Event, error) {
-	var e security.Event
-	var at int64
-	var typ string
-	var details sql.NullString
-	if err := sc.Scan(&e.ID, &at, &typ, &e.ActorUserID, &e.ActorSessionID,
-		&e.SubjectUserID, &e.Subject, &e.IP, &details); err != nil {
-		return security.Event{}, err
-	}
-	e.Time, e.Type = fromNanos(at), security.EventType(typ)
-	if details.Valid {
-		if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-			return security.Event{}, fmt.Errorf("event %d details: %w", e.ID, err)
-		}
-	}
-	return e, nil
+// Assigned implements [security.AuditSource]: sqlite_sequence remembers
+// the highest ID AUTOINCREMENT ever assigned.
+func (a auditSource) Assigned(ctx context.Context) (assigned, last int64, err error) {
+	err = a.s.r.QueryRowContext(ctx, assignedSQL).Scan(&assigned, &last)
+	return assigned, last, err
 }
 
 var _ security.AuditLog = (*Store)(nil)

@@ -9,69 +9,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
 
-// sessionCols are the columns of a session.
-const sessionCols = `token_hash, id, user_id, kind, ip, user_agent, location,
-	created_at, last_active, idle_timeout, expires_at, revoked_at`
-
 // liveAt is the SQL form of [session.Session.Live] at the time bound to
 // the named parameter :now.
 const liveAt = `revoked_at IS NULL AND expires_at > :now AND last_active + idle_timeout > :now`
-
-// sessionRow receives the columns of sessionCols.
-type sessionRow struct {
-	s                            session.Session
-	hash                         []byte
-	kind                         string
-	created, last, idle, expires int64
-	revoked                      sql.NullInt64
-}
-
-// dest lists where Scan puts sessionCols.
-func (r *sessionRow) dest() []any {
-	return []any{&r.hash, &r.s.ID, &r.s.UserID, &r.kind, &r.s.IP, &r.s.UserAgent, &r.s.Location,
-		&r.created, &r.last, &r.idle, &r.expires, &r.revoked}
-}
-
-// session converts the scanned columns.
-func (r *sessionRow) session() (session.Session, error) {
-	s := r.s
-	if len(r.hash) != len(s.TokenHash) {
-		return session.Session{}, fmt.Errorf("session %s: token hash of %d bytes", s.ID, len(r.hash))
-	}
-	copy(s.TokenHash[:], r.hash)
-	s.Kind, s.IdleTimeout = session.Kind(r.kind), time.Duration(r.idle)
-	s.CreatedAt, s.LastActive, s.ExpiresAt = fromNanos(r.created), fromNanos(r.last), fromNanos(r.expires)
-	s.RevokedAt = fromNullNanos(r.revoked)
-	return s, nil
-}
-
-// scanSession reads sessionCols.
-func scanSession(sc scanner) (session.Session, error) {
-	var r sessionRow
-	if err := sc.Scan(r.dest()...); err != nil {
-		return session.Session{}, err
-	}
-	return r.session()
-}
-
-// scanSessionUser reads sessionCols followed by userCols.
-func scanSessionUser(sc scanner) (session.Session, session.User, error) {
-	var sr sessionRow
-	var ur userRow
-	if err := sc.Scan(append(sr.dest(), ur.dest()...)...); err != nil {
-		return session.Session{}, session.User{}, err
-	}
-	s, err := sr.session()
-	if err != nil {
-		return session.Session{}, session.User{}, err
-	}
-	u, err := ur.user()
-	return s, u, err
-}
 
 // CreateSession implements [session.Store]. It fails with
 // [security.ErrBlacklisted] when the user is blacklisted, and with
@@ -105,11 +50,8 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session, events 
 // insertSession stores sess unless its id or token hash is taken, and
 // returns how many rows it stored.
 func insertSession(ctx context.Context, tx *sql.Tx, sess session.Session) (int64, error) {
-	return execN(ctx, tx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		sess.TokenHash[:], sess.ID, sess.UserID, string(sess.Kind), sess.IP, sess.UserAgent, sess.Location,
-		nanos(sess.CreatedAt), nanos(sess.LastActive), int64(sess.IdleTimeout), nanos(sess.ExpiresAt),
-		nullNanos(sess.RevokedAt))
+	return execN(ctx, tx, `INSERT INTO sessions (`+sqlrow.SessionCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, sqlrow.SessionArgs(sess)...)
 }
 
 // SessionByTokenHash implements [session.Store]. It is the first read of
@@ -120,7 +62,7 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (s
 	if err != nil {
 		return session.Session{}, wrap("session by token hash", err)
 	}
-	sess, err := scanSession(s.sessionByHash.QueryRowContext(ctx, h[:]))
+	sess, err := sqlrow.ScanSession(s.sessionByHash.QueryRowContext(ctx, h[:]))
 	if err != nil {
 		return session.Session{}, rowErr("session by token hash", "session", err)
 	}
@@ -134,7 +76,7 @@ func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash
 	if err != nil {
 		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
 	}
-	sess, u, err := scanSessionUser(s.sessionUserByHash.QueryRowContext(ctx, h[:]))
+	sess, u, err := sqlrow.ScanSessionUser(s.sessionUserByHash.QueryRowContext(ctx, h[:]))
 	if err != nil {
 		return session.Session{}, session.User{}, rowErr("session and user by token hash", "session", err)
 	}
@@ -143,7 +85,7 @@ func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash
 
 // SessionByID implements [session.Store].
 func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
-	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+	sess, err := sqlrow.ScanSession(s.r.QueryRowContext(ctx, `SELECT `+sqlrow.SessionCols+` FROM sessions WHERE id = ?`, id))
 	if err != nil {
 		return session.Session{}, rowErr("session by id", "session", err)
 	}
@@ -173,7 +115,7 @@ func (s *Store) ListSessions(ctx context.Context, q session.ListQuery) ([]sessio
 		return nil, total, nil
 	}
 	args = append(args, sql.Named("limit", q.Limit), sql.Named("offset", max(q.Offset, 0)))
-	list, err := collect(scanSession)(tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+`
+	list, err := collect(sqlrow.ScanSession)(tx.QueryContext(ctx, `SELECT `+sqlrow.SessionCols+` FROM sessions WHERE `+where+`
 		ORDER BY last_active DESC, id LIMIT :limit OFFSET :offset`, args...))
 	if err != nil {
 		return nil, 0, wrap("list sessions", err)
@@ -194,7 +136,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 func (s *Store) RevokeSession(ctx context.Context, id string, at time.Time, events []security.Event) error {
 	return s.write(ctx, "revoke session", func(tx *sql.Tx) error {
 		n, err := execN(ctx, tx,
-			`UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, nullNanos(at), id)
+			`UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, sqlrow.NullNanos(at), id)
 		if err != nil {
 			return err
 		}
@@ -234,9 +176,9 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if n == 0 {
 			return fmt.Errorf("user %d is already blacklisted: %w", e.UserID, security.ErrConflict)
 		}
-		revoked, err = collect(scanSession)(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = :at
-			WHERE user_id = :user AND `+liveAt+` RETURNING `+sessionCols,
-			sql.Named("at", nullNanos(e.CreatedAt)), sql.Named("user", e.UserID), sql.Named("now", nanos(e.CreatedAt))))
+		revoked, err = collect(sqlrow.ScanSession)(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = :at
+			WHERE user_id = :user AND `+liveAt+` RETURNING `+sqlrow.SessionCols,
+			sql.Named("at", sqlrow.NullNanos(e.CreatedAt)), sql.Named("user", e.UserID), sql.Named("now", nanos(e.CreatedAt))))
 		if err != nil {
 			return err
 		}
@@ -319,7 +261,7 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 		key, nanos(since)).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("login failures", err)
 	}
-	return n, fromNullNanos(oldest), nil
+	return n, sqlrow.FromNullNanos(oldest), nil
 }
 
 // ClearLoginFailures implements [session.Store].

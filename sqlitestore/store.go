@@ -5,15 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"runtime"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -100,9 +99,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil
 	}
 	if err := errors.Join(
-		prep(s.r, &s.sessionByHash, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`),
-		prep(s.r, &s.userByID, `SELECT `+userCols+` FROM users WHERE id = ?`),
-		prep(s.r, &s.sessionUserByHash, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
+		prep(s.r, &s.sessionByHash, `SELECT `+sqlrow.SessionCols+` FROM sessions WHERE token_hash = ?`),
+		prep(s.r, &s.userByID, `SELECT `+sqlrow.UserCols+` FROM users WHERE id = ?`),
+		prep(s.r, &s.sessionUserByHash, `SELECT `+sqlrow.Qualify("s", sqlrow.SessionCols)+`, `+sqlrow.Qualify("u", sqlrow.UserCols)+`
 			FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`),
 		prep(s.w, &s.insertEvent, insertEventSQL),
 		prep(s.w, &s.lastEvent, lastEventSQL),
@@ -218,79 +217,25 @@ func hotRead(ctx context.Context) (context.Context, error) {
 	return context.WithoutCancel(ctx), nil
 }
 
-// qualify prefixes each column of a comma-separated list with table+".".
-func qualify(table, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = table + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // scanner is a *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlrow.Scanner
 
 // collect returns a function that reads every row of a query's result
-// with scan: collect(scanX)(db.QueryContext(…)).
-func collect[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
-	return func(rows *sql.Rows, err error) ([]T, error) {
-		if err != nil {
-			return nil, err
-		}
-		out, err := readRows(rows, nil, scan)
-		if err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
+// with scan: collect(scanX)(db.QueryContext(…)). It is [sqlrow.Collect].
+func collect[T any](scan func(scanner) (T, error)) func(sqlrow.Rows, error) ([]T, error) {
+	return sqlrow.Collect(scan)
 }
 
 // readRows appends every row of rows, read with scan, to dst, and closes
-// rows.
+// rows. It is [sqlrow.AppendRows].
 func readRows[T any](rows *sql.Rows, dst []T, scan func(scanner) (T, error)) ([]T, error) {
-	defer rows.Close()
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return dst, err
-		}
-		dst = append(dst, v)
-	}
-	return dst, rows.Err()
+	return sqlrow.AppendRows(dst, rows, scan)
 }
 
-// --- times ---
+// nanos is t as stored ([sqlrow.Nanos]), fromNanos its reverse.
+func nanos(t time.Time) int64 { return sqlrow.Nanos(t) }
 
-// zeroNanos stores the zero time.Time.
-const zeroNanos = math.MinInt64
-
-// nanos is t as stored: unix nanoseconds, clamped to what an int64 holds,
-// with the zero time as zeroNanos. It is the encoding the audit chain hashes
-// (security.EventNanos), so stored and hashed times cannot drift apart.
-func nanos(t time.Time) int64 { return security.EventNanos(t) }
-
-// fromNanos reverses nanos, in UTC.
-func fromNanos(n int64) time.Time {
-	if n == zeroNanos {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-// nullNanos is nanos for a nullable column: the zero time is NULL.
-func nullNanos(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return nanos(t)
-}
-
-func fromNullNanos(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return fromNanos(n.Int64)
-}
+func fromNanos(n int64) time.Time { return sqlrow.FromNanos(n) }
 
 var (
 	_ session.Store             = (*Store)(nil)

@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/internal/storetest"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -59,7 +59,7 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 		assert.Len(t, evs, 1)
 		var version int
 		require.NoError(t, st.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
-		ms, err := loadMigrations(migrationFiles)
+		ms, err := sqlrow.LoadMigrations(migrationFiles)
 		require.NoError(t, err)
 		assert.Equal(t, len(ms), version)
 		require.NoError(t, st.Close())
@@ -78,33 +78,6 @@ func TestOpenRefusesNoPath(t *testing.T) {
 	for _, p := range []string{"", ":memory:"} {
 		_, err := Open(t.Context(), p)
 		assert.Error(t, err, "path %q", p)
-	}
-}
-
-func TestLoadMigrationsChecksNames(t *testing.T) {
-	ok := &fstest.MapFile{Data: []byte("CREATE TABLE t (x INTEGER);")}
-	for _, tc := range []struct {
-		name    string
-		files   fstest.MapFS
-		wantErr string
-	}{
-		{"sequential", fstest.MapFS{"migrations/0001_a.sql": ok, "migrations/0002_b.sql": ok}, ""},
-		{"gap", fstest.MapFS{"migrations/0001_a.sql": ok, "migrations/0003_c.sql": ok}, "want version 2"},
-		{"starts at 2", fstest.MapFS{"migrations/0002_a.sql": ok}, "want version 1"},
-		{"no number", fstest.MapFS{"migrations/init.sql": ok}, "NNNN_name.sql"},
-		{"short number", fstest.MapFS{"migrations/1_init.sql": ok}, "NNNN_name.sql"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ms, err := loadMigrations(tc.files)
-			if tc.wantErr != "" {
-				assert.ErrorContains(t, err, tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			for i, m := range ms {
-				assert.Equal(t, i+1, m.version)
-			}
-		})
 	}
 }
 
