@@ -47,6 +47,14 @@ func TestAuditTamper(t *testing.T) {
 		require.Equal(t, int64(3), b.ID)
 		require.Equal(t, security.AuditModified, b.Problem)
 	})
+	t.Run("details no longer JSON", func(t *testing.T) {
+		st, sql := tamperedStore(t)
+		sql(`UPDATE events SET details = '{' WHERE id = 3`)
+		b := verifyBreak(t, st)
+		require.Equal(t, int64(3), b.ID)
+		require.Equal(t, security.AuditModified, b.Problem)
+		require.Contains(t, b.Detail, "cannot be decoded")
+	})
 	t.Run("removed", func(t *testing.T) {
 		st, sql := tamperedStore(t)
 		sql(`DELETE FROM events WHERE id = 2`)
@@ -68,4 +76,28 @@ func TestAuditTamper(t *testing.T) {
 		require.Equal(t, int64(6), evs[len(evs)-1].ID)
 		verifyBreak(t, st)
 	})
+}
+
+// TestAuditVerifyPages checks a chain longer than one page of
+// VerifyEvents: intact, and broken at a page boundary.
+func TestAuditVerifyPages(t *testing.T) {
+	st := openTest(t)
+	evs := make([]security.Event, 2*verifyPage+5)
+	for i := range evs {
+		evs[i] = security.Event{Time: time.Unix(int64(i), 0), Type: security.EventLogout, Subject: fmt.Sprint(i)}
+	}
+	require.NoError(t, st.RecordEvents(t.Context(), evs...))
+	res, err := st.VerifyEvents(t.Context())
+	require.NoError(t, err)
+	require.True(t, res.OK(), "%v", res.Break)
+	require.Equal(t, int64(len(evs)), res.Events)
+	head, err := st.EventsHead(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, head, res.Head)
+
+	_, err = st.pool.Exec(t.Context(), `DELETE FROM events WHERE id = $1`, verifyPage+1)
+	require.NoError(t, err)
+	b := verifyBreak(t, st)
+	require.Equal(t, int64(verifyPage+1), b.ID)
+	require.Equal(t, security.AuditRemoved, b.Problem)
 }

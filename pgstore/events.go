@@ -2,12 +2,13 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 )
 
@@ -20,8 +21,6 @@ import (
 // store assigns IDs from the head, without gaps, and moves the head in the
 // same transaction. The head remembers the highest ID ever assigned, so a
 // deleted tail is reported by VerifyEvents even without an anchor.
-
-const eventCols = `id, time, type, actor_user_id, actor_session_id, subject_user_id, subject, ip, details`
 
 // verifyPage is how many events VerifyEvents reads per query.
 const verifyPage = 1000
@@ -44,7 +43,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []security.Event) error
 		e = security.CleanEvent(e)
 		last++
 		e.ID = last
-		details, err := eventDetails(e)
+		details, err := sqlrow.EventDetails(e)
 		if err != nil {
 			return err
 		}
@@ -63,19 +62,6 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []security.Event) error
 	return nil
 }
 
-// eventDetails is e.Details as stored: a JSON object, or NULL when empty.
-func eventDetails(e security.Event) (*string, error) {
-	if len(e.Details) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(e.Details)
-	if err != nil {
-		return nil, fmt.Errorf("event details: %w", err)
-	}
-	s := string(b)
-	return &s, nil
-}
-
 // RecordEvents implements [security.EventRecorder]: the events of one call
 // are written in one transaction. Client-supplied text is stored cleaned
 // ([security.CleanEvent]).
@@ -90,7 +76,7 @@ func (s *Store) RecordEvents(ctx context.Context, events ...security.Event) erro
 
 // Events returns every recorded event, oldest first.
 func (s *Store) Events(ctx context.Context) ([]security.Event, error) {
-	evs, err := query(ctx, s, scanEvent, `SELECT `+eventCols+` FROM events ORDER BY id`)
+	evs, err := query(ctx, s, sqlrow.ScanEvent, `SELECT `+eventCols+` FROM events ORDER BY id`)
 	if err != nil {
 		return nil, wrap("events", err)
 	}
@@ -113,115 +99,45 @@ func (s *Store) EventsHead(ctx context.Context) (security.AuditHead, error) {
 	return h, nil
 }
 
-// VerifyEvents implements [security.AuditLog]. It reads the events in ID
-// order, [verifyPage] at a time (keyset pagination), so memory stays
-// constant and appends go on meanwhile; events appended during the walk
-// are checked too. A deleted tail is reported as truncated even without an
-// anchor, since events_head remembers the highest ID assigned.
+// VerifyEvents implements [security.AuditLog] with
+// [security.VerifyAuditLog]. It reads the events in ID order,
+// [verifyPage] at a time (keyset pagination), so memory stays constant and
+// appends go on meanwhile; events appended during the walk are checked
+// too. A deleted tail is reported as truncated even without an anchor,
+// since events_head remembers the highest ID assigned.
 func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead) (security.AuditResult, error) {
-	fail := func(err error) (security.AuditResult, error) {
-		return security.AuditResult{}, wrap("verify events", err)
-	}
-	v := security.NewAuditVerifier(anchors...)
-	v.Neighbours = func(prev, hash [32]byte) (before, after int64, err error) {
-		err = s.row(ctx, `SELECT
-			COALESCE((SELECT id FROM events WHERE hash = $1 ORDER BY id LIMIT 1), 0),
-			COALESCE((SELECT id FROM events WHERE prev_hash = $2 ORDER BY id LIMIT 1), 0)`,
-			prev[:], hash[:]).Scan(&before, &after)
-		return before, after, err
-	}
-	for {
-		n, more, err := s.verifyPage(ctx, v)
-		if err != nil {
-			return fail(err)
-		}
-		if !more {
-			break // the chain is broken
-		}
-		if n == verifyPage {
-			continue
-		}
-		// The last page was short. In one statement (one snapshot), see
-		// whether events were appended meanwhile, and what IDs were
-		// assigned.
-		var assigned, last int64
-		if err := s.row(ctx, `SELECT
-			COALESCE((SELECT last_id FROM events_head WHERE one = 1), 0),
-			COALESCE((SELECT max(id) FROM events), 0)`).Scan(&assigned, &last); err != nil {
-			return fail(err)
-		}
-		if last > v.Last() {
-			continue
-		}
-		res, err := v.Finish(max(assigned, last))
-		if err != nil {
-			return fail(err)
-		}
-		return res, nil
-	}
-	res, err := v.Finish(0)
+	res, err := security.VerifyAuditLog(ctx, auditSource{s}, anchors...)
 	if err != nil {
-		return fail(err)
+		return security.AuditResult{}, wrap("verify events", err)
 	}
 	return res, nil
 }
 
-// verifyPage feeds the events after v.Last() to v, up to verifyPage of
-// them. more is false once v found a break.
-func (s *Store) verifyPage(ctx context.Context, v *security.AuditVerifier) (n int, more bool, err error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+`, prev_hash, hash FROM events
-		WHERE id > $1 ORDER BY id LIMIT $2`, v.Last(), verifyPage)
-	if err != nil {
-		return 0, false, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ce security.ChainedEvent
-		var prev, hash []byte
-		var scanned bool
-		var id int64
-		e, err := scanEvent(scanFunc(func(dest ...any) error {
-			err := rows.Scan(append(dest, &prev, &hash)...)
-			scanned, id = err == nil, *dest[0].(*int64)
-			return err
-		}))
-		if err != nil {
-			if scanned { // read, but not decoded: tampered with
-				v.Unreadable(id, err)
-				return n + 1, false, nil
-			}
-			return n, false, err
-		}
-		ce.Event = e
-		copy(ce.PrevHash[:], prev)
-		copy(ce.Hash[:], hash)
-		n++
-		if !v.Next(ce) {
-			return n, false, nil
-		}
-	}
-	return n, true, rows.Err()
+// auditSource is the events table as [security.VerifyAuditLog] reads it.
+type auditSource struct{ s *Store }
+
+// ChainedEvents implements [security.AuditSource].
+func (a auditSource) ChainedEvents(ctx context.Context, after int64) iter.Seq2[security.ChainedEvent, error] {
+	return sqlrow.ChainedEvents(after, verifyPage, func(after int64, limit int) (sqlrow.Rows, error) {
+		return a.s.pool.Query(ctx, `SELECT `+eventCols+`, prev_hash, hash FROM events
+			WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	})
 }
 
-// scanFunc adapts a function to [scanner].
-type scanFunc func(dest ...any) error
+// Neighbours implements [security.AuditSource].
+func (a auditSource) Neighbours(ctx context.Context, prev, hash [32]byte) (before, after int64, err error) {
+	err = a.s.row(ctx, `SELECT
+		COALESCE((SELECT id FROM events WHERE hash = $1 ORDER BY id LIMIT 1), 0),
+		COALESCE((SELECT id FROM events WHERE prev_hash = $2 ORDER BY id LIMIT 1), 0)`,
+		prev[:], hash[:]).Scan(&before, &after)
+	return before, after, err
+}
 
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
-
-func scanEvent(sc scanner) (security.Event, error) {
-	var e security.Event
-	var at int64
-	var typ string
-	var details *string
-	if err := sc.Scan(&e.ID, &at, &typ, &e.ActorUserID, &e.ActorSessionID,
-		&e.SubjectUserID, &e.Subject, &e.IP, &details); err != nil {
-		return security.Event{}, err
-	}
-	e.Time, e.Type = fromNanos(at), security.EventType(typ)
-	if details != nil {
-		if err := json.Unmarshal([]byte(*details), &e.Details); err != nil {
-			return security.Event{}, fmt.Errorf("event %d details: %w", e.ID, err)
-		}
-	}
-	return e, nil
+// Assigned implements [security.AuditSource]: events_head remembers the
+// highest ID ever assigned.
+func (a auditSource) Assigned(ctx context.Context) (assigned, last int64, err error) {
+	err = a.s.row(ctx, `SELECT
+		COALESCE((SELECT last_id FROM events_head WHERE one = 1), 0),
+		COALESCE((SELECT max(id) FROM events), 0)`).Scan(&assigned, &last)
+	return assigned, last, err
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/propops/propsec/internal/sqlrow"
 )
 
 // migrationFiles holds the schema, one file per version: NNNN_name.sql,
@@ -23,46 +22,13 @@ var migrationFiles embed.FS
 // migrations run under: "propsec" in ASCII.
 const migrationLock int64 = 0x70726f7073656300
 
-// migration is one schema version.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the embedded migrations in version order.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names { // fs.Glob returns names sorted
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", base)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", base, len(ms)+1)
-		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(body)})
-	}
-	return ms, nil
-}
-
 // migrate brings the schema up to date in one transaction that first takes
 // an advisory lock: instances starting at the same time wait for each
 // other, and the later ones find the schema current, so each migration is
 // applied exactly once. PostgreSQL's DDL is transactional, so a failed
 // migration leaves nothing behind.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := sqlrow.LoadMigrations(migrationFiles)
 	if err != nil {
 		return wrap("migrate", err)
 	}
@@ -84,12 +50,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("database schema version %d is newer than this program supports (%d)", have, len(ms))
 		}
 		for _, m := range ms[have:] {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO propsec_schema (version, name) VALUES ($1, $2)`,
-				m.version, m.name); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
+				m.Version, m.Name); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
 			}
 		}
 		return nil

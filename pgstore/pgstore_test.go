@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/internal/storetest"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -104,7 +105,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		require.NoError(t, errs[i])
 		defer stores[i].Close()
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := sqlrow.LoadMigrations(migrationFiles)
 	require.NoError(t, err)
 	var rows, max int
 	require.NoError(t, stores[0].pool.QueryRow(t.Context(),

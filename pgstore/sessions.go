@@ -4,60 +4,21 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
 
-// sessionCols are the columns of a session.
-const sessionCols = `token_hash, id, user_id, kind, ip, user_agent, location,
-	created_at, last_active, idle_timeout, expires_at, revoked_at`
-
 // liveAt is the SQL form of [session.Session.Live] at the time bound to
 // the named argument @now.
 const liveAt = `revoked_at IS NULL AND expires_at > @now AND last_active + idle_timeout > @now`
-
-// sessionRow receives the columns of sessionCols.
-type sessionRow struct {
-	s                            session.Session
-	hash                         []byte
-	kind                         string
-	created, last, idle, expires int64
-	revoked                      *int64
-}
-
-// dest lists where Scan puts sessionCols.
-func (r *sessionRow) dest() []any {
-	return []any{&r.hash, &r.s.ID, &r.s.UserID, &r.kind, &r.s.IP, &r.s.UserAgent, &r.s.Location,
-		&r.created, &r.last, &r.idle, &r.expires, &r.revoked}
-}
-
-// session converts the scanned columns.
-func (r *sessionRow) session() (session.Session, error) {
-	s := r.s
-	if len(r.hash) != len(s.TokenHash) {
-		return session.Session{}, fmt.Errorf("session %s: token hash of %d bytes", s.ID, len(r.hash))
-	}
-	copy(s.TokenHash[:], r.hash)
-	s.Kind, s.IdleTimeout = session.Kind(r.kind), time.Duration(r.idle)
-	s.CreatedAt, s.LastActive, s.ExpiresAt = fromNanos(r.created), fromNanos(r.last), fromNanos(r.expires)
-	s.RevokedAt = fromNullNanos(r.revoked)
-	return s, nil
-}
-
-// scanSession reads sessionCols.
-func scanSession(sc scanner) (session.Session, error) {
-	var r sessionRow
-	if err := sc.Scan(r.dest()...); err != nil {
-		return session.Session{}, err
-	}
-	return r.session()
-}
 
 // CreateSession implements [session.Store]. It fails with
 // [security.ErrBlacklisted] when the user is blacklisted, and with
@@ -80,9 +41,7 @@ func (s *Store) CreateSession(ctx context.Context, sess session.Session, events 
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-			sess.TokenHash[:], sess.ID, sess.UserID, string(sess.Kind), sess.IP, sess.UserAgent, sess.Location,
-			nanos(sess.CreatedAt), nanos(sess.LastActive), int64(sess.IdleTimeout), nanos(sess.ExpiresAt),
-			nullNanos(sess.RevokedAt))
+			sqlrow.SessionArgs(sess)...)
 		if err != nil {
 			return err
 		}
@@ -108,7 +67,7 @@ func lockUser(ctx context.Context, tx pgx.Tx, userID int64) error {
 
 // SessionByTokenHash implements [session.Store].
 func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, error) {
-	sess, err := scanSession(s.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, h[:]))
+	sess, err := sqlrow.ScanSession(s.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, h[:]))
 	if err != nil {
 		return session.Session{}, rowErr("session by token hash", "session", err)
 	}
@@ -118,28 +77,17 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (s
 // SessionUserByTokenHash implements [session.SessionUserLoader]: the
 // session and its user in one indexed read.
 func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
-	var sr sessionRow
-	var ur userRow
-	err := s.row(ctx, `SELECT `+qualify("s", sessionCols)+`, `+qualify("u", userCols)+`
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h[:]).
-		Scan(append(sr.dest(), ur.dest()...)...)
+	sess, u, err := sqlrow.ScanSessionUser(s.row(ctx, `SELECT `+sqlrow.Qualify("s", sessionCols)+`, `+
+		sqlrow.Qualify("u", userCols)+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h[:]))
 	if err != nil {
 		return session.Session{}, session.User{}, rowErr("session and user by token hash", "session", err)
-	}
-	sess, err := sr.session()
-	if err != nil {
-		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
-	}
-	u, err := ur.user()
-	if err != nil {
-		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
 	}
 	return sess, u, nil
 }
 
 // SessionByID implements [session.Store].
 func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
-	sess, err := scanSession(s.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
+	sess, err := sqlrow.ScanSession(s.row(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
 	if err != nil {
 		return session.Session{}, rowErr("session by id", "session", err)
 	}
@@ -172,7 +120,7 @@ func (s *Store) ListSessions(ctx context.Context, q session.ListQuery) ([]sessio
 				}
 				args["limit"], args["offset"] = q.Limit, max(q.Offset, 0)
 				var err error
-				list, err = collect(scanSession)(tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+`
+				list, err = collect(sqlrow.ScanSession)(tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where+`
 				ORDER BY last_active DESC, id LIMIT @limit OFFSET @offset`, args))
 				return err
 			})
@@ -241,7 +189,7 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("user %d is already blacklisted: %w", e.UserID, security.ErrConflict)
 		}
-		revoked, err = collect(scanSession)(tx.Query(ctx, `UPDATE sessions SET revoked_at = @at
+		revoked, err = collect(sqlrow.ScanSession)(tx.Query(ctx, `UPDATE sessions SET revoked_at = @at
 			WHERE user_id = @user AND `+liveAt+` RETURNING `+sessionCols,
 			pgx.NamedArgs{"at": nullNanos(e.CreatedAt), "user": e.UserID, "now": nanos(e.CreatedAt)}))
 		if err != nil {
@@ -322,12 +270,12 @@ func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time
 // LoginFailures implements [session.Store].
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
 	var n int
-	var oldest *int64
+	var oldest sql.NullInt64
 	if err := s.row(ctx, `SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at >= $2`,
 		key, nanos(since)).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, wrap("login failures", err)
 	}
-	return n, fromNullNanos(oldest), nil
+	return n, sqlrow.FromNullNanos(oldest), nil
 }
 
 // ClearLoginFailures implements [session.Store].

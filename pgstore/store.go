@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -194,69 +194,28 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// qualify prefixes each column of a comma-separated list with table+".".
-func qualify(table, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = table + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // scanner is a pgx.Row or pgx.Rows.
-type scanner interface{ Scan(dest ...any) error }
+type scanner = sqlrow.Scanner
 
-// collect reads every row of rows with scan and closes rows.
-func collect[T any](scan func(scanner) (T, error)) func(pgx.Rows, error) ([]T, error) {
-	return func(rows pgx.Rows, err error) ([]T, error) {
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []T
-		for rows.Next() {
-			v, err := scan(rows)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, rows.Err()
-	}
+// collect reads every row of rows with scan and closes rows: it is
+// [sqlrow.Collect].
+func collect[T any](scan func(scanner) (T, error)) func(sqlrow.Rows, error) ([]T, error) {
+	return sqlrow.Collect(scan)
 }
 
-// --- times ---
+// The columns, times and emails as sqlitestore stores them too
+// (internal/sqlrow), by the names this package's SQL uses.
+const (
+	sessionCols = sqlrow.SessionCols
+	userCols    = sqlrow.UserCols
+	eventCols   = sqlrow.EventCols
+)
 
-// zeroNanos stores the zero time.Time.
-const zeroNanos = math.MinInt64
-
-// nanos is t as stored: unix nanoseconds, clamped to what an int64 holds,
-// with the zero time as zeroNanos; the encoding the audit chain hashes.
-func nanos(t time.Time) int64 { return security.EventNanos(t) }
-
-// fromNanos reverses nanos, in UTC.
-func fromNanos(n int64) time.Time {
-	if n == zeroNanos {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-// nullNanos is nanos for a nullable column: the zero time is NULL.
-func nullNanos(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	n := nanos(t)
-	return &n
-}
-
-func fromNullNanos(n *int64) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return fromNanos(*n)
-}
+// nanos, fromNanos, nullNanos and emailKey are sqlrow's.
+func nanos(t time.Time) int64      { return sqlrow.Nanos(t) }
+func fromNanos(n int64) time.Time  { return sqlrow.FromNanos(n) }
+func nullNanos(t time.Time) any    { return sqlrow.NullNanos(t) }
+func emailKey(email string) string { return sqlrow.EmailKey(email) }
 
 var (
 	_ session.Store             = (*Store)(nil)
