@@ -86,16 +86,13 @@ func (s *Store) Events(ctx context.Context) ([]security.Event, error) {
 // EventsHead implements [security.AuditLog]: the newest event's ID and
 // hash, or the zero head when there are no events.
 func (s *Store) EventsHead(ctx context.Context) (security.AuditHead, error) {
-	var h security.AuditHead
-	var hash []byte
-	err := s.row(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`).Scan(&h.ID, &hash)
-	if errors.Is(err, pgx.ErrNoRows) {
+	h, err := sqlrow.ScanAuditHead(s.row(ctx, `SELECT id, hash FROM events ORDER BY id DESC LIMIT 1`))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return security.AuditHead{}, nil
-	}
-	if err != nil {
+	case err != nil:
 		return security.AuditHead{}, wrap("events head", err)
 	}
-	copy(h.Hash[:], hash)
 	return h, nil
 }
 

@@ -180,9 +180,8 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if err := lockUser(ctx, tx, e.UserID); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO blacklist (user_id, user_name, reason,
-			blacklisted_by, blacklisted_by_name, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-			e.UserID, e.UserName, e.Reason, e.BlacklistedBy, e.BlacklistedByName, nanos(e.CreatedAt))
+		tag, err := tx.Exec(ctx, `INSERT INTO blacklist (`+sqlrow.BlacklistCols+`) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+			sqlrow.BlacklistArgs(e)...)
 		if err != nil {
 			return err
 		}
@@ -223,20 +222,12 @@ func (s *Store) RemoveBlacklist(ctx context.Context, userID int64, events []secu
 
 // Blacklist implements [session.Store]: newest first, then by user id.
 func (s *Store) Blacklist(ctx context.Context) ([]session.BlacklistEntry, error) {
-	list, err := query(ctx, s, scanEntry, `SELECT user_id, user_name, reason, blacklisted_by,
-		blacklisted_by_name, created_at FROM blacklist ORDER BY created_at DESC, user_id`)
+	list, err := query(ctx, s, sqlrow.ScanBlacklistEntry, `SELECT `+sqlrow.BlacklistCols+` FROM blacklist
+		ORDER BY created_at DESC, user_id`)
 	if err != nil {
 		return nil, wrap("blacklist", err)
 	}
 	return list, nil
-}
-
-func scanEntry(sc scanner) (session.BlacklistEntry, error) {
-	var e session.BlacklistEntry
-	var at int64
-	err := sc.Scan(&e.UserID, &e.UserName, &e.Reason, &e.BlacklistedBy, &e.BlacklistedByName, &at)
-	e.CreatedAt = fromNanos(at)
-	return e, err
 }
 
 // IsBlacklisted implements [session.Store].

@@ -14,13 +14,9 @@ import (
 // fails with [security.ErrConflict] (the unique index decides, so two
 // instances cannot both take one email).
 func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
-	key, err := sqlrow.UserKey(u)
+	key, perms, err := sqlrow.UserValues(u)
 	if err != nil {
 		return err
-	}
-	perms, err := sqlrow.EncodePermissions(u.Permissions)
-	if err != nil {
-		return wrap("upsert user", err)
 	}
 	_, err = s.execIdem(ctx, "upsert user", `
 		INSERT INTO users (`+userCols+`, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -221,16 +221,13 @@ func (s *Store) EventsHead(ctx context.Context) (security.AuditHead, error) {
 	if err := s.sealIfNeeded(ctx, `SELECT hash IS NULL FROM events ORDER BY id DESC LIMIT 1`); err != nil {
 		return security.AuditHead{}, wrap("events head", err)
 	}
-	var h security.AuditHead
-	var hash []byte
-	err := s.r.QueryRowContext(ctx, newest).Scan(&h.ID, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	h, err := sqlrow.ScanAuditHead(s.r.QueryRowContext(ctx, newest))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return security.AuditHead{}, nil
-	}
-	if err != nil {
+	case err != nil:
 		return security.AuditHead{}, wrap("events head", err)
 	}
-	copy(h.Hash[:], hash)
 	return h, nil
 }
 

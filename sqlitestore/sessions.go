@@ -167,9 +167,8 @@ func (s *Store) KnownLoginIP(ctx context.Context, userID int64, ip string) (know
 func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, events func([]session.Session) []security.Event) (int, error) {
 	var revoked []session.Session
 	err := s.write(ctx, "add blacklist", func(tx *sql.Tx) error {
-		n, err := execN(ctx, tx, `INSERT INTO blacklist (user_id, user_name, reason,
-			blacklisted_by, blacklisted_by_name, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			e.UserID, e.UserName, e.Reason, e.BlacklistedBy, e.BlacklistedByName, nanos(e.CreatedAt))
+		n, err := execN(ctx, tx, `INSERT INTO blacklist (`+sqlrow.BlacklistCols+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			sqlrow.BlacklistArgs(e)...)
 		if err != nil {
 			return err
 		}
@@ -210,20 +209,12 @@ func (s *Store) RemoveBlacklist(ctx context.Context, userID int64, events []secu
 
 // Blacklist implements [session.Store]: newest first, then by user id.
 func (s *Store) Blacklist(ctx context.Context) ([]session.BlacklistEntry, error) {
-	list, err := collect(scanEntry)(s.r.QueryContext(ctx, `SELECT user_id, user_name, reason, blacklisted_by,
-		blacklisted_by_name, created_at FROM blacklist ORDER BY created_at DESC, user_id`))
+	list, err := collect(sqlrow.ScanBlacklistEntry)(s.r.QueryContext(ctx, `SELECT `+sqlrow.BlacklistCols+` FROM blacklist
+		ORDER BY created_at DESC, user_id`))
 	if err != nil {
 		return nil, wrap("blacklist", err)
 	}
 	return list, nil
-}
-
-func scanEntry(sc scanner) (session.BlacklistEntry, error) {
-	var e session.BlacklistEntry
-	var at int64
-	err := sc.Scan(&e.UserID, &e.UserName, &e.Reason, &e.BlacklistedBy, &e.BlacklistedByName, &at)
-	e.CreatedAt = fromNanos(at)
-	return e, err
 }
 
 // IsBlacklisted implements [session.Store].

@@ -15,13 +15,9 @@ import (
 // case-insensitively and must be unique: an email held by another user
 // fails with [security.ErrConflict].
 func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
-	key, err := sqlrow.UserKey(u)
+	key, perms, err := sqlrow.UserValues(u)
 	if err != nil {
 		return err
-	}
-	perms, err := sqlrow.EncodePermissions(u.Permissions)
-	if err != nil {
-		return wrap("upsert user", err)
 	}
 	return s.write(ctx, "upsert user", func(tx *sql.Tx) error {
 		var owner int64

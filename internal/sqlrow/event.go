@@ -117,3 +117,15 @@ func chainedPage(rows Rows, after *int64, yield func(security.ChainedEvent, erro
 	}
 	return n, true
 }
+
+// ScanAuditHead reads an event's id and hash: the head of the chain
+// ([security.AuditHead]) when the event is the newest.
+func ScanAuditHead(sc Scanner) (security.AuditHead, error) {
+	var h security.AuditHead
+	var hash []byte
+	if err := sc.Scan(&h.ID, &hash); err != nil {
+		return security.AuditHead{}, err
+	}
+	copy(h.Hash[:], hash)
+	return h, nil
+}

@@ -73,3 +73,22 @@ func SessionArgs(sess session.Session) []any {
 		Nanos(sess.CreatedAt), Nanos(sess.LastActive), int64(sess.IdleTimeout), Nanos(sess.ExpiresAt),
 		NullNanos(sess.RevokedAt)}
 }
+
+// BlacklistCols are the columns of a blacklist entry, in the order
+// [ScanBlacklistEntry] reads them and [BlacklistArgs] lists them.
+const BlacklistCols = `user_id, user_name, reason, blacklisted_by, blacklisted_by_name, created_at`
+
+// BlacklistArgs are the values of [BlacklistCols] for e, in order, as the
+// arguments of an INSERT.
+func BlacklistArgs(e session.BlacklistEntry) []any {
+	return []any{e.UserID, e.UserName, e.Reason, e.BlacklistedBy, e.BlacklistedByName, Nanos(e.CreatedAt)}
+}
+
+// ScanBlacklistEntry reads [BlacklistCols].
+func ScanBlacklistEntry(sc Scanner) (session.BlacklistEntry, error) {
+	var e session.BlacklistEntry
+	var at int64
+	err := sc.Scan(&e.UserID, &e.UserName, &e.Reason, &e.BlacklistedBy, &e.BlacklistedByName, &at)
+	e.CreatedAt = FromNanos(at)
+	return e, err
+}

@@ -99,6 +99,24 @@ func TestSessionRow(t *testing.T) {
 	assert.ErrorContains(t, err, "token hash of 5 bytes")
 }
 
+func TestBlacklistRow(t *testing.T) {
+	e := session.BlacklistEntry{UserID: 7, UserName: "Mallory", Reason: "abuse", BlacklistedBy: 1,
+		BlacklistedByName: "Alice", CreatedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	got, err := sqlrow.ScanBlacklistEntry(&fakeRows{rows: [][]any{sqlrow.BlacklistArgs(e)}, i: 1})
+	require.NoError(t, err)
+	assert.Equal(t, e, got)
+}
+
+func TestAuditHeadRow(t *testing.T) {
+	want := security.AuditHead{ID: 9, Hash: security.EventHash(security.GenesisHash, security.Event{ID: 9})}
+	got, err := sqlrow.ScanAuditHead(&fakeRows{rows: [][]any{{want.ID, want.Hash[:]}}, i: 1})
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	boom := errors.New("boom")
+	_, err = sqlrow.ScanAuditHead(&fakeRows{rows: [][]any{{want.ID, want.Hash[:]}}, i: 1, scanErr: boom})
+	assert.ErrorIs(t, err, boom)
+}
+
 func TestUserRow(t *testing.T) {
 	u := session.User{Principal: security.Principal{UserID: 7, Name: "Alice", Email: "Alice@Example.com",
 		AccountType: security.AccountStaff, Permissions: []security.Permission{security.PermSessionsList}},
@@ -114,11 +132,12 @@ func TestUserRow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "[]", none)
 
-	key, err := sqlrow.UserKey(u)
+	key, enc, err := sqlrow.UserValues(u)
 	require.NoError(t, err)
 	assert.Equal(t, "alice@example.com", key)
+	assert.Equal(t, perms, enc)
 	for _, bad := range []security.Principal{{UserID: 0, Email: "a@b"}, {UserID: 1, Email: "  "}} {
-		_, err := sqlrow.UserKey(session.User{Principal: bad})
+		_, _, err := sqlrow.UserValues(session.User{Principal: bad})
 		assert.ErrorIs(t, err, security.ErrInvalid)
 	}
 }

@@ -17,17 +17,21 @@ const UserCols = "id, name, email, account_type, permissions, password_hash"
 // trimmed and lower-cased.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// UserKey checks that u can be stored, with a positive ID and an email,
-// and returns its email key. The errors wrap [security.ErrInvalid].
-func UserKey(u session.User) (string, error) {
+// UserValues checks that u can be stored, with a positive ID and an
+// email, and returns the columns stored beside its own fields: its email
+// key ([EmailKey]) and its permissions ([EncodePermissions]). An invalid
+// user fails with an error wrapping [security.ErrInvalid].
+func UserValues(u session.User) (key, perms string, err error) {
 	if u.UserID <= 0 {
-		return "", security.Invalid("id", "must be a positive integer")
+		return "", "", security.Invalid("id", "must be a positive integer")
 	}
-	key := EmailKey(u.Email)
-	if key == "" {
-		return "", security.Invalid("email", "is required")
+	if key = EmailKey(u.Email); key == "" {
+		return "", "", security.Invalid("email", "is required")
 	}
-	return key, nil
+	if perms, err = EncodePermissions(u.Permissions); err != nil {
+		return "", "", fmt.Errorf("permissions: %w", err)
+	}
+	return key, perms, nil
 }
 
 // EncodePermissions is the permissions column of a user: a JSON array of
