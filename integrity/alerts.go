@@ -181,12 +181,13 @@ func (m *Monitor) DeleteAlerts(ctx context.Context, actor Actor, ids ...int64) (
 // and the alert is resolved. The file must still be in the state the alert
 // observed, else it fails with [security.ErrConflict] (run a scan). It also
 // refuses while the root's baseline fails verification, since re-sealing
-// would launder the tampering; end a deployment to rebuild it instead.
+// would launder the tampering; end a deployment to rebuild it instead. An
+// alert raised on another host fails with an [*OtherHostError].
 func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error {
 	if id <= 0 {
 		return security.Invalid("alert_id", "must be a positive integer")
 	}
-	if err := m.acquire(ctx); err != nil {
+	if err := m.acquire(ctx, Check{}); err != nil {
 		return err
 	}
 	defer m.release()
@@ -194,6 +195,9 @@ func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error 
 	defer cancel()
 	a, err := m.cfg.Store.Alert(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := m.ownAlert(a); err != nil {
 		return err
 	}
 	if a.Type != AlertViolation {

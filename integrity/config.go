@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,6 +20,8 @@ const (
 	DefaultMaxDiffBytes = 1 << 20
 	// MinKeyBytes is the shortest key accepted for the baseline MAC.
 	MinKeyBytes = 32
+	// MaxHostBytes is the longest [Config.Host].
+	MaxHostBytes = 255
 )
 
 // Config configures a [Monitor]. Zero fields take the documented defaults.
@@ -28,8 +31,17 @@ const (
 // leaves the roots), and FIFOs, sockets and devices are recorded by type and
 // never opened.
 type Config struct {
-	// Store keeps the baseline and the alerts. Required.
+	// Store keeps the baseline and the alerts. Required. A store that
+	// several machines share implements [HostStores]: the Monitor then
+	// uses the Store of Host. One that several processes share implements
+	// [ScanLocker]: the Monitor then also takes its lock.
 	Store Store
+	// Host names this machine: alerts and checks carry it, and a store
+	// shared by several machines keeps each one's baseline apart by it.
+	// Every Monitor watching the same files must use the same Host, and
+	// Monitors on different machines different ones. At most
+	// [MaxHostBytes] bytes of printable UTF-8. Default [os.Hostname].
+	Host string
 	// Key authenticates the baseline (keyed BLAKE3); at least [MinKeyBytes]
 	// random bytes. Required. Keep it out of the database: whoever holds
 	// both can forge a baseline.
@@ -126,6 +138,16 @@ type severityRule struct {
 func (c *Config) fill() error {
 	if c.Store == nil {
 		return security.Invalid("Store", "is required")
+	}
+	if c.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return security.Invalidf("Host", "cannot find the host name (%v): set it", err)
+		}
+		c.Host = h
+	}
+	if len(c.Host) > MaxHostBytes || security.CleanText(c.Host, MaxHostBytes) != c.Host || strings.TrimSpace(c.Host) == "" {
+		return security.Invalidf("Host", "must be 1 to %d bytes of printable UTF-8", MaxHostBytes)
 	}
 	if len(c.Key) < MinKeyBytes {
 		return security.Invalidf("Key", "must be at least %d bytes", MinKeyBytes)

@@ -20,7 +20,7 @@ const maxDescription = 500
 // [security.ErrConflict] if a window is open.
 func (m *Monitor) BeginDeployment(ctx context.Context, actor Actor, description string) (Deployment, error) {
 	desc := security.CleanText(strings.TrimSpace(description), maxDescription)
-	if err := m.acquire(ctx); err != nil {
+	if err := m.acquire(ctx, Check{}); err != nil {
 		return Deployment{}, err
 	}
 	defer m.release()
@@ -29,7 +29,7 @@ func (m *Monitor) BeginDeployment(ctx context.Context, actor Actor, description 
 	} else if !errors.Is(err, security.ErrNotFound) {
 		return Deployment{}, err
 	}
-	j, err := m.runHeld(ctx, CheckScan, m.runScan)
+	j, err := m.runHeld(ctx, "", CheckScan, m.runScan)
 	if err != nil {
 		return Deployment{}, fmt.Errorf("scan before the deployment: %w", err)
 	}
@@ -52,7 +52,7 @@ func (m *Monitor) BeginDeployment(ctx context.Context, actor Actor, description 
 // baseline_tampered alert raised). It fails with [security.ErrNotFound] when
 // no window is open.
 func (m *Monitor) EndDeployment(ctx context.Context, actor Actor) (int64, error) {
-	if err := m.acquire(ctx); err != nil {
+	if err := m.acquire(ctx, Check{}); err != nil {
 		return 0, err
 	}
 	defer m.release()
@@ -63,7 +63,7 @@ func (m *Monitor) EndDeployment(ctx context.Context, actor Actor) (int64, error)
 	if !ok {
 		return 0, fmt.Errorf("no deployment is open: %w", security.ErrNotFound)
 	}
-	j, err := m.runHeld(ctx, CheckDeploymentEnd, func(ctx context.Context, j *job) error {
+	j, err := m.runHeld(ctx, "", CheckDeploymentEnd, func(ctx context.Context, j *job) error {
 		return m.runEnd(ctx, j, d, actor)
 	})
 	return j.accepted.Load(), err

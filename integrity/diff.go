@@ -34,10 +34,14 @@ const DiffContext = 3
 
 // Diff returns the diff between the known-good content of an alert's path
 // and the file as it is now. A deleted file shows every line removed; an
-// added file every line added.
+// added file every line added. An alert raised on another host fails with
+// an [*OtherHostError].
 func (m *Monitor) Diff(ctx context.Context, alertID int64) (Diff, error) {
 	a, err := m.Alert(ctx, alertID)
 	if err != nil {
+		return Diff{}, err
+	}
+	if err := m.ownAlert(a); err != nil {
 		return Diff{}, err
 	}
 	if a.Type == AlertBaselineTampered {

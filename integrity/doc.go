@@ -53,8 +53,9 @@
 // # Scans
 //
 // A scan is a background check with an id ("chk_…"); at most one runs at a
-// time, and [Monitor.Start] returns the running one's id with an error
-// wrapping [security.ErrConflict]. [Monitor.Progress] reports its status,
+// time (per machine, across processes sharing a store: see below), and
+// [Monitor.Start] returns the running one's id with an error wrapping
+// [security.ErrConflict]. [Monitor.Progress] reports its status,
 // counts and duration; [Monitor.Cancel] cancels it; [Monitor.Close] waits
 // for it. Comparison streams: the walker yields paths in the baseline's
 // byte order (a directory's subtree sorts as if its name ended in "/"),
@@ -93,7 +94,32 @@
 //
 // # Storage
 //
-// A [Store] keeps it all; memstore and sqlitestore implement it, and
-// package integritytest is the conformance suite they pass. Every change is
-// written with its audit events in one transaction.
+// A [Store] keeps it all; memstore, sqlitestore and pgstore implement it,
+// and package integritytest is the conformance suite they pass. Every
+// change is written with its audit events in one transaction.
+//
+// # Several machines and processes
+//
+// Each machine watches its own files, so every alert and check carries the
+// name of the machine, [Config.Host] (by default [os.Hostname]). When
+// several instances of a host application share one database (pgstore):
+//
+//   - Baselines are per machine. A store shared by several machines
+//     implements [HostStores], and the Monitor works on the Store of its
+//     host: its baseline, seals, observations, staged changes and open
+//     deployment are its own, even where two machines watch the same root
+//     path. Deployments are therefore opened and ended per machine.
+//   - Alerts are shared: every instance lists, resolves, ignores and
+//     deletes the alerts of every machine. Accepting an alert and diffing
+//     it need its file, so a Monitor of another host refuses them with an
+//     [*OtherHostError].
+//   - At most one operation that walks the tree or writes the baseline runs
+//     at a time per machine. A store shared by several processes implements
+//     [ScanLocker], and the Monitor also takes its lock: [Monitor.Start]
+//     while another process of the same host runs a check fails as it does
+//     within one Monitor, with that check's id and a [*BusyError], and
+//     [Monitor.Progress] reports checks recorded by any process. Machines
+//     scan at the same time, each its own files.
+//
+// A check is started on, and scans, the machine whose Monitor runs it.
 package integrity

@@ -20,6 +20,13 @@ const DeploymentIDPrefix = "dep_"
 // historySize is how many finished checks Progress remembers.
 const historySize = 100
 
+// recordInterval is how often a running check is recorded through a
+// [ScanLease], and releaseTimeout bounds [ScanLease.Release].
+const (
+	recordInterval = time.Second
+	releaseTimeout = 10 * time.Second
+)
+
 var (
 	errClosed      = fmt.Errorf("integrity monitor closed: %w", security.ErrUnavailable)
 	errUnsupported = fmt.Errorf("integrity: file monitoring is not supported on this system: %w", errors.ErrUnsupported)
@@ -36,9 +43,13 @@ type Monitor struct {
 	hook func(path string, pass int)
 
 	slot chan struct{} // held by the running operation
-	base context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// locker is cfg.Store as a ScanLocker, if it is one; lease is its lock
+	// while the slot is held (owned by the slot's holder).
+	locker ScanLocker
+	lease  ScanLease
+	base   context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu         sync.Mutex
 	closed     bool
@@ -89,8 +100,12 @@ func New(cfg Config) (*Monitor, error) {
 		return nil, err
 	}
 	cfg.Key = append([]byte(nil), cfg.Key...)
+	if hs, ok := cfg.Store.(HostStores); ok {
+		cfg.Store = hs.IntegrityStore(cfg.Host)
+	}
 	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), filter: filter{include: inc, exclude: exc},
 		rules: rules, slot: make(chan struct{}, 1)}
+	m.locker, _ = cfg.Store.(ScanLocker)
 	m.base, m.stop = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -100,8 +115,10 @@ func (m *Monitor) Roots() []string { return append([]string(nil), m.cfg.Roots...
 
 func (m *Monitor) now() time.Time { return security.Now(m.cfg.Clock).UTC() }
 
-// acquire takes the operation slot, waiting for the running operation.
-func (m *Monitor) acquire(ctx context.Context) error {
+// acquire takes the operation slot, waiting for the running operation,
+// then the store's lock (see [ScanLocker]) for check c (zero: for no
+// check), waiting for it too.
+func (m *Monitor) acquire(ctx context.Context, c Check) error {
 	if !supported {
 		return errUnsupported
 	}
@@ -113,18 +130,55 @@ func (m *Monitor) acquire(ctx context.Context) error {
 		return errClosed
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		<-m.slot
 		return errClosed
 	}
 	m.wg.Add(1)
+	m.mu.Unlock()
+	if err := m.lockStore(ctx, c, true); err != nil {
+		m.release()
+		return err
+	}
 	return nil
 }
 
+// lockStore takes the store's lock into m.lease, if the store is a
+// ScanLocker; the slot is held. It gives up when the Monitor closes.
+func (m *Monitor) lockStore(ctx context.Context, c Check, wait bool) error {
+	if m.locker == nil {
+		return nil
+	}
+	ctx, cancel := m.opContext(ctx)
+	defer cancel()
+	lease, err := m.locker.LockScan(ctx, c, wait)
+	if err != nil {
+		if m.base.Err() != nil {
+			return errClosed
+		}
+		return err
+	}
+	m.lease = lease
+	return nil
+}
+
+// release frees the store's lock, if held, and the slot.
 func (m *Monitor) release() {
+	if m.lease != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		// An error leaves the lock to be freed when its connection closes.
+		_ = m.lease.Release(ctx)
+		cancel()
+		m.lease = nil
+	}
 	<-m.slot
 	m.wg.Done()
+}
+
+// runningCheck is the Check recorded for a check starting now.
+func (m *Monitor) runningCheck(id string, kind CheckKind) Check {
+	return Check{ID: id, Host: m.cfg.Host, Kind: kind, Status: CheckRunning, StartedAt: m.now()}
 }
 
 // opContext is ctx, also cancelled when the Monitor closes.
@@ -134,17 +188,27 @@ func (m *Monitor) opContext(ctx context.Context) (context.Context, context.Cance
 	return ctx, func() { stop(); cancel() }
 }
 
-// newJobLocked registers a job as the running one; m.mu is held and the slot
-// taken.
-func (m *Monitor) newJobLocked(kind CheckKind, cancel context.CancelFunc) *job {
-	j := &job{id: security.NewID(CheckIDPrefix), kind: kind, started: m.now(), cancel: cancel, status: CheckRunning}
+// newJobLocked registers a job with id (a new one if "") as the running
+// one; m.mu is held and the slot taken.
+func (m *Monitor) newJobLocked(id string, kind CheckKind, cancel context.CancelFunc) *job {
+	if id == "" {
+		id = security.NewID(CheckIDPrefix)
+	}
+	j := &job{id: id, kind: kind, started: m.now(), cancel: cancel, status: CheckRunning}
 	m.cur = j
 	return j
 }
 
-// execute runs fn as job j, records its outcome and frees the slot.
+// execute runs fn as job j and records its outcome, also through the
+// store's lease, if any.
 func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, *job) error) error {
-	err := fn(ctx, j)
+	stop, err := m.recordRunning(ctx, j)
+	if err == nil {
+		err = fn(ctx, j)
+		if lost := stop(); lost != nil {
+			err = lost
+		}
+	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -175,34 +239,103 @@ func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, 
 		m.history = m.history[len(m.history)-historySize:]
 	}
 	m.mu.Unlock()
+	if m.lease != nil {
+		// If this fails, the store reports the check failed once the lock
+		// is released.
+		_ = m.lease.Record(context.WithoutCancel(ctx), m.snapshot(j))
+	}
 	return err
+}
+
+// recordRunning records j as running through the store's lease, if any,
+// and then about every second until stop is called. If a record fails, it
+// cancels j: the lease may be lost, and another process may take the lock.
+// stop waits for the recording to end and returns the reason j failed, if
+// it did.
+func (m *Monitor) recordRunning(ctx context.Context, j *job) (stop func() error, err error) {
+	if m.lease == nil {
+		return func() error { return nil }, nil
+	}
+	if err := m.lease.Record(ctx, m.snapshot(j)); err != nil {
+		return nil, fmt.Errorf("recording check %s: %w", j.id, err)
+	}
+	done := make(chan struct{})
+	var lost error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(recordInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if err := m.lease.Record(ctx, m.snapshot(j)); err != nil {
+				if ctx.Err() == nil {
+					lost = fmt.Errorf("lost the store's integrity lock: %w", err)
+					j.cancel()
+				}
+				return
+			}
+		}
+	})
+	return func() error {
+		close(done)
+		wg.Wait()
+		return lost
+	}, nil
 }
 
 // Start starts a scan in the background and returns its id ("chk_…") at
 // once. The scan outlives ctx: it runs until it ends, [Monitor.Cancel] or
 // [Monitor.Close]. If a check is running, Start returns that check's id and
 // an error wrapping [security.ErrConflict]; if another operation (accepting
-// an alert) holds the Monitor, the id is empty.
+// an alert) holds the Monitor, the id is empty. The same holds for a check
+// or operation of another process sharing the store (see [ScanLocker]):
+// the error is then a [*BusyError].
 func (m *Monitor) Start(ctx context.Context) (string, error) {
 	if !supported {
 		return "", errUnsupported
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return "", errClosed
 	}
 	if m.cur != nil {
-		return m.cur.id, fmt.Errorf("integrity check %s is running: %w", m.cur.id, security.ErrConflict)
+		id := m.cur.id
+		m.mu.Unlock()
+		return id, fmt.Errorf("integrity check %s is running: %w", id, security.ErrConflict)
 	}
 	select {
 	case m.slot <- struct{}{}:
 	default:
+		m.mu.Unlock()
 		return "", fmt.Errorf("another integrity operation is running: %w", security.ErrConflict)
 	}
-	jctx, cancel := context.WithCancel(m.base)
-	j := m.newJobLocked(CheckScan, cancel)
 	m.wg.Add(1)
+	m.mu.Unlock()
+	// The slot is held: take the store's lock, without waiting, outside
+	// m.mu (it may be a round trip to a database).
+	id := security.NewID(CheckIDPrefix)
+	if err := m.lockStore(ctx, m.runningCheck(id, CheckScan), false); err != nil {
+		m.release()
+		var busy *BusyError
+		if errors.As(err, &busy) {
+			return busy.CheckID, err
+		}
+		return "", err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		m.release()
+		return "", errClosed
+	}
+	jctx, cancel := context.WithCancel(m.base)
+	j := m.newJobLocked(id, CheckScan, cancel)
+	m.mu.Unlock()
 	go func() {
 		defer m.release()
 		defer cancel()
@@ -213,19 +346,21 @@ func (m *Monitor) Start(ctx context.Context) (string, error) {
 
 // runSync runs a check in the calling goroutine, after the running one.
 func (m *Monitor) runSync(ctx context.Context, kind CheckKind, fn func(context.Context, *job) error) (*job, error) {
-	if err := m.acquire(ctx); err != nil {
+	id := security.NewID(CheckIDPrefix)
+	if err := m.acquire(ctx, m.runningCheck(id, kind)); err != nil {
 		return nil, err
 	}
 	defer m.release()
-	return m.runHeld(ctx, kind, fn)
+	return m.runHeld(ctx, id, kind, fn)
 }
 
-// runHeld runs a check in the calling goroutine, which holds the slot.
-func (m *Monitor) runHeld(ctx context.Context, kind CheckKind, fn func(context.Context, *job) error) (*job, error) {
+// runHeld runs a check with id ("": a new one) in the calling goroutine,
+// which holds the slot.
+func (m *Monitor) runHeld(ctx context.Context, id string, kind CheckKind, fn func(context.Context, *job) error) (*job, error) {
 	ctx, cancel := m.opContext(ctx)
 	defer cancel()
 	m.mu.Lock()
-	j := m.newJobLocked(kind, cancel)
+	j := m.newJobLocked(id, kind, cancel)
 	m.mu.Unlock()
 	return j, m.execute(ctx, j, fn)
 }
@@ -256,7 +391,9 @@ func (m *Monitor) Init(ctx context.Context) ([]string, error) {
 }
 
 // Progress returns the state of check id: the running one or one of the
-// last 100 finished.
+// last 100 finished. With a store shared by several processes (see
+// [ScanLocker]), it also reports the checks the store recorded for any of
+// them, with the counts recorded last (about every second while one runs).
 func (m *Monitor) Progress(ctx context.Context, id string) (Check, error) {
 	if !security.ValidID(CheckIDPrefix, id) {
 		return Check{}, security.Invalid("check_id", "must be a check id (chk_…)")
@@ -264,10 +401,20 @@ func (m *Monitor) Progress(ctx context.Context, id string) (Check, error) {
 	m.mu.Lock()
 	j := m.findLocked(id)
 	m.mu.Unlock()
-	if j == nil {
-		return Check{}, fmt.Errorf("check %s: %w", id, security.ErrNotFound)
+	if j != nil {
+		return m.snapshot(j), nil
 	}
-	return m.snapshot(j), nil
+	if m.locker != nil {
+		c, err := m.locker.RecordedCheck(ctx, id)
+		if err != nil {
+			return Check{}, err
+		}
+		if c.Status == CheckRunning {
+			c.Duration = max(m.now().Sub(c.StartedAt), 0)
+		}
+		return c, nil
+	}
+	return Check{}, fmt.Errorf("check %s: %w", id, security.ErrNotFound)
 }
 
 // Current returns the running check, if any.
@@ -295,7 +442,8 @@ func (m *Monitor) findLocked(id string) *job {
 
 func (m *Monitor) snapshot(j *job) Check {
 	m.mu.Lock()
-	c := Check{ID: j.id, Kind: j.kind, Status: j.status, StartedAt: j.started, FinishedAt: j.finished, Error: j.errText}
+	c := Check{ID: j.id, Host: m.cfg.Host, Kind: j.kind, Status: j.status, StartedAt: j.started, FinishedAt: j.finished,
+		Error: j.errText}
 	m.mu.Unlock()
 	c.FilesTotal, c.FilesScanned = j.total.Load(), j.scanned.Load()
 	c.ViolationsFound, c.Accepted = j.violations.Load(), j.accepted.Load()
@@ -323,8 +471,10 @@ func (m *Monitor) Cancel(id string) error {
 }
 
 // Run starts a scan every interval until ctx is done or the Monitor closes,
-// skipping a tick while a check is still running. It returns ctx.Err(), or
-// an error wrapping [security.ErrUnavailable] once the Monitor is closed.
+// skipping a tick while a check is still running (here or, with a shared
+// store, in another process) or when the scan cannot start, such as while
+// the store is unreachable. It returns ctx.Err(), or an error wrapping
+// [security.ErrUnavailable] once the Monitor is closed.
 func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return security.Invalid("interval", "must be positive")
@@ -338,7 +488,7 @@ func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
 		case <-m.base.Done():
 			return errClosed
 		case <-t.C:
-			if _, err := m.Start(ctx); err != nil && !errors.Is(err, security.ErrConflict) {
+			if _, err := m.Start(ctx); errors.Is(err, errClosed) || errors.Is(err, errUnsupported) {
 				return err
 			}
 		}

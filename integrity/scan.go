@@ -489,7 +489,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 		return nil // this state was alerted on already
 	}
 	now := r.m.now()
-	a := Alert{Key: k, FilePath: k.FilePath(), Type: typ, Change: change,
+	a := Alert{Host: r.m.cfg.Host, Key: k, FilePath: k.FilePath(), Type: typ, Change: change,
 		Severity: r.m.severity(path, old, cur), Status: StatusNew,
 		Details: security.CleanText(details, maxDetails), State: state, CheckID: r.j.id,
 		CreatedAt: now, UpdatedAt: now}
@@ -683,7 +683,7 @@ func (m *Monitor) raiseTamper(ctx context.Context, j *job, t *tamperLog) error {
 		return nil
 	}
 	now := m.now()
-	a := Alert{Key: t.first, FilePath: t.first.FilePath(), Type: AlertBaselineTampered, Severity: SeverityCritical,
+	a := Alert{Host: m.cfg.Host, Key: t.first, FilePath: t.first.FilePath(), Type: AlertBaselineTampered, Severity: SeverityCritical,
 		Status: StatusNew, Details: security.CleanText(details, maxDetails), CheckID: j.id, CreatedAt: now, UpdatedAt: now}
 	return m.saveFindings(ctx, j, []Alert{a}, nil)
 }

@@ -199,6 +199,9 @@ func (s Status) String() string {
 type Alert struct {
 	// ID is assigned by the store.
 	ID int64
+	// Host is the machine whose scan raised the alert ([Config.Host]): the
+	// path is a file of that machine.
+	Host string
 	// Key names the path; for [AlertBaselineTampered] it names the first
 	// record found altered, or the root.
 	Key
@@ -274,7 +277,9 @@ const (
 // Check is the progress of one scan job.
 type Check struct {
 	// ID is "chk_" and 20 random characters.
-	ID     string
+	ID string
+	// Host is the machine that runs the check ([Config.Host]).
+	Host   string
 	Kind   CheckKind
 	Status CheckStatus
 	// FilesTotal counts the paths found so far; it is final once the walk

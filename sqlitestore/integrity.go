@@ -12,18 +12,16 @@ import (
 	"time"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/integritysql"
 	"github.com/propops/propsec/security"
 )
 
 // integrityPage is how many rows one query of [Store.Entries] or
-// [Store.Observations] reads. Each page is a query of its own on the reader
-// pool (keyset pagination: the rows after the last path yielded), so no
-// connection and no read transaction stays open while the caller consumes
-// the rows: the writer and WAL checkpoints never wait for a slow scan.
-// BenchmarkIntegrityEntries measured 2.6 µs an entry with pages of 64,
-// 1.8 µs with 256, 1.7 µs with 1024 and 4096; a page of 1024 entries holds
-// about 300 KB.
-const integrityPage = 1024
+// [Store.Observations] reads, each page a query of its own on the reader
+// pool: no connection and no read transaction stays open while the caller
+// consumes the rows, so the writer and WAL checkpoints never wait for a
+// slow scan.
+const integrityPage = integritysql.PageSize
 
 // blob is s as a BLOB parameter: never nil, since a nil []byte is NULL.
 func blob(s string) []byte {
@@ -63,18 +61,29 @@ func scanObservation(sc scanner) (integrity.Observation, error) {
 	return o, nil
 }
 
-const alertCols = `id, root, path, file_path, type, change, severity, status, details, state, check_id,
+const alertCols = `id, host, root, path, file_path, type, change, severity, status, details, state, check_id,
 	created_at, updated_at`
 
 func scanAlert(sc scanner) (integrity.Alert, error) {
 	var a integrity.Alert
 	var typ, change, sev string
-	if err := sc.Scan(&a.ID, &a.Root, &a.Path, &a.FilePath, &typ, &change, &sev, &a.Status, &a.Details,
+	if err := sc.Scan(&a.ID, &a.Host, &a.Root, &a.Path, &a.FilePath, &typ, &change, &sev, &a.Status, &a.Details,
 		hashCol{&a.State}, &a.CheckID, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}); err != nil {
 		return integrity.Alert{}, err
 	}
 	a.Type, a.Change, a.Severity = integrity.AlertType(typ), integrity.Change(change), integrity.Severity(sev)
 	return a, nil
+}
+
+// recordCol scans a record column (see [integritysql]) into an entry.
+type recordCol struct{ e *integrity.Entry }
+
+func (c recordCol) Scan(src any) error {
+	b, ok := src.([]byte)
+	if !ok {
+		return fmt.Errorf("%w: got %T", integritysql.ErrMalformed, src)
+	}
+	return integritysql.Parse(b, c.e)
 }
 
 // hashCol scans a 32-byte BLOB into a Hash.
@@ -102,40 +111,23 @@ func (c timeCol) Scan(src any) error {
 }
 
 // keyset yields the rows of one root in path order, pageSize rows per
-// query: first selects the first page (parameters: root, limit), next the
-// page after a path (root, path, limit).
+// query ([integritysql.Keyset]): first selects the first page (parameters:
+// root, limit), next the page after a path (root, path, limit).
 func keyset[T any](ctx context.Context, db *sql.DB, op, first, next, root string, pageSize int,
 	scan func(scanner) (T, error), path func(*T) string) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		page := make([]T, 0, pageSize)
-		var last []byte
-		for {
-			var rows *sql.Rows
-			var err error
-			if last == nil {
-				rows, err = db.QueryContext(ctx, first, blob(root), pageSize)
-			} else {
-				rows, err = db.QueryContext(ctx, next, blob(root), last, pageSize)
-			}
-			if err == nil {
-				page, err = readRows(rows, page[:0], scan)
-			}
-			if err != nil {
-				yield(zero, wrap(op, err))
-				return
-			}
-			for _, v := range page {
-				if !yield(v, nil) {
-					return
-				}
-			}
-			if len(page) < pageSize {
-				return
-			}
-			last = blob(path(&page[len(page)-1]))
+	return integritysql.Keyset(pageSize, func(dst []T, after []byte) ([]T, error) {
+		var rows *sql.Rows
+		var err error
+		if after == nil {
+			rows, err = db.QueryContext(ctx, first, blob(root), pageSize)
+		} else {
+			rows, err = db.QueryContext(ctx, next, blob(root), after, pageSize)
 		}
-	}
+		if err != nil {
+			return dst, err
+		}
+		return readRows(rows, dst, scan)
+	}, path, func(err error) error { return wrap(op, err) })
 }
 
 // Seals implements [integrity.Store], in root order.
@@ -194,7 +186,7 @@ func (s *Store) Stage(ctx context.Context, set string, b integrity.Batch) error 
 	return s.write(ctx, "stage integrity changes", func(tx *sql.Tx) error {
 		if err := insertRows(ctx, tx, `INSERT OR REPLACE INTO integrity_staged (set_id, root, path, put, record, content)
 			VALUES`, 6, b.Put, func(dst []any, e *integrity.Entry) []any {
-			return append(dst, set, blob(e.Root), blob(e.Path), 1, appendRecord(nil, e), contentArg(e))
+			return append(dst, set, blob(e.Root), blob(e.Path), 1, integritysql.Append(nil, e), integritysql.Content(e))
 		}); err != nil {
 			return fmt.Errorf("stage put: %w", err)
 		}
@@ -452,10 +444,10 @@ func (s *Store) SaveFindings(ctx context.Context, f integrity.Findings) ([]int64
 	err := s.write(ctx, "save integrity findings", func(tx *sql.Tx) error {
 		ids = make([]int64, 0, len(f.Alerts))
 		added := slices.Clone(f.Alerts)
-		if err := execEach(ctx, tx, `INSERT INTO integrity_alerts (root, path, file_path, type, change, severity,
-			status, details, state, check_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if err := execEach(ctx, tx, `INSERT INTO integrity_alerts (host, root, path, file_path, type, change, severity,
+			status, details, state, check_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			added, func(a *integrity.Alert) []any {
-				return []any{blob(a.Root), blob(a.Path), blob(a.FilePath), string(a.Type), string(a.Change),
+				return []any{a.Host, blob(a.Root), blob(a.Path), blob(a.FilePath), string(a.Type), string(a.Change),
 					string(a.Severity), int64(a.Status), a.Details, a.State[:], a.CheckID, nanos(a.CreatedAt),
 					nanos(a.UpdatedAt)}
 			}, func(a *integrity.Alert, res sql.Result) error {
@@ -504,14 +496,6 @@ func (s *Store) Alert(ctx context.Context, id int64) (integrity.Alert, error) {
 	return a, nil
 }
 
-// alertOrders are the ORDER BY clauses of the list orders; each is served
-// by an index (see migrations/0002_integrity.sql).
-var alertOrders = map[integrity.AlertSort]string{
-	integrity.SortCreatedDesc:  `created_at DESC, id DESC`,
-	integrity.SortCreatedAsc:   `created_at, id`,
-	integrity.SortSeverityDesc: `severity_rank DESC, created_at DESC, id DESC`,
-}
-
 // ListAlerts implements [integrity.Store]. The count and the page are read
 // in one read transaction, so they agree. An unknown order lists newest
 // first.
@@ -547,10 +531,7 @@ func alertListSQL(q integrity.AlertQuery) (count, list string, args []any) {
 		where += " AND severity_rank = ? AND severity = ?"
 		args = append(args, q.Severity.Rank(), string(q.Severity))
 	}
-	order, ok := alertOrders[q.Sort]
-	if !ok {
-		order = alertOrders[integrity.SortCreatedDesc]
-	}
+	order := integritysql.AlertOrder(q.Sort)
 	return `SELECT count(*) FROM integrity_alerts WHERE ` + where,
 		`SELECT ` + alertCols + ` FROM integrity_alerts WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`,
 		args
@@ -562,9 +543,7 @@ func alertListSQL(q integrity.AlertQuery) (count, list string, args []any) {
 // ids are unknown: then it changes nothing and returns them, sorted.
 func (s *Store) changeAlerts(ctx context.Context, op string, ids []int64, events func([]integrity.Alert) []security.Event,
 	query string, args ...any) (int, []int64, error) {
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	ids = integritysql.BulkIDs(ids)
 	b, err := json.Marshal(ids)
 	if err != nil {
 		return 0, nil, wrap(op, err)
@@ -589,14 +568,7 @@ func (s *Store) changeAlerts(ctx context.Context, op string, ids []int64, events
 		if err != nil {
 			return err
 		}
-		for i, j := 0, 0; i < len(ids); i++ {
-			if j < len(foundIDs) && foundIDs[j] == ids[i] {
-				j++
-			} else {
-				unknown = append(unknown, ids[i])
-			}
-		}
-		if len(unknown) > 0 {
+		if unknown = integritysql.Unknown(ids, foundIDs); len(unknown) > 0 {
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, query, append(args, list)...); err != nil {
@@ -607,13 +579,7 @@ func (s *Store) changeAlerts(ctx context.Context, op string, ids []int64, events
 		}
 		return s.insertEvents(ctx, tx, events(found))
 	})
-	switch {
-	case err != nil:
-		return 0, nil, err
-	case len(unknown) > 0:
-		return 0, unknown, nil
-	}
-	return len(ids), nil, nil
+	return integritysql.BulkResult(ids, unknown, err)
 }
 
 // SetAlertStatus implements [integrity.Store].

@@ -18,6 +18,7 @@ import (
 
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/integrity/integritytest"
+	"github.com/propops/propsec/internal/integritysql"
 	"github.com/propops/propsec/security"
 )
 
@@ -390,9 +391,9 @@ func TestIntegrityMalformedRecord(t *testing.T) {
 	_, err := st.w.ExecContext(ctx, `UPDATE integrity_entries SET record = x'0102'`)
 	require.NoError(t, err)
 	_, err = st.Entry(ctx, integrity.Key{Root: "/r", Path: "a"})
-	assert.ErrorIs(t, err, errRecord)
+	assert.ErrorIs(t, err, integritysql.ErrMalformed)
 	for _, err := range st.Entries(ctx, "/r") {
-		assert.ErrorIs(t, err, errRecord)
+		assert.ErrorIs(t, err, integritysql.ErrMalformed)
 	}
 }
 
@@ -480,7 +481,7 @@ func TestIntegrityMonitorSQLite(t *testing.T) {
 	assert.Zero(t, scan(mon).ViolationsFound)
 
 	// A record altered in the database is caught.
-	rec := appendRecord(nil, &integrity.Entry{Type: integrity.TypeFile, Size: 1})
+	rec := integritysql.Append(nil, &integrity.Entry{Type: integrity.TypeFile, Size: 1})
 	_, err = st.w.ExecContext(ctx, `UPDATE integrity_entries SET record = ? WHERE path = ?`, rec, blob("dir4/file4.txt"))
 	require.NoError(t, err)
 	c = scan(mon)

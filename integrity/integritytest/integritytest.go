@@ -17,9 +17,14 @@
 //
 // What [integrity.Store] documents: byte order of paths, staging and
 // atomic commits with their seal and deployment checks, observations
-// forgotten by commits, alerts with their filters, orders, pages and
-// all-or-nothing bulk updates, and events written with each change. Times
-// are compared with [time.Time.Equal].
+// forgotten by commits, alerts (with their host) with their filters,
+// orders, pages and all-or-nothing bulk updates, and events written with
+// each change. Times are compared with [time.Time.Equal].
+//
+// For a store that also implements [integrity.HostStores], that each
+// host's Store keeps its data apart and shares alerts and content; for one
+// that implements [integrity.ScanLocker], its lock and recorded checks.
+// These subtests are skipped for a store that does not implement them.
 package integritytest
 
 import (
@@ -56,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Alerts", testAlerts},
 		{"AlertBulkUpdates", testAlertBulk},
 		{"Deployment", testDeployment},
+		{"HostStores", testHostStores},
+		{"ScanLock", testScanLock},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open(t)) })
 	}
@@ -81,7 +88,7 @@ func check(t *testing.T, err error) {
 	}
 }
 
-func paths(t *testing.T, s Store, r string) []string {
+func paths(t *testing.T, s integrity.Store, r string) []string {
 	t.Helper()
 	var out []string
 	for e, err := range s.Entries(t.Context(), r) {
@@ -234,7 +241,7 @@ func obs(path string, state byte) integrity.Observation {
 	return o
 }
 
-func observations(t *testing.T, s Store, r string) []string {
+func observations(t *testing.T, s integrity.Store, r string) []string {
 	t.Helper()
 	var out []string
 	for o, err := range s.Observations(t.Context(), r) {
@@ -334,7 +341,7 @@ func testIterateWhileWriting(t *testing.T, s Store) {
 
 func newAlert(path string, sev integrity.Severity, at time.Time) integrity.Alert {
 	k := integrity.Key{Root: root, Path: path}
-	a := integrity.Alert{Key: k, FilePath: k.FilePath(), Type: integrity.AlertViolation, Change: integrity.ChangeModified,
+	a := integrity.Alert{Host: "web-1.example", Key: k, FilePath: k.FilePath(), Type: integrity.AlertViolation, Change: integrity.ChangeModified,
 		Severity: sev, Details: "File hash mismatch — expected: 00, got: 01", CheckID: "chk_x", CreatedAt: at, UpdatedAt: at}
 	a.State[0] = 3
 	return a
@@ -495,5 +502,244 @@ func testDeployment(t *testing.T, s Store) {
 	want := []security.EventType{integrity.EventDeploymentStarted, integrity.EventDeploymentEnded}
 	if got := eventTypes(t, s); !slices.Equal(got, want) {
 		t.Fatalf("events %v", got)
+	}
+}
+
+// commitTo stages b under set in s and commits it for root against prev,
+// with a seal whose sum starts with sum.
+func commitTo(t *testing.T, s integrity.Store, set string, prev integrity.Hash, sum byte, replace bool, b integrity.Batch) integrity.Hash {
+	t.Helper()
+	ctx := t.Context()
+	check(t, s.Stage(ctx, set, b))
+	seal := integrity.Seal{Root: root, Entries: int64(len(b.Put)), UpdatedAt: t0}
+	seal.Sum[0] = sum
+	check(t, s.Commit(ctx, integrity.Commit{Set: set, Roots: []integrity.RootCommit{{Previous: prev, Replace: replace, Seal: seal}}}))
+	return seal.Sum
+}
+
+func testHostStores(t *testing.T, s Store) {
+	hs, ok := s.(integrity.HostStores)
+	if !ok {
+		t.Skip("the store does not implement integrity.HostStores")
+	}
+	ctx := t.Context()
+	a, b := hs.IntegrityStore("web-a"), hs.IntegrityStore("web-b")
+	seals := func(st integrity.Store) []integrity.Hash {
+		t.Helper()
+		ss, err := st.Seals(ctx)
+		check(t, err)
+		var out []integrity.Hash
+		for _, seal := range ss {
+			out = append(out, seal.Sum)
+		}
+		return out
+	}
+	// The same root on two machines: two baselines, sharing one content.
+	shared := entry("shared.txt", integrity.TypeFile, 7)
+	shared.ContentKept = true
+	blob := integrity.Blob{Hash: shared.Hash, Data: []byte("same on both\n")}
+	sumA := commitTo(t, a, "sa", integrity.Hash{}, 1, false, integrity.Batch{
+		Put: []integrity.Entry{shared, entry("only-a", integrity.TypeFile, 1)}, Blobs: []integrity.Blob{blob}})
+	sumB := commitTo(t, b, "sb", integrity.Hash{}, 2, false, integrity.Batch{
+		Put: []integrity.Entry{shared, entry("only-b", integrity.TypeFile, 2)}, Blobs: []integrity.Blob{blob}})
+	if got := paths(t, a, root); !slices.Equal(got, []string{"only-a", "shared.txt"}) {
+		t.Fatalf("host a: %q", got)
+	}
+	if got := paths(t, b, root); !slices.Equal(got, []string{"only-b", "shared.txt"}) {
+		t.Fatalf("host b: %q", got)
+	}
+	if _, err := a.Entry(ctx, integrity.Key{Root: root, Path: "only-b"}); !errors.Is(err, security.ErrNotFound) {
+		t.Fatalf("host a reads host b's entry: %v", err)
+	}
+	if got := seals(a); !slices.Equal(got, []integrity.Hash{sumA}) {
+		t.Fatalf("host a's seals: %v", got)
+	}
+	if got := seals(b); !slices.Equal(got, []integrity.Hash{sumB}) {
+		t.Fatalf("host b's seals: %v", got)
+	}
+	// A commit is checked against its own host's seal.
+	check(t, a.Stage(ctx, "stale", integrity.Batch{}))
+	if err := a.Commit(ctx, integrity.Commit{Set: "stale", Roots: []integrity.RootCommit{{Previous: sumB,
+		Seal: integrity.Seal{Root: root}}}}); !errors.Is(err, security.ErrConflict) {
+		t.Fatalf("commit on a against b's seal: %v", err)
+	}
+	check(t, a.DiscardStaged(ctx, "stale"))
+
+	// Observations are per host.
+	_, err := a.SaveFindings(ctx, integrity.Findings{Observations: []integrity.Observation{obs("only-a", 3)}})
+	check(t, err)
+	if got := observations(t, b, root); len(got) != 0 {
+		t.Fatalf("host b sees host a's observations: %q", got)
+	}
+	if got := observations(t, a, root); !slices.Equal(got, []string{"only-a=3"}) {
+		t.Fatalf("host a's observations: %q", got)
+	}
+
+	// Discarding every staged set of one host keeps the other's.
+	check(t, b.Stage(ctx, "sb2", integrity.Batch{Put: []integrity.Entry{entry("staged-b", integrity.TypeFile, 4)}}))
+	check(t, a.DiscardStaged(ctx, ""))
+	sumB = commitTo(t, b, "sb2", sumB, 3, false, integrity.Batch{})
+	if got := paths(t, b, root); !slices.Equal(got, []string{"only-b", "shared.txt", "staged-b"}) {
+		t.Fatalf("host a's discard dropped host b's staged set: %q", got)
+	}
+
+	// Content stays while any host refers to it.
+	commitTo(t, a, "sa2", sumA, 4, true, integrity.Batch{Put: []integrity.Entry{entry("new-a", integrity.TypeFile, 5)}})
+	if got := paths(t, b, root); !slices.Equal(got, []string{"only-b", "shared.txt", "staged-b"}) {
+		t.Fatalf("host a's replace changed host b's baseline: %q", got)
+	}
+	if data, err := b.Content(ctx, shared.Hash); err != nil || string(data) != string(blob.Data) {
+		t.Fatalf("content host b refers to: %q %v", data, err)
+	}
+	commitTo(t, b, "sb3", sumB, 5, false, integrity.Batch{Delete: []integrity.Key{shared.Key}})
+	if _, err := a.Content(ctx, shared.Hash); !errors.Is(err, security.ErrNotFound) {
+		t.Fatalf("content no host refers to: %v", err)
+	}
+
+	// One open deployment per host.
+	d := integrity.Deployment{ID: "dep_a", Description: "a", StartedAt: t0}
+	check(t, a.BeginDeployment(ctx, d, nil))
+	if _, err := b.Deployment(ctx); !errors.Is(err, security.ErrNotFound) {
+		t.Fatalf("host b sees host a's deployment: %v", err)
+	}
+	check(t, b.BeginDeployment(ctx, integrity.Deployment{ID: "dep_b", StartedAt: t0}, nil))
+	if err := b.Commit(ctx, integrity.Commit{EndDeployment: "dep_a"}); !errors.Is(err, security.ErrConflict) {
+		t.Fatalf("host b ends host a's deployment: %v", err)
+	}
+	check(t, b.Commit(ctx, integrity.Commit{EndDeployment: "dep_b"}))
+	if got, err := a.Deployment(ctx); err != nil || got.ID != "dep_a" {
+		t.Fatalf("host a's deployment: %+v %v", got, err)
+	}
+
+	// Alerts are shared, each with its host.
+	alertA, alertB := newAlert("only-a", integrity.SeverityLow, t0), newAlert("only-b", integrity.SeverityHigh, t0)
+	alertA.Host, alertB.Host = "web-a", "web-b"
+	idsA, err := a.SaveFindings(ctx, integrity.Findings{Alerts: []integrity.Alert{alertA}})
+	check(t, err)
+	idsB, err := b.SaveFindings(ctx, integrity.Findings{Alerts: []integrity.Alert{alertB}})
+	check(t, err)
+	for _, st := range []integrity.Store{a, b, s} {
+		list, total, err := st.ListAlerts(ctx, integrity.AlertQuery{Sort: integrity.SortSeverityDesc, Limit: 10})
+		check(t, err)
+		if total != 2 || len(list) != 2 || list[0].Host != "web-b" || list[1].Host != "web-a" {
+			t.Fatalf("alerts: %d %+v", total, list)
+		}
+	}
+	if got, err := b.Alert(ctx, idsA[0]); err != nil || got.Host != "web-a" {
+		t.Fatalf("host a's alert read on b: %+v %v", got, err)
+	}
+	if n, unknown, err := b.SetAlertStatus(ctx, []int64{idsA[0], idsB[0]}, integrity.StatusResolved, t0, nil); err != nil || n != 2 || len(unknown) != 0 {
+		t.Fatalf("resolve both hosts' alerts on b: %d %v %v", n, unknown, err)
+	}
+}
+
+func testScanLock(t *testing.T, s Store) {
+	l, ok := s.(integrity.ScanLocker)
+	if !ok {
+		t.Skip("the store does not implement integrity.ScanLocker")
+	}
+	ctx := t.Context()
+	newCheck := func() integrity.Check {
+		return integrity.Check{ID: security.NewID(integrity.CheckIDPrefix), Host: "web-1", Kind: integrity.CheckScan,
+			Status: integrity.CheckRunning, StartedAt: t0}
+	}
+	recorded := func(want integrity.Check) {
+		t.Helper()
+		got, err := l.RecordedCheck(ctx, want.ID)
+		check(t, err)
+		if !got.StartedAt.Equal(want.StartedAt) || !got.FinishedAt.Equal(want.FinishedAt) {
+			t.Fatalf("recorded times %v %v, want %v %v", got.StartedAt, got.FinishedAt, want.StartedAt, want.FinishedAt)
+		}
+		got.StartedAt, got.FinishedAt = want.StartedAt, want.FinishedAt
+		if got != want {
+			t.Fatalf("recorded %+v\nwant     %+v", got, want)
+		}
+	}
+	busy := func(wantID string) {
+		t.Helper()
+		lease, err := l.LockScan(ctx, newCheck(), false)
+		var be *integrity.BusyError
+		if !errors.As(err, &be) || !errors.Is(err, security.ErrConflict) || be.CheckID != wantID {
+			if lease != nil {
+				lease.Release(ctx)
+			}
+			t.Fatalf("lock held for %q: %v", wantID, err)
+		}
+	}
+
+	c1 := newCheck()
+	lease1, err := l.LockScan(ctx, c1, false)
+	check(t, err)
+	recorded(c1)
+	busy(c1.ID)
+	c1.FilesTotal, c1.FilesScanned, c1.Duration = 10, 5, time.Second
+	check(t, lease1.Record(ctx, c1))
+	recorded(c1)
+
+	// A waiter gets the lock once it is released.
+	c2 := newCheck()
+	type result struct {
+		lease integrity.ScanLease
+		err   error
+	}
+	waited := make(chan result, 1)
+	go func() {
+		lease, err := l.LockScan(ctx, c2, true)
+		waited <- result{lease, err}
+	}()
+	c1.Status, c1.FinishedAt, c1.ViolationsFound, c1.Accepted = integrity.CheckComplete, t0.Add(time.Minute), 2, 1
+	check(t, lease1.Record(ctx, c1))
+	check(t, lease1.Release(ctx))
+	recorded(c1)
+	r := <-waited
+	check(t, r.err)
+	recorded(c2)
+	busy(c2.ID)
+
+	// A check still recorded as running when its lock is released is
+	// reported failed.
+	check(t, r.lease.Release(ctx))
+	got, err := l.RecordedCheck(ctx, c2.ID)
+	check(t, err)
+	if got.Status != integrity.CheckFailed || got.Error == "" {
+		t.Fatalf("abandoned check: %+v", got)
+	}
+
+	// A lock taken for no check, and a later check under it.
+	lease3, err := l.LockScan(ctx, integrity.Check{}, false)
+	check(t, err)
+	busy("")
+	c4 := newCheck()
+	check(t, lease3.Record(ctx, c4))
+	busy(c4.ID)
+	c4.Status, c4.FinishedAt = integrity.CheckFailed, t0.Add(time.Second)
+	c4.Error = "cancelled"
+	check(t, lease3.Record(ctx, c4))
+	busy("")
+	recorded(c4)
+
+	// Waiting ends with ctx.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if lease, err := l.LockScan(cctx, newCheck(), true); err == nil {
+		lease.Release(ctx)
+		t.Fatal("LockScan waited for a held lock past its context")
+	}
+	// Another host's lock is another lock.
+	if hs, ok := s.(integrity.HostStores); ok {
+		other, ok := hs.IntegrityStore("web-other").(integrity.ScanLocker)
+		if !ok {
+			t.Fatal("a host's Store is not a ScanLocker")
+		}
+		lease, err := other.LockScan(ctx, newCheck(), false)
+		check(t, err)
+		check(t, lease.Release(ctx))
+	}
+	check(t, lease3.Release(ctx))
+	lease, err := l.LockScan(ctx, integrity.Check{}, false)
+	check(t, err)
+	check(t, lease.Release(ctx))
+	if _, err := l.RecordedCheck(ctx, security.NewID(integrity.CheckIDPrefix)); !errors.Is(err, security.ErrNotFound) {
+		t.Fatalf("unknown check: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package sqlitestore
+package integritysql
 
 import (
 	"encoding/binary"
@@ -6,32 +6,28 @@ import (
 	"fmt"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/sqlrow"
 )
 
-// A baseline entry is stored as its key (root, path) and one packed record
-// holding every other field, because SQLite (through database/sql) costs
-// about 0.25 µs per column read, which made the 14-column layout the
-// largest cost of a scan that finds nothing changed.
-//
 // Record layout, version 1:
 //
 //	byte     version (1)
 //	uvarint  len(Type), then Type
 //	varint   Size
 //	uvarint  Mode, UID, GID
-//	varint   MTime, CTime (as nanos stores them)
+//	varint   MTime, CTime ([sqlrow.Nanos])
 //	uvarint  Inode, Device
 //	uvarint  len(Target), then Target
 //	byte     flags: 1 ContentKept, 2 Hash not zero
 //	[32]byte Hash, when flag 2
 //	[32]byte MAC
 //
-// A layout change gets a new version byte; parseRecord keeps reading the
-// old ones.
+// A layout change gets a new version byte; Parse keeps reading the old
+// ones.
 const recordV1 = 1
 
-// appendRecord appends e's record to dst.
-func appendRecord(dst []byte, e *integrity.Entry) []byte {
+// Append appends e's record to dst.
+func Append(dst []byte, e *integrity.Entry) []byte {
 	dst = append(dst, recordV1)
 	dst = binary.AppendUvarint(dst, uint64(len(e.Type)))
 	dst = append(dst, e.Type...)
@@ -39,8 +35,8 @@ func appendRecord(dst []byte, e *integrity.Entry) []byte {
 	dst = binary.AppendUvarint(dst, uint64(e.Mode))
 	dst = binary.AppendUvarint(dst, uint64(e.UID))
 	dst = binary.AppendUvarint(dst, uint64(e.GID))
-	dst = binary.AppendVarint(dst, nanos(e.MTime))
-	dst = binary.AppendVarint(dst, nanos(e.CTime))
+	dst = binary.AppendVarint(dst, sqlrow.Nanos(e.MTime))
+	dst = binary.AppendVarint(dst, sqlrow.Nanos(e.CTime))
 	dst = binary.AppendUvarint(dst, e.Inode)
 	dst = binary.AppendUvarint(dst, e.Device)
 	dst = binary.AppendUvarint(dst, uint64(len(e.Target)))
@@ -59,7 +55,8 @@ func appendRecord(dst []byte, e *integrity.Entry) []byte {
 	return append(dst, e.MAC[:]...)
 }
 
-var errRecord = errors.New("malformed baseline record")
+// ErrMalformed is the error of a record that is not one.
+var ErrMalformed = errors.New("malformed baseline record")
 
 // recordReader reads the fields of a record, remembering the first error.
 type recordReader struct {
@@ -69,7 +66,7 @@ type recordReader struct {
 
 func (r *recordReader) fail() {
 	if r.err == nil {
-		r.err = errRecord
+		r.err = ErrMalformed
 	}
 	r.b = nil
 }
@@ -121,16 +118,17 @@ func (r *recordReader) hash(h *integrity.Hash) {
 	copy(h[:], r.bytes(uint64(len(h))))
 }
 
-// parseRecord fills the fields of e other than its key from record b.
-func parseRecord(b []byte, e *integrity.Entry) error {
+// Parse fills the fields of e other than its key from record b. It fails
+// with an error wrapping [ErrMalformed] if b is not a record.
+func Parse(b []byte, e *integrity.Entry) error {
 	if len(b) == 0 || b[0] != recordV1 {
-		return fmt.Errorf("%w: unknown version", errRecord)
+		return fmt.Errorf("%w: unknown version", ErrMalformed)
 	}
 	r := recordReader{b: b[1:]}
 	e.Type = fileType(r.bytes(r.uvarint()))
 	e.Size = r.varint()
 	e.Mode, e.UID, e.GID = r.uint32(), r.uint32(), r.uint32()
-	e.MTime, e.CTime = fromNanos(r.varint()), fromNanos(r.varint())
+	e.MTime, e.CTime = sqlrow.FromNanos(r.varint()), sqlrow.FromNanos(r.varint())
 	e.Inode, e.Device = r.uvarint(), r.uvarint()
 	e.Target = string(r.bytes(r.uvarint()))
 	flags := r.bytes(1)
@@ -163,20 +161,9 @@ func fileType(b []byte) integrity.FileType {
 var fileTypes = []integrity.FileType{integrity.TypeFile, integrity.TypeDir, integrity.TypeSymlink,
 	integrity.TypeFIFO, integrity.TypeSocket, integrity.TypeBlockDevice, integrity.TypeCharDevice}
 
-// recordCol scans a record column into an entry.
-type recordCol struct{ e *integrity.Entry }
-
-func (c recordCol) Scan(src any) error {
-	b, ok := src.([]byte)
-	if !ok {
-		return fmt.Errorf("%w: got %T", errRecord, src)
-	}
-	return parseRecord(b, c.e)
-}
-
-// contentArg is the content column of e: its hash when its content is
-// kept, else NULL.
-func contentArg(e *integrity.Entry) any {
+// Content is the content column of e: its hash when its content is kept,
+// else nil (NULL).
+func Content(e *integrity.Entry) []byte {
 	if !e.ContentKept {
 		return nil
 	}
