@@ -44,7 +44,8 @@
 // alert list "total" instead; paged lists add "page"); failure is {"success": false, "message": "<human
 // text>", "error": "<code>"}, where code is one of the Code constants, and
 // "data" only where the client needs it to act (a 409 from
-// run-integrity-check names the running check).
+// run-integrity-check names the running check, one from file-diff the
+// host of the alert).
 // Domain errors are mapped by the sentinels of package security: a 500 says
 // "internal error" and nothing else, its cause going to Config.Logger.
 // Nothing secret (tokens, passwords, CSRF values, Authorization or Cookie
@@ -80,7 +81,14 @@
 // array of at most 1000 positive integers (a duplicate counts once in "N
 // alert(s) resolved"); if any id is unknown the request changes nothing and
 // the 404 names the unknown ids. Starting a check while one runs is a 409
-// whose "data" holds the running check's check_id. A diff's "diff" is a
+// whose "data" holds the running check's check_id; with a store shared by
+// several processes of one machine (pgstore), that includes a check another
+// process runs, and the progress endpoint reports it too. Alerts and
+// checks carry the "host" that raised or runs them (integrity.Config.Host):
+// with a store shared by several machines, every instance lists every
+// machine's alerts, but a check scans the files of the instance that runs
+// it, and a diff needs the file, so a diff of an alert raised on another
+// machine is a 409 whose "data" names its "host". A diff's "diff" is a
 // unified diff, "Binary files differ", or the Monitor's explanation of why
 // it made none ("not diffed: over 1048576 bytes"), which is then also the
 // message. The permission is checked by the adapter, at the domain-call

@@ -112,8 +112,11 @@ func parseAlertQuery(q map[string]string) (integrity.ListOptions, error) {
 	return o, pageParams(q, maxAlertPage, integrity.MaxLimit, &o.Page, &o.Limit)
 }
 
+// alertJSON is an alert as listed. host is the machine whose scan raised it
+// (integrity.Alert.Host): file_path is a path on that machine.
 type alertJSON struct {
 	ID        int64  `json:"id"`
+	Host      string `json:"host"`
 	FilePath  string `json:"file_path"`
 	AlertType string `json:"alert_type"`
 	Change    string `json:"change"`
@@ -141,7 +144,7 @@ func (h *Handler) listAlerts(c *call) (func() (reply, error), error) {
 		}
 		data := make([]alertJSON, len(list))
 		for i, a := range list {
-			data[i] = alertJSON{ID: a.ID, FilePath: a.FilePath, AlertType: string(a.Type), Change: string(a.Change),
+			data[i] = alertJSON{ID: a.ID, Host: a.Host, FilePath: a.FilePath, AlertType: string(a.Type), Change: string(a.Change),
 				Severity: string(a.Severity), Status: int(a.Status), Details: a.Details,
 				CreatedAt: timeJSON(a.CreatedAt), CheckID: a.CheckID}
 		}
@@ -234,8 +237,10 @@ func (h *Handler) runIntegrityCheck(c *call) (func() (reply, error), error) {
 	}, nil
 }
 
+// checkJSON is a check's progress. host is the machine that runs it.
 type checkJSON struct {
 	CheckID         string  `json:"check_id"`
+	Host            string  `json:"host"`
 	Status          string  `json:"status"`
 	FilesTotal      int64   `json:"files_total"`
 	FilesScanned    int64   `json:"files_scanned"`
@@ -276,7 +281,7 @@ func (h *Handler) integrityProgress(c *call) (func() (reply, error), error) {
 		if err != nil {
 			return reply{}, describe(err, security.ErrNotFound, "Check not found")
 		}
-		d := checkJSON{CheckID: ch.ID, Status: string(ch.Status), FilesTotal: ch.FilesTotal,
+		d := checkJSON{CheckID: ch.ID, Host: ch.Host, Status: string(ch.Status), FilesTotal: ch.FilesTotal,
 			FilesScanned: ch.FilesScanned, ViolationsFound: ch.ViolationsFound,
 			DurationMS: ch.Duration.Milliseconds(), StartedAt: timeJSON(ch.StartedAt)}
 		if ch.Status != integrity.CheckRunning {
@@ -300,7 +305,10 @@ const notDiffed = "not diffed:"
 
 // fileDiff serves GET /api/security/file-diff. data.diff is the Monitor's
 // text as it gives it: a unified diff, "Binary files differ", or an
-// explanation starting "not diffed:", which is then the message too.
+// explanation starting "not diffed:", which is then the message too. An
+// alert raised on another machine than this instance's is a 409 naming
+// that machine (data.host): only an instance running there can read the
+// file.
 func (h *Handler) fileDiff(c *call) (func() (reply, error), error) {
 	s, err := onlyParam(c.r, "alert_id")
 	if err != nil {
@@ -312,7 +320,12 @@ func (h *Handler) fileDiff(c *call) (func() (reply, error), error) {
 	}
 	return func() (reply, error) {
 		d, err := h.integrity.Diff(c.r.Context(), id)
-		if err != nil {
+		var other *integrity.OtherHostError
+		switch {
+		case errors.As(err, &other):
+			return reply{}, &publicError{err: err, data: map[string]string{"host": other.Host},
+				message: "This alert was raised on host " + other.Host + "; its file can only be diffed there"}
+		case err != nil:
 			return reply{}, describe(err, security.ErrNotFound, "Alert not found")
 		}
 		msg := "Diff generated"

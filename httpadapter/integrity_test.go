@@ -93,8 +93,8 @@ func newFIM(t *testing.T, opts ...envOption) *fimEnv {
 	f := &fimEnv{root: t.TempDir()}
 	withIntegrity := func(s *session.Config, _ *security.CSRFConfig, h *httpadapter.Config) {
 		f.store = &gateStore{Store: s.Store.(*memstore.Store)}
-		mon, err := integrity.New(integrity.Config{Store: f.store, Key: integrityKey, Roots: []string{f.root},
-			Clock: s.Clock, Workers: 2})
+		mon, err := integrity.New(integrity.Config{Store: f.store, Host: "web-1", Key: integrityKey,
+			Roots: []string{f.root}, Clock: s.Clock, Workers: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +315,7 @@ func TestIntegrityFlow(t *testing.T) {
 		if a["alert_type"] != "file_integrity_violation" || a["change"] != want.change || a["severity"] != want.severity ||
 			a["status"] != 0.0 || !strings.Contains(a["details"].(string), want.details) ||
 			a["created_at"] != "2024-06-14T10:00:00Z" || a["check_id"] != id || a["id"].(float64) < 1 ||
-			a["file_path"] != filepath.Join(f.root, path) || len(a) != 9 {
+			a["file_path"] != filepath.Join(f.root, path) || a["host"] != "web-1" || len(a) != 10 {
 			t.Errorf("%s: %v", path, a)
 		}
 	}
@@ -877,7 +877,7 @@ func TestIntegrityCheckConflict(t *testing.T) {
 
 	p := f.progress(id)
 	p.ok(t, "Check progress retrieved")
-	if d := p.data(); d["status"] != "running" || d["finished_at"] != nil || len(d) != 8 {
+	if d := p.data(); d["status"] != "running" || d["finished_at"] != nil || d["host"] != "web-1" || len(d) != 9 {
 		t.Fatalf("running: %s", p.raw)
 	}
 	if _, has := p.data()["finished_at"]; !has {
@@ -956,4 +956,26 @@ func TestIntegrityConcurrentStarts(t *testing.T) {
 	}
 	release()
 	f.wait(started[0])
+}
+
+// An alert raised on another machine is listed with its host, and its diff
+// is refused naming that host: its file is there.
+func TestFileDiffOfAnotherHost(t *testing.T) {
+	f := newFIM(t)
+	k := integrity.Key{Root: f.root, Path: "index.php"}
+	ids, err := f.store.SaveFindings(t.Context(), integrity.Findings{Alerts: []integrity.Alert{{Host: "web-2", Key: k,
+		FilePath: k.FilePath(), Type: integrity.AlertViolation, Change: integrity.ChangeModified,
+		Severity: integrity.SeverityCritical}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := f.alerts("").list(); len(l) != 1 || l[0].(map[string]any)["host"] != "web-2" {
+		t.Fatalf("list: %v", l)
+	}
+	r := f.get(fmt.Sprintf("/api/security/file-diff?alert_id=%d", ids[0]))
+	if r.status != http.StatusConflict || r.body["success"] != false || r.body["error"] != "conflict" ||
+		r.body["message"] != "This alert was raised on host web-2; its file can only be diffed there" ||
+		r.data()["host"] != "web-2" || len(r.data()) != 1 {
+		t.Fatalf("%s", r.raw)
+	}
 }
