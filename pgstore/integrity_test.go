@@ -1,0 +1,244 @@
+package pgstore
+
+import (
+	"context"
+	"iter"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/integrity/integritytest"
+	"github.com/propops/propsec/security"
+)
+
+func TestIntegrityConformance(t *testing.T) {
+	testDSN(t)
+	integritytest.Run(t, func(t *testing.T) integritytest.Store { return openTest(t) })
+}
+
+var monitorKey = []byte("0123456789abcdef0123456789abcdef")
+
+// gatedStore is a host's Store whose Entries, once armed, wait until gate
+// is closed: it holds a scan of its Monitor running. It passes the scan
+// lock through.
+type gatedStore struct {
+	integrity.Store
+	armed   atomic.Bool
+	entered chan struct{} // closed when an armed Entries is called
+	gate    chan struct{}
+}
+
+func gate(st integrity.Store) *gatedStore {
+	return &gatedStore{Store: st, entered: make(chan struct{}), gate: make(chan struct{})}
+}
+
+func (g *gatedStore) Entries(ctx context.Context, root string) iter.Seq2[integrity.Entry, error] {
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.entered)
+		<-g.gate
+	}
+	return g.Store.Entries(ctx, root)
+}
+
+func (g *gatedStore) LockScan(ctx context.Context, c integrity.Check, wait bool) (integrity.ScanLease, error) {
+	return g.Store.(integrity.ScanLocker).LockScan(ctx, c, wait)
+}
+
+func (g *gatedStore) RecordedCheck(ctx context.Context, id string) (integrity.Check, error) {
+	return g.Store.(integrity.ScanLocker).RecordedCheck(ctx, id)
+}
+
+func newMonitor(t *testing.T, st integrity.Store, host, root string) *integrity.Monitor {
+	t.Helper()
+	m, err := integrity.New(integrity.Config{Store: st, Host: host, Key: monitorKey, Roots: []string{root}, Workers: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+// TestTwoMonitorsOneHost runs two Monitors of one host on two Stores (two
+// pools) on one schema, as two processes of a machine would: while one
+// scans, the other's Start is refused with the running check's id, its
+// Progress reports that check, and its synchronous operations wait for it.
+func TestTwoMonitorsOneHost(t *testing.T) {
+	dsn := freshSchema(t)
+	ctx := t.Context()
+	open := func() *Store {
+		st, err := Open(ctx, dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	stA, stB := open(), open()
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "index.php"), "<?php echo 1;\n")
+	const host = "web-1"
+
+	gated := gate(stA.IntegrityStore(host))
+	monA := newMonitor(t, gated, host, root)
+	monB := newMonitor(t, stB, host, root)
+	_, err := monB.Init(ctx)
+	require.NoError(t, err)
+	writeFile(t, filepath.Join(root, "index.php"), "<?php evil();\n")
+
+	gated.armed.Store(true)
+	id, err := monA.Start(ctx)
+	require.NoError(t, err)
+	<-gated.entered // A's scan holds the lock, and waits
+
+	got, err := monB.Start(ctx)
+	var busy *integrity.BusyError
+	require.ErrorAs(t, err, &busy)
+	assert.ErrorIs(t, err, security.ErrConflict)
+	assert.Equal(t, id, got, "the running check's id")
+	assert.Equal(t, host, busy.Host)
+	c, err := monB.Progress(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, integrity.CheckRunning, c.Status)
+	assert.Equal(t, host, c.Host)
+
+	// B's synchronous scan waits for A's, then runs.
+	scanned := make(chan error, 1)
+	go func() {
+		_, err := monB.Scan(ctx)
+		scanned <- err
+	}()
+	close(gated.gate)
+	require.NoError(t, <-scanned)
+	c, err = monA.Progress(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, integrity.CheckComplete, c.Status, "%+v", c)
+	assert.EqualValues(t, 1, c.ViolationsFound)
+	// B reports A's finished check from the store.
+	c, err = monB.Progress(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, integrity.CheckComplete, c.Status)
+	assert.EqualValues(t, 1, c.ViolationsFound)
+
+	alerts, total, err := monB.Alerts(ctx, integrity.ListOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, total, "one alert: B's scan saw the state A alerted on")
+	assert.Equal(t, host, alerts[0].Host)
+	assert.Equal(t, id, alerts[0].CheckID)
+	// Either Monitor of the host may accept it.
+	require.NoError(t, monB.AcceptAlert(ctx, integrity.Actor{}, alerts[0].ID))
+	check, err := monA.Scan(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, check.ViolationsFound)
+}
+
+// TestTwoHosts runs Monitors of two machines on one schema, watching the
+// same root path (here, one directory whose content changes between the
+// two baselines): each keeps its own baseline, they scan at the same time,
+// and an alert of one host is listed by both but diffed and accepted only
+// by its own.
+func TestTwoHosts(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	root := t.TempDir()
+	file := filepath.Join(root, "index.php")
+	gated := gate(st.IntegrityStore("web-a"))
+	monA := newMonitor(t, gated, "web-a", root)
+	monB := newMonitor(t, st, "web-b", root)
+
+	writeFile(t, file, "<?php echo 'a';\n")
+	created, err := monA.Init(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{root}, created)
+	writeFile(t, file, "<?php echo 'b';\n")
+	created, err = monB.Init(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{root}, created, "web-b's baseline is its own")
+
+	// web-b scans while a scan of web-a runs, and finds its files as it
+	// recorded them; web-a finds its file changed.
+	gated.armed.Store(true)
+	id, err := monA.Start(ctx)
+	require.NoError(t, err)
+	<-gated.entered
+	c, err := monB.Scan(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, c.ViolationsFound)
+	close(gated.gate)
+	c, err = monA.Scan(ctx) // after the running one
+	require.NoError(t, err)
+	assert.Zero(t, c.ViolationsFound, "the running scan raised the alert")
+	c, err = monA.Progress(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, integrity.CheckComplete, c.Status, "%+v", c)
+	assert.EqualValues(t, 1, c.ViolationsFound)
+
+	alerts, _, err := monB.Alerts(ctx, integrity.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, alerts, 1, "both hosts list every alert")
+	a := alerts[0]
+	assert.Equal(t, "web-a", a.Host)
+	var other *integrity.OtherHostError
+	_, err = monB.Diff(ctx, a.ID)
+	require.ErrorAs(t, err, &other)
+	assert.Equal(t, "web-a", other.Host)
+	assert.ErrorIs(t, err, security.ErrConflict)
+	require.ErrorAs(t, monB.AcceptAlert(ctx, integrity.Actor{}, a.ID), &other)
+	d, err := monA.Diff(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, d.LinesAdded)
+	assert.Contains(t, d.Text, "-<?php echo 'a';")
+	require.NoError(t, monA.AcceptAlert(ctx, integrity.Actor{}, a.ID))
+
+	// Each host's baseline now holds the content it last accepted.
+	for host, want := range map[string]string{"web-a": "b", "web-b": "b"} {
+		e, err := st.IntegrityStore(host).Entry(ctx, integrity.Key{Root: root, Path: "index.php"})
+		require.NoError(t, err)
+		data, err := st.Content(ctx, e.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, "<?php echo '"+want+"';\n", string(data), host)
+	}
+	writeFile(t, file, "<?php echo 'c';\n")
+	for _, m := range []*integrity.Monitor{monA, monB} {
+		c, err := m.Scan(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, c.ViolationsFound)
+	}
+}
+
+// TestScanLockFreedWhenConnectionDies: the lock of a process whose
+// connection ends is free at once, and the check it ran is reported
+// interrupted.
+func TestScanLockFreedWhenConnectionDies(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	c := integrity.Check{ID: security.NewID(integrity.CheckIDPrefix), Host: "web-1", Kind: integrity.CheckScan,
+		Status: integrity.CheckRunning}
+	h := st.IntegrityStore("web-1").(*hostStore)
+	lease, err := h.LockScan(ctx, c, false)
+	require.NoError(t, err)
+	_, err = h.LockScan(ctx, integrity.Check{}, false)
+	require.ErrorIs(t, err, security.ErrConflict)
+
+	// The server ends the lock's session, as when the process crashes.
+	var pid int
+	require.NoError(t, lease.(*scanLease).conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
+	_, err = st.pool.Exec(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid)
+	require.NoError(t, err)
+
+	got, err := h.RecordedCheck(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, integrity.CheckFailed, got.Status)
+	assert.Equal(t, interrupted, got.Error)
+	again, err := h.LockScan(ctx, integrity.Check{}, false)
+	require.NoError(t, err, "the lock of a dead session is free")
+	// The lost lease cannot record, and releasing it is harmless.
+	assert.Error(t, lease.Record(ctx, c))
+	assert.Error(t, lease.Release(ctx))
+	require.NoError(t, again.Release(ctx))
+}
