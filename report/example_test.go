@@ -13,7 +13,7 @@ import (
 
 func Example() {
 	ctx := context.Background()
-	store := memstore.New() // or sqlitestore.Open: both implement report.Store
+	store := memstore.New() // or sqlitestore.Open, pgstore.Open: each implements report.Store
 
 	// The audit events that session, integrity and breach record.
 	at := time.Date(2024, 6, 3, 9, 0, 0, 0, time.UTC)

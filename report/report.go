@@ -34,7 +34,8 @@ type DayCount struct {
 	Count int64
 }
 
-// Store counts audit events. memstore and sqlitestore implement it.
+// Store counts audit events. memstore, sqlitestore and pgstore implement
+// it.
 type Store interface {
 	// CountEventsByDay returns, for each UTC day and each of types, how
 	// many events of that type have from <= time < to. Pairs with no event

@@ -3,15 +3,22 @@ package report_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/internal/fakeclock"
+	"github.com/propops/propsec/internal/pgtest"
 	"github.com/propops/propsec/memstore"
+	"github.com/propops/propsec/pgstore"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -26,7 +33,8 @@ type scenarioStore interface {
 	UpsertUser(ctx context.Context, u session.User) error
 }
 
-// stores returns every Store implementation, empty.
+// stores returns every Store implementation, empty: pgstore on a fresh
+// schema when PROPSEC_TEST_POSTGRES is set (see internal/pgtest).
 func stores(t *testing.T) map[string]scenarioStore {
 	t.Helper()
 	sq, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "propsec.db"))
@@ -34,7 +42,18 @@ func stores(t *testing.T) map[string]scenarioStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sq.Close() })
-	return map[string]scenarioStore{"memstore": memstore.New(), "sqlitestore": sq}
+	out := map[string]scenarioStore{"memstore": memstore.New(), "sqlitestore": sq}
+	if os.Getenv(pgtest.EnvVar) == "" {
+		t.Logf("pgstore left out: %s is not set", pgtest.EnvVar)
+		return out
+	}
+	pg, err := pgstore.Open(context.Background(), pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	out["pgstore"] = pg
+	return out
 }
 
 const (
@@ -49,7 +68,7 @@ var (
 )
 
 // playScenario records, through the real session.Manager, the events whose
-// counts the tests check (see the expectations in TestCountsOnBothStores).
+// counts the tests check (see the expectations in TestCountsOnEveryStore).
 func playScenario(t *testing.T, st scenarioStore, clock *fakeclock.Clock) {
 	t.Helper()
 	ctx := context.Background()
@@ -154,7 +173,7 @@ func playScenario(t *testing.T, st scenarioStore, clock *fakeclock.Clock) {
 // day is midnight UTC starting June d, 2024.
 func day(d int) time.Time { return time.Date(2024, 6, d, 0, 0, 0, 0, time.UTC) }
 
-func TestCountsOnBothStores(t *testing.T) {
+func TestCountsOnEveryStore(t *testing.T) {
 	for name, st := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			clock := fakeclock.New(day(1))
@@ -252,4 +271,70 @@ func TestCountsOnBothStores(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestCountEventsByDayOnEveryStore counts events around day boundaries,
+// before 1970 and within periods that cut days, on every store, against a
+// count of the events themselves.
+func TestCountEventsByDayOnEveryStore(t *testing.T) {
+	base := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	types := []security.EventType{security.EventLoginFailed, security.EventLoginSucceeded, security.EventLogout}
+	var evs []security.Event
+	for i := range 200 {
+		at := base.Add(time.Duration(i)*7*time.Hour + time.Duration(i%3-1)) // ±1ns around hours
+		evs = append(evs, security.Event{Time: at, Type: types[i%len(types)]})
+	}
+	epoch := time.Unix(0, 0).UTC()
+	for _, at := range []time.Time{epoch.Add(-time.Nanosecond), epoch, epoch.Add(-24 * time.Hour),
+		epoch.Add(-24*time.Hour - time.Nanosecond)} {
+		evs = append(evs, security.Event{Time: at, Type: security.EventLoginFailed})
+	}
+	asked := types[:2]
+	key := func(dc report.DayCount) string { return dc.Day.Format(time.DateOnly) + " " + string(dc.Type) }
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			if err := st.RecordEvents(ctx, evs...); err != nil {
+				t.Fatal(err)
+			}
+			for _, span := range [][2]time.Time{
+				{base, base.AddDate(0, 0, 60)},
+				{base.Add(7 * time.Hour), base.Add(7*24*time.Hour + 1)},
+				{base.Add(-time.Hour), base.Add(time.Hour)},
+				{base.Add(5*time.Hour + 30*time.Minute), base.Add(5*time.Hour + 31*time.Minute)},
+				{epoch.Add(-48 * time.Hour), epoch.Add(time.Hour)},
+				{base, base},
+			} {
+				want := map[string]int64{}
+				for _, e := range evs {
+					if !e.Time.Before(span[0]) && e.Time.Before(span[1]) && slices.Contains(asked, e.Type) {
+						want[key(report.DayCount{Day: e.Time.UTC().Truncate(24 * time.Hour), Type: e.Type})]++
+					}
+				}
+				got, err := st.CountEventsByDay(ctx, span[0], span[1], asked)
+				if err != nil {
+					t.Fatal(err)
+				}
+				have := map[string]int64{}
+				for _, dc := range got {
+					if dc.Count <= 0 || !dc.Day.Equal(dc.Day.UTC().Truncate(24*time.Hour)) || have[key(dc)] != 0 {
+						t.Fatalf("%v: bad or repeated count %+v", span, dc)
+					}
+					have[key(dc)] = dc.Count
+				}
+				if !maps.Equal(have, want) {
+					t.Errorf("%v:\ngot  %v\nwant %v", span, sorted(have), sorted(want))
+				}
+			}
+		})
+	}
+}
+
+func sorted(m map[string]int64) string {
+	var out []string
+	for k, n := range m {
+		out = append(out, fmt.Sprintf("%s=%d", k, n))
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }
