@@ -1,7 +1,8 @@
 // Package pgstore keeps propsec's sessions, users, blacklist, login
-// throttling, CSRF nonces and secrets and the audit log in PostgreSQL, so
-// that several instances of a host application, behind a load balancer,
-// share them. It uses github.com/jackc/pgx/v5 with pgxpool.
+// throttling, CSRF nonces and secrets, file integrity alerts and baselines
+// and the audit log in PostgreSQL, so that several instances of a host
+// application, behind a load balancer, share them. It uses
+// github.com/jackc/pgx/v5 with pgxpool.
 //
 // # Use
 //
@@ -11,9 +12,9 @@
 //
 // [Open] brings the schema up to date and returns a [Store] that
 // implements session.Store, session.UserDirectory, session.PasswordUpdater,
-// session.SessionUserLoader, security.NonceStore, security.SecretStore and
-// security.AuditLog. The integrity and report stores are not implemented
-// yet.
+// session.SessionUserLoader, security.NonceStore, security.SecretStore,
+// security.AuditLog, integrity.Store, integrity.HostStores,
+// integrity.ScanLocker and report.Store.
 //
 // # Connection pool
 //
@@ -48,6 +49,52 @@
 // Nothing is cached: every read goes to the database, so a revocation or
 // blacklisting made on one instance is seen by all at their next request.
 //
+// # File integrity on several machines
+//
+// Each machine watches its own files, so integrity data is kept per host,
+// the name an integrity.Monitor is configured with (integrity.Config.Host,
+// by default the machine's host name). The Store implements
+// integrity.HostStores: [Store.IntegrityStore] returns the integrity.Store
+// of one host, and integrity.New uses it with the Monitor's host, so
+//
+//	mon, err := integrity.New(integrity.Config{Store: st, Key: key, Roots: roots})
+//
+// works on this machine's data. A host's baseline entries, seals,
+// observations, staged changes and open deployment are its own, even when
+// two machines watch the same root path; alerts are shared (every
+// instance lists and resolves every machine's alerts, each carrying its
+// host, and the Monitor refuses to accept or diff another host's alert,
+// whose file is not on its machine); known-good content is shared, by its
+// hash, and kept while any host's entry refers to it. Used directly as an
+// integrity.Store, a Store is the Store of os.Hostname() ("localhost" if
+// that fails).
+//
+// At most one integrity operation (scan, baseline, accepting an alert,
+// deployment) runs at a time per host, across every process: the host's
+// Store implements integrity.ScanLocker, which the Monitor takes after its
+// own lock. The lock is a session-level advisory lock
+// (pg_try_advisory_lock, keyed by schema and host) held on a connection
+// taken from the pool for the operation's duration, so a process that
+// crashes or loses its connection frees it at once. A row per host names
+// the check the holder runs: every attempt to take the lock locks that row
+// first (SELECT … FOR UPDATE) and sets it in the transaction that gets the
+// lock, so a refused attempt always reads the running check, whose id
+// Monitor.Start returns with its conflict (409 over HTTP). The Monitor
+// records its checks through the lock's connection about every second, for
+// Monitor.Progress on any instance (the last 100 of each host are kept); a
+// failure there means the lock may be lost, and fails the check. A check
+// still recorded as running whose session no longer holds the lock is
+// reported failed ("interrupted"). Waiting for the lock (all operations
+// but Start) blocks on pg_advisory_lock outside any transaction, then
+// tries again. The lock needs session pooling: behind a pooler in
+// transaction mode (such as PgBouncer's), session-level advisory locks do
+// not work.
+//
+// Commits of baseline changes, of every host, take a transaction-level
+// advisory lock, so that dropping content no entry refers to never races
+// with a commit that refers to it again, and a root's seal is checked and
+// written by one commit at a time.
+//
 // # Transient errors
 //
 // An operation that failed without effect is run again, after 5, 25 and
@@ -57,11 +104,16 @@
 // transaction's BEGIN or during a one-row read, which is always safe to
 // repeat. A connection lost after a write was sent is reported, not
 // retried, since the write may have committed; no failure is ever
-// reported as security.ErrNotFound.
+// reported as security.ErrNotFound. The pages of a baseline or of its
+// observations are each read again this way. What runs on a scan lock's
+// connection is not retried: a failure there may mean the lock is lost, and
+// the connection is closed, which frees it.
 //
 // # Times
 //
 // Times are bigint unix nanoseconds in UTC ([security.EventNanos]), as in
 // sqlitestore; the zero time is the smallest int64, except in revoked_at,
-// where it is NULL.
+// where it is NULL. File names (roots, paths) are bytea, compared byte by
+// byte; a baseline entry is one packed record, as in sqlitestore
+// (internal/integritysql).
 package pgstore
