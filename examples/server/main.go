@@ -194,11 +194,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if mon != nil {
 		defer mon.Close()
 	}
-	var reports *report.Generator
-	if rs := reportStore(store); rs != nil {
-		if reports, err = report.New(report.Config{Store: rs}); err != nil {
-			return err
-		}
+	reports, err := report.New(report.Config{Store: store})
+	if err != nil {
+		return err
 	}
 	// Events: refused authorizations and CSRF failures are audited through
 	// the handler's bounded queue, which h.Run drains below.
@@ -270,13 +268,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // startIntegrity makes the integrity monitor of the -watch directories and
 // baselines those that have none, or returns nil without -watch.
-func startIntegrity(ctx context.Context, o options, st backend, log *slog.Logger) (*integrity.Monitor, error) {
+func startIntegrity(ctx context.Context, o options, store integrity.Store, log *slog.Logger) (*integrity.Monitor, error) {
 	if len(o.watch) == 0 {
 		return nil, nil
-	}
-	store, err := integrityStore(st)
-	if err != nil {
-		return nil, err
 	}
 	if isPostgres(o.db) && o.integrityKey == "" && os.Getenv(integrityKeyEnv) == "" {
 		return nil, errors.New("-watch with a PostgreSQL -db needs -integrity-key or $" + integrityKeyEnv + " (no key file is kept beside a database URL)")

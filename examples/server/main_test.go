@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/propops/propsec/internal/pgtest"
 )
 
 // server runs the example server in-process on a free port and returns its
@@ -235,6 +237,33 @@ func TestBadFlags(t *testing.T) {
 
 func TestServerIntegrity(t *testing.T) {
 	t.Setenv(integrityKeyEnv, "")
+	db := filepath.Join(t.TempDir(), "p.db")
+	integrityScenario(t, func(args ...string) string {
+		base, _ := server(t, append([]string{"-db", db}, args...)...)
+		return base
+	})
+	st, err := os.Stat(db + ".integrity-key")
+	require.NoError(t, err, "a key file is made beside the database")
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+}
+
+// The same on PostgreSQL, which needs the key given: no key file is kept
+// beside a database URL.
+func TestServerIntegrityPostgres(t *testing.T) {
+	t.Setenv(integrityKeyEnv, "")
+	dsn := pgtest.Schema(t)
+	_, err := startStop(t, "-db", dsn, "-watch", t.TempDir())
+	require.ErrorContains(t, err, "-integrity-key")
+	integrityScenario(t, func(args ...string) string {
+		base, _ := server(t, append([]string{"-db", dsn, "-integrity-key", strings.Repeat("ab", 32)}, args...)...)
+		return base
+	})
+}
+
+// integrityScenario starts a server with start (given -users and -watch),
+// tampers with a watched file, runs a check, and finds the alert, on this
+// host, and its diff.
+func integrityScenario(t *testing.T, start func(args ...string) string) {
 	dir := t.TempDir()
 	www := filepath.Join(dir, "www")
 	require.NoError(t, os.MkdirAll(www, 0o755))
@@ -243,11 +272,7 @@ func TestServerIntegrity(t *testing.T) {
 	users := filepath.Join(dir, "users.json")
 	require.NoError(t, os.WriteFile(users, []byte(`[{"id": 1, "name": "Ada", "email": "ada@example.com",
 	  "password": "pw pw pw pw", "account_type": "staff", "permissions": ["api.security.file_integrity_alerts.manage"]}]`), 0o600))
-	db := filepath.Join(dir, "p.db")
-	base, _ := server(t, "-db", db, "-users", users, "-watch", www)
-	st, err := os.Stat(db + ".integrity-key")
-	require.NoError(t, err, "a key file is made beside the database")
-	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	base := start("-users", users, "-watch", www)
 
 	_, env := call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": "ada@example.com", "password": "pw pw pw pw"})
 	bearer := token(t, env)
@@ -285,10 +310,14 @@ func TestServerIntegrity(t *testing.T) {
 	var alerts []struct {
 		ID       int64  `json:"id"`
 		FilePath string `json:"file_path"`
+		Host     string `json:"host"`
 	}
 	require.NoError(t, json.Unmarshal(env.Data, &alerts))
 	require.Len(t, alerts, 1)
 	require.Equal(t, index, alerts[0].FilePath)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	require.Equal(t, host, alerts[0].Host, "the alert names the machine that scanned")
 
 	code, env = call(t, "GET", base+"/api/security/file-diff?alert_id="+strconv.FormatInt(alerts[0].ID, 10), bearer, nil)
 	require.Equal(t, 200, code, env.Message)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strings"
 
@@ -23,6 +22,8 @@ type backend interface {
 	security.NonceStore
 	security.SecretStore
 	security.AuditLog
+	integrity.Store
+	report.Store
 	userStore
 	Close() error
 }
@@ -41,20 +42,6 @@ func openStore(ctx context.Context, db string) (backend, error) {
 		return pgstore.Open(ctx, db)
 	}
 	return sqlitestore.Open(ctx, db)
-}
-
-// integrityStore returns st's integrity store.
-func integrityStore(st backend) (integrity.Store, error) {
-	if s, ok := st.(integrity.Store); ok {
-		return s, nil
-	}
-	return nil, errors.New("-watch: this database does not keep integrity baselines")
-}
-
-// reportStore returns st's report store, or nil.
-func reportStore(st backend) report.Store {
-	s, _ := st.(report.Store)
-	return s
 }
 
 // redactDB returns db fit for a log line: a URL without its password.
