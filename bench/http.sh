@@ -9,33 +9,26 @@ set -euo pipefail
 cd "$(dirname "$0")"
 DUR=${1:-10}
 ROUNDS=${2:-2}
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source ./lib.sh
+need_wrk
+bench_setup
 
 go build -o "$work/server" ../examples/server
 go build -o "$work/seed" ./cmd/seed
 go build -o "$work/peer" ./cmd/peer
 
 TOKEN=$("$work/seed" -db "$work/propsec.db" -n 10000)
-"$work/server" -db "$work/propsec.db" -addr 127.0.0.1:0 >"$work/server.out" 2>/dev/null &
-pids+=($!)
-"$work/peer" -db "$work/peer.db" -addr 127.0.0.1:0 -sessions 10000 >"$work/peer.out" 2>/dev/null &
-pids+=($!)
-for f in server.out peer.out; do
-  for _ in $(seq 100); do grep -q '^listening on' "$work/$f" && break; sleep 0.1; done
-done
-P=$(sed -n 's/^listening on //p' "$work/server.out")
-Q=$(sed -n 's/^listening on //p' "$work/peer.out")
+serve server "$work/server" -db "$work/propsec.db" -addr 127.0.0.1:0
+serve peer "$work/peer" -db "$work/peer.db" -addr 127.0.0.1:0 -sessions 10000
+P=$(url server)
+Q=$(url peer)
 COOKIE=$(sed -n 's/^cookie //p' "$work/peer.out")
 # gorilla/csrf sets its own cookie on the first GET; send it back, as a browser would.
 GCOOKIE=$(curl -s -D - -o /dev/null -H "Cookie: $COOKIE" "$Q/api/security/csrf-token" | sed -n 's/^Set-Cookie: \(_gorilla_csrf=[^;]*\).*/\1/ip' | tr -d '\r')
 curl -sf -H "Authorization: Bearer $TOKEN" "$P/api/security/csrf-token" >/dev/null
 curl -sf -H "Cookie: $COOKIE; $GCOOKIE" "$Q/api/security/csrf-token" >/dev/null
 
-rps() { wrk -t2 -c32 -d"${DUR}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+rps() { measure "$work/wrk.out" "$@" | awk '{print $1}'; }
 printf '%-28s %s\n' "stack" "requests/s (wrk -t2 -c32 -d${DUR}s), per round"
 pa=(); sa=(); ba=()
 for r in $(seq "$ROUNDS"); do
