@@ -1,7 +1,8 @@
-// Command seed fills a propsec SQLite database with one staff user and -n
-// live sessions, as logins would have, and prints the bearer token of the
-// last one. bench/http.sh uses it to measure the example server with many
-// sessions present.
+// Command seed fills a propsec database with one staff user and -n live
+// sessions, as logins would have, and prints the bearer token of the last
+// one. -db is a SQLite file, or a postgres:// URL (pgstore), as for the
+// example server. bench/http.sh and bench/postgres.sh use it to measure the
+// example server with many sessions present.
 package main
 
 import (
@@ -9,19 +10,35 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"strings"
 	"time"
 
+	"github.com/propops/propsec/pgstore"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 	"github.com/propops/propsec/sqlitestore"
 )
 
+// store is what seeding needs; sqlitestore and pgstore both provide it.
+type store interface {
+	UpsertUser(ctx context.Context, u session.User) error
+	CreateSession(ctx context.Context, s session.Session, events []security.Event) error
+	Close() error
+}
+
+func open(ctx context.Context, db string) (store, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return pgstore.Open(ctx, db)
+	}
+	return sqlitestore.Open(ctx, db)
+}
+
 func main() {
-	dbPath := flag.String("db", "propsec.db", "SQLite file")
+	db := flag.String("db", "propsec.db", "SQLite file, or a postgres:// URL")
 	n := flag.Int("n", 10000, "live sessions to create")
 	flag.Parse()
 	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, *dbPath)
+	st, err := open(ctx, *db)
 	if err != nil {
 		log.Fatal(err)
 	}
