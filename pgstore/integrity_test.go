@@ -5,6 +5,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -31,16 +32,23 @@ type gatedStore struct {
 	armed   atomic.Bool
 	entered chan struct{} // closed when an armed Entries is called
 	gate    chan struct{}
+	release func() // closes gate
 }
 
+// gate returns st gated.
 func gate(st integrity.Store) *gatedStore {
-	return &gatedStore{Store: st, entered: make(chan struct{}), gate: make(chan struct{})}
+	g := &gatedStore{Store: st, entered: make(chan struct{}), gate: make(chan struct{})}
+	g.release = sync.OnceFunc(func() { close(g.gate) })
+	return g
 }
 
 func (g *gatedStore) Entries(ctx context.Context, root string) iter.Seq2[integrity.Entry, error] {
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.entered)
-		<-g.gate
+		select {
+		case <-g.gate:
+		case <-ctx.Done(): // the Monitor closes: a failed test ends
+		}
 	}
 	return g.Store.Entries(ctx, root)
 }
@@ -113,7 +121,7 @@ func TestTwoMonitorsOneHost(t *testing.T) {
 		_, err := monB.Scan(ctx)
 		scanned <- err
 	}()
-	close(gated.gate)
+	gated.release()
 	require.NoError(t, <-scanned)
 	c, err = monA.Progress(ctx, id)
 	require.NoError(t, err)
@@ -169,7 +177,7 @@ func TestTwoHosts(t *testing.T) {
 	c, err := monB.Scan(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, c.ViolationsFound)
-	close(gated.gate)
+	gated.release()
 	c, err = monA.Scan(ctx) // after the running one
 	require.NoError(t, err)
 	assert.Zero(t, c.ViolationsFound, "the running scan raised the alert")
