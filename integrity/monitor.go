@@ -21,11 +21,19 @@ const DeploymentIDPrefix = "dep_"
 const historySize = 100
 
 // recordInterval is how often a running check is recorded through a
-// [ScanLease], and releaseTimeout bounds [ScanLease.Release].
+// [ScanLease], and leaseTimeout bounds each call of a lease. A lease's
+// calls are not cancelled with the check: cancelling a call may cost the
+// lease its connection.
 const (
 	recordInterval = time.Second
-	releaseTimeout = 10 * time.Second
+	leaseTimeout   = 10 * time.Second
 )
+
+// leaseContext is the context of a call of the lease, for an operation
+// whose context is ctx.
+func leaseContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), leaseTimeout)
+}
 
 var (
 	errClosed      = fmt.Errorf("integrity monitor closed: %w", security.ErrUnavailable)
@@ -166,7 +174,7 @@ func (m *Monitor) lockStore(ctx context.Context, c Check, wait bool) error {
 // release frees the store's lock, if held, and the slot.
 func (m *Monitor) release() {
 	if m.lease != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		ctx, cancel := leaseContext(context.Background())
 		// An error leaves the lock to be freed when its connection closes.
 		_ = m.lease.Release(ctx)
 		cancel()
@@ -242,7 +250,9 @@ func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, 
 	if m.lease != nil {
 		// If this fails, the store reports the check failed once the lock
 		// is released.
-		_ = m.lease.Record(context.WithoutCancel(ctx), m.snapshot(j))
+		lctx, cancel := leaseContext(ctx)
+		_ = m.lease.Record(lctx, m.snapshot(j))
+		cancel()
 	}
 	return err
 }
@@ -256,7 +266,12 @@ func (m *Monitor) recordRunning(ctx context.Context, j *job) (stop func() error,
 	if m.lease == nil {
 		return func() error { return nil }, nil
 	}
-	if err := m.lease.Record(ctx, m.snapshot(j)); err != nil {
+	record := func() error {
+		lctx, cancel := leaseContext(ctx)
+		defer cancel()
+		return m.lease.Record(lctx, m.snapshot(j))
+	}
+	if err := record(); err != nil {
 		return nil, fmt.Errorf("recording check %s: %w", j.id, err)
 	}
 	done := make(chan struct{})
@@ -271,11 +286,9 @@ func (m *Monitor) recordRunning(ctx context.Context, j *job) (stop func() error,
 				return
 			case <-t.C:
 			}
-			if err := m.lease.Record(ctx, m.snapshot(j)); err != nil {
-				if ctx.Err() == nil {
-					lost = fmt.Errorf("lost the store's integrity lock: %w", err)
-					j.cancel()
-				}
+			if err := record(); err != nil {
+				lost = fmt.Errorf("lost the store's integrity lock: %w", err)
+				j.cancel()
 				return
 			}
 		}
