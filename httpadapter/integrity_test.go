@@ -14,7 +14,9 @@ import (
 
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/pgtest"
 	"github.com/propops/propsec/memstore"
+	"github.com/propops/propsec/pgstore"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -978,4 +980,67 @@ func TestFileDiffOfAnotherHost(t *testing.T) {
 		r.data()["host"] != "web-2" || len(r.data()) != 1 {
 		t.Fatalf("%s", r.raw)
 	}
+}
+
+// With a store shared by several processes (pgstore), starting a check
+// while another process of the same host runs one is a 409 naming that
+// check, whose progress this instance reports too.
+func TestRunCheckWhileAnotherInstanceScans(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := t.Context()
+	open := func() *pgstore.Store {
+		st, err := pgstore.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	here, there := open(), open()
+	root := t.TempDir()
+	e := newEnv(t, func(s *session.Config, _ *security.CSRFConfig, h *httpadapter.Config) {
+		mon, err := integrity.New(integrity.Config{Store: here, Host: "web-1", Key: integrityKey,
+			Roots: []string{root}, Clock: s.Clock, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mon.Close() })
+		if _, err := mon.Init(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.Integrity = mon
+	})
+	admin := e.bearer(adminID)
+	start := func() response {
+		return e.do(request{method: "POST", path: "/api/security/run-integrity-check", bearer: admin,
+			body: jsonBody(map[string]any{"csrf_token": e.csrfToken(admin)})})
+	}
+
+	// The other process runs a check of web-1.
+	other := integrity.Check{ID: security.NewID(integrity.CheckIDPrefix), Host: "web-1", Kind: integrity.CheckScan,
+		Status: integrity.CheckRunning, StartedAt: e.clock.Now()}
+	lease, err := there.IntegrityStore("web-1").(integrity.ScanLocker).LockScan(ctx, other, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start()
+	if r.status != http.StatusConflict || r.body["message"] != "A file integrity check is already running" ||
+		r.data()["check_id"] != other.ID || len(r.data()) != 1 {
+		t.Fatalf("start while another instance scans: %d %s", r.status, r.raw)
+	}
+	r = e.do(request{method: "GET", path: "/api/security/file-integrity-progress?check_id=" + other.ID, bearer: admin})
+	r.ok(t, "Check progress retrieved")
+	if d := r.data(); d["status"] != "running" || d["host"] != "web-1" || d["finished_at"] != nil {
+		t.Fatalf("progress of the other instance's check: %s", r.raw)
+	}
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Released without recording its end: its process stopped.
+	r = e.do(request{method: "GET", path: "/api/security/file-integrity-progress?check_id=" + other.ID, bearer: admin})
+	r.ok(t, "Check progress retrieved")
+	if d := r.data(); d["status"] != "failed" || d["finished_at"] != "2024-06-14T10:00:00Z" {
+		t.Fatalf("progress of an abandoned check: %s", r.raw)
+	}
+	start().ok(t, "File integrity check started")
 }

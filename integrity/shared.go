@@ -50,8 +50,9 @@ type ScanLocker interface {
 	// RecordedCheck returns a check recorded through a lease by any
 	// process, or an error wrapping [security.ErrNotFound]. A check still
 	// recorded as running although its lock was released (its process
-	// stopped) is reported failed. A store keeps at least the last 100
-	// checks of each host.
+	// stopped) is reported failed, finished when it was last recorded
+	// (StartedAt+Duration). A store keeps at least the last 100 checks of
+	// each host.
 	RecordedCheck(ctx context.Context, id string) (Check, error)
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -226,7 +227,7 @@ func TestScanLockFreedWhenConnectionDies(t *testing.T) {
 	st := openTest(t)
 	ctx := t.Context()
 	c := integrity.Check{ID: security.NewID(integrity.CheckIDPrefix), Host: "web-1", Kind: integrity.CheckScan,
-		Status: integrity.CheckRunning}
+		Status: integrity.CheckRunning, StartedAt: time.Date(2024, 6, 14, 3, 0, 0, 0, time.UTC), Duration: time.Minute}
 	h := st.IntegrityStore("web-1").(*hostStore)
 	lease, err := h.LockScan(ctx, c, false)
 	require.NoError(t, err)
@@ -243,6 +244,7 @@ func TestScanLockFreedWhenConnectionDies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, integrity.CheckFailed, got.Status)
 	assert.Equal(t, interrupted, got.Error)
+	assert.True(t, got.FinishedAt.Equal(c.StartedAt.Add(time.Minute)), "finished when last recorded: %v", got.FinishedAt)
 	again, err := h.LockScan(ctx, integrity.Check{}, false)
 	require.NoError(t, err, "the lock of a dead session is free")
 	// The lost lease cannot record, and releasing it is harmless.

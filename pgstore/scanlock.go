@@ -37,8 +37,13 @@ func lockKey(host string) string {
 // lockCloseTimeout bounds closing a lock's connection.
 const lockCloseTimeout = 5 * time.Second
 
-// interrupted is the error of a check whose process stopped running it.
-const interrupted = "interrupted: the process running it stopped"
+// interrupted is the error of a check whose process stopped running it,
+// and interruptedAt sets its finished_at to when it was last recorded: its
+// start and the duration recorded then.
+const (
+	interrupted   = "interrupted: the process running it stopped"
+	interruptedAt = `finished_at = CASE WHEN started_at > 0 THEN started_at + duration ELSE finished_at END`
+)
 
 // LockScan implements [integrity.ScanLocker] for this machine.
 func (s *Store) LockScan(ctx context.Context, c integrity.Check, wait bool) (integrity.ScanLease, error) {
@@ -107,7 +112,7 @@ func (h *hostStore) tryLock(ctx context.Context, conn *pgxpool.Conn, c integrity
 		if _, err := tx.Exec(ctx, `UPDATE integrity_scan_holders SET check_id = $2 WHERE host = $1`, h.host, c.ID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE integrity_checks SET status = $2, error = $3
+		if _, err := tx.Exec(ctx, `UPDATE integrity_checks SET status = $2, error = $3, `+interruptedAt+`
 			WHERE lock_host = $1 AND status = $4`, h.host, string(integrity.CheckFailed), interrupted,
 			string(integrity.CheckRunning)); err != nil {
 			return err
@@ -232,6 +237,9 @@ func (h *hostStore) RecordedCheck(ctx context.Context, id string) (integrity.Che
 	c.StartedAt, c.FinishedAt, c.Duration = fromNanos(started), fromNanos(finished), time.Duration(duration)
 	if orphan {
 		c.Status, c.Error = integrity.CheckFailed, interrupted
+		if !c.StartedAt.IsZero() {
+			c.FinishedAt = c.StartedAt.Add(c.Duration)
+		}
 	}
 	return c, nil
 }

@@ -678,6 +678,7 @@ func testScanLock(t *testing.T, s Store) {
 
 	// A waiter gets the lock once it is released.
 	c2 := newCheck()
+	c2.Duration = 3 * time.Second
 	type result struct {
 		lease integrity.ScanLease
 		err   error
@@ -701,7 +702,7 @@ func testScanLock(t *testing.T, s Store) {
 	check(t, r.lease.Release(ctx))
 	got, err := l.RecordedCheck(ctx, c2.ID)
 	check(t, err)
-	if got.Status != integrity.CheckFailed || got.Error == "" {
+	if got.Status != integrity.CheckFailed || got.Error == "" || !got.FinishedAt.Equal(c2.StartedAt.Add(c2.Duration)) {
 		t.Fatalf("abandoned check: %+v", got)
 	}
 
