@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -269,7 +270,11 @@ func (h *hostStore) Stage(ctx context.Context, set string, b integrity.Batch) er
 	for _, bl := range b.Blobs {
 		if !seen[bl.Hash] {
 			seen[bl.Hash] = true
-			hashes, data = append(hashes, bl.Hash[:]), append(data, bytea(string(bl.Data)))
+			d := bl.Data
+			if d == nil {
+				d = []byte{} // NULL otherwise
+			}
+			hashes, data = append(hashes, bl.Hash[:]), append(data, d)
 		}
 	}
 	return h.s.write(ctx, "stage integrity changes", func(tx pgx.Tx) error {
@@ -336,7 +341,7 @@ func (h *hostStore) Commit(ctx context.Context, c integrity.Commit) error {
 			err := tx.QueryRow(ctx, `SELECT sum FROM integrity_seals WHERE host = $1 AND root = $2`,
 				h.host, bytea(rc.Seal.Root)).Scan(&have)
 			switch {
-			case err == pgx.ErrNoRows:
+			case errors.Is(err, pgx.ErrNoRows):
 				have = make([]byte, len(rc.Previous))
 			case err != nil:
 				return err

@@ -252,3 +252,20 @@ func TestScanLockFreedWhenConnectionDies(t *testing.T) {
 	assert.Error(t, lease.Release(ctx))
 	require.NoError(t, again.Release(ctx))
 }
+
+// A check's error may name a file, which need not be UTF-8: it is stored
+// cleaned, never refused (a refused record would fail the check).
+func TestRecordCheckErrorNotUTF8(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	c := integrity.Check{ID: security.NewID(integrity.CheckIDPrefix), Host: "web-1", Kind: integrity.CheckScan,
+		Status: integrity.CheckRunning}
+	lease, err := st.LockScan(ctx, c, false)
+	require.NoError(t, err)
+	defer lease.Release(ctx)
+	c.Status, c.Error = integrity.CheckFailed, "open /srv/\xff\x00: permission denied"
+	require.NoError(t, lease.Record(ctx, c))
+	got, err := st.RecordedCheck(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, security.CleanText(c.Error, maxCheckError), got.Error)
+}

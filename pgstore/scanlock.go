@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/security"
 )
 
 // The scan lock of a host ([integrity.ScanLocker]) is a session-level
@@ -126,6 +127,9 @@ func (h *hostStore) tryLock(ctx context.Context, conn *pgxpool.Conn, c integrity
 }
 
 // recordCheck stores c, run under the lock of lockHost by this session.
+// Its error is stored as [security.CleanText] makes it (a text column
+// takes neither NUL nor invalid UTF-8, which an error naming a file may
+// hold).
 func recordCheck(ctx context.Context, tx pgx.Tx, lockHost string, c integrity.Check) error {
 	_, err := tx.Exec(ctx, `INSERT INTO integrity_checks (id, host, kind, status, files_total, files_scanned,
 			violations_found, accepted, started_at, finished_at, duration, error, lock_host, pid)
@@ -136,7 +140,7 @@ func recordCheck(ctx context.Context, tx pgx.Tx, lockHost string, c integrity.Ch
 			started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, duration = EXCLUDED.duration,
 			error = EXCLUDED.error, lock_host = EXCLUDED.lock_host, pid = EXCLUDED.pid`,
 		c.ID, c.Host, string(c.Kind), string(c.Status), c.FilesTotal, c.FilesScanned, c.ViolationsFound, c.Accepted,
-		nanos(c.StartedAt), nanos(c.FinishedAt), int64(c.Duration), c.Error, lockHost)
+		nanos(c.StartedAt), nanos(c.FinishedAt), int64(c.Duration), security.CleanText(c.Error, maxCheckError), lockHost)
 	return err
 }
 
@@ -147,8 +151,12 @@ func closeConn(conn *pgxpool.Conn) {
 	conn.Hijack().Close(ctx)
 }
 
-// keptChecks is how many finished checks of each host are kept.
-const keptChecks = 100
+// keptChecks is how many finished checks of each host are kept, and
+// maxCheckError bounds the error stored with one, in bytes.
+const (
+	keptChecks    = 100
+	maxCheckError = 2000
+)
 
 // scanLease is a held scan lock: its connection, taken from the pool.
 type scanLease struct {
