@@ -7,7 +7,7 @@
 // # Use
 //
 //	mon, err := integrity.New(integrity.Config{
-//		Store: store,            // memstore.New(), or the SQLite store
+//		Store: store,            // memstore.New(), sqlitestore or pgstore
 //		Key:   key,              // ≥ 32 random bytes, kept out of the database
 //		Roots: []string{"/var/www/html"},
 //		Exclude: []string{"cache", "*.log"},

@@ -1,5 +1,5 @@
 // Package integritytest is the conformance suite for [integrity.Store]
-// implementations: memstore, sqlitestore and any later store run the same
+// implementations: memstore, sqlitestore, pgstore and any later store run the same
 // tests, so they cannot drift apart.
 //
 // # Use
