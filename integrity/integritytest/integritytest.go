@@ -1,6 +1,6 @@
 // Package integritytest is the conformance suite for [integrity.Store]
-// implementations: memstore, sqlitestore, pgstore and any later store run the same
-// tests, so they cannot drift apart.
+// implementations: memstore, sqlitestore, pgstore and any later store run
+// the same tests, so they cannot drift apart.
 //
 // # Use
 //
