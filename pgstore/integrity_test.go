@@ -269,3 +269,35 @@ func TestRecordCheckErrorNotUTF8(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, security.CleanText(c.Error, maxCheckError), got.Error)
 }
+
+// A lock taken after waiting, and released, leaves no advisory lock of the
+// host held by any session: neither the waiter's wait nor a pooled
+// connection keeps one.
+func TestScanLockWaiterLeavesNoLock(t *testing.T) {
+	st := openTest(t)
+	ctx := t.Context()
+	h := st.IntegrityStore("web-1").(*hostStore)
+	held := func() int {
+		t.Helper()
+		var n int
+		require.NoError(t, st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks l, (SELECT `+lockKey("$1")+` AS k) AS key
+			WHERE l.locktype = 'advisory' AND l.objsubid = 1
+			AND l.classid = ((key.k >> 32) & 4294967295)::oid AND l.objid = (key.k & 4294967295)::oid`, h.host).Scan(&n))
+		return n
+	}
+	first, err := h.LockScan(ctx, integrity.Check{}, false)
+	require.NoError(t, err)
+	require.Equal(t, 1, held())
+	got := make(chan integrity.ScanLease, 1)
+	go func() {
+		lease, err := h.LockScan(ctx, integrity.Check{}, true)
+		assert.NoError(t, err)
+		got <- lease
+	}()
+	require.NoError(t, first.Release(ctx))
+	second := <-got
+	require.NotNil(t, second)
+	require.Equal(t, 1, held())
+	require.NoError(t, second.Release(ctx))
+	require.Zero(t, held())
+}

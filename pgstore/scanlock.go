@@ -83,9 +83,13 @@ func (h *hostStore) LockScan(ctx context.Context, c integrity.Check, wait bool) 
 			conn.Release()
 			return nil, &integrity.BusyError{CheckID: holder, Host: h.host}
 		}
-		// Wait until the holder releases the lock, then try again.
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(k), pg_advisory_unlock(k)
-			FROM (SELECT `+lockKey("$1")+` AS k) AS key`, h.host); err != nil {
+		// Wait until the holder releases the lock, then free it and try
+		// again, so that taking it always goes through tryLock.
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey("$1")+`)`, h.host); err != nil {
+			closeConn(conn)
+			return nil, wrap(op, err)
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
 			closeConn(conn)
 			return nil, wrap(op, err)
 		}
@@ -210,6 +214,10 @@ func (l *scanLease) Release(ctx context.Context) error {
 	l.conn = nil
 	var unlocked bool
 	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock(`+lockKey("$1")+`)`, l.h.host).Scan(&unlocked)
+	if err == nil && unlocked {
+		// No lock of this session may go back to the pool with it.
+		_, err = conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+	}
 	if err != nil || !unlocked {
 		closeConn(conn)
 		if err == nil {
