@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"iter"
@@ -19,6 +20,7 @@ import (
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/integrity/integritytest"
 	"github.com/propops/propsec/internal/integritysql"
+	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
 )
 
@@ -490,4 +492,40 @@ func TestIntegrityMonitorSQLite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, integrity.AlertBaselineTampered, alerts[0].Type)
 	closeBoth(st, mon)
+}
+
+// Alerts stored before migration 0004 have no host; they read as "".
+func TestIntegrityHostMigration(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "propsec.db")
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	ms, err := sqlrow.LoadMigrations(migrationFiles)
+	require.NoError(t, err)
+	for _, m := range ms[:3] {
+		_, err := db.ExecContext(ctx, m.SQL)
+		require.NoError(t, err, m.Name)
+	}
+	_, err = db.ExecContext(ctx, `PRAGMA user_version = 3`)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `INSERT INTO integrity_alerts (root, path, file_path, type, change, severity, status,
+		details, state, check_id, created_at, updated_at)
+		VALUES (x'2f72', x'61', x'2f722f61', 'file_integrity_violation', 'modified', 'high', 0, 'd', zeroblob(32),
+		'chk_1', 0, 0)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	st, err := Open(ctx, path)
+	require.NoError(t, err)
+	defer st.Close()
+	a, err := st.Alert(ctx, 1)
+	require.NoError(t, err)
+	assert.Equal(t, "", a.Host)
+	assert.Equal(t, "/r/a", a.FilePath)
+	a.Host = "web-1"
+	ids, err := st.SaveFindings(ctx, integrity.Findings{Alerts: []integrity.Alert{a}})
+	require.NoError(t, err)
+	got, err := st.Alert(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, "web-1", got.Host)
 }
