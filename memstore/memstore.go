@@ -71,25 +71,41 @@ func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.Er
 // UpsertUser adds u, or replaces the user with u's id. Emails compare
 // case-insensitively and must be unique.
 func (s *Store) UpsertUser(_ context.Context, u session.User) error {
+	_, err := s.putUser(u, true)
+	return err
+}
+
+// InsertUser adds u unless a user with u's id exists, and reports whether
+// it added it. Emails compare case-insensitively and must be unique.
+func (s *Store) InsertUser(_ context.Context, u session.User) (bool, error) {
+	return s.putUser(u, false)
+}
+
+// putUser adds u, replacing a user with its id when replace is set.
+func (s *Store) putUser(u session.User, replace bool) (bool, error) {
 	if u.UserID <= 0 {
-		return security.Invalid("id", "must be a positive integer")
+		return false, security.Invalid("id", "must be a positive integer")
 	}
 	key := strings.ToLower(strings.TrimSpace(u.Email))
 	if key == "" {
-		return security.Invalid("email", "is required")
+		return false, security.Invalid("email", "is required")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id, ok := s.emails[key]; ok && id != u.UserID {
-		return fmt.Errorf("email %q belongs to user %d: %w", u.Email, id, security.ErrConflict)
+	old, exists := s.users[u.UserID]
+	if exists && !replace {
+		return false, nil
 	}
-	if old, ok := s.users[u.UserID]; ok {
+	if id, ok := s.emails[key]; ok && id != u.UserID {
+		return false, fmt.Errorf("email %q belongs to user %d: %w", u.Email, id, security.ErrConflict)
+	}
+	if exists {
 		delete(s.emails, strings.ToLower(strings.TrimSpace(old.Email)))
 	}
 	u.Permissions = slices.Clone(u.Permissions)
 	s.users[u.UserID] = u
 	s.emails[key] = u.UserID
-	return nil
+	return true, nil
 }
 
 // UserByID implements [session.UserDirectory].

@@ -14,20 +14,38 @@ import (
 // fails with [security.ErrConflict] (the unique index decides, so two
 // instances cannot both take one email).
 func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
-	key, perms, err := sqlrow.UserValues(u)
-	if err != nil {
-		return err
-	}
-	_, err = s.execIdem(ctx, "upsert user", `
-		INSERT INTO users (`+userCols+`, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	_, err := s.putUser(ctx, s.execIdem, "upsert user", u, `
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
 			email_key = excluded.email_key, account_type = excluded.account_type,
-			permissions = excluded.permissions, password_hash = excluded.password_hash`,
+			permissions = excluded.permissions, password_hash = excluded.password_hash`)
+	return err
+}
+
+// InsertUser adds u unless a user with u's id exists, and reports whether
+// it added it: of concurrent inserts of one id, on any number of
+// instances, exactly one adds it. An email held by another user fails
+// with [security.ErrConflict].
+func (s *Store) InsertUser(ctx context.Context, u session.User) (bool, error) {
+	// Not repeated after a lost connection: the first attempt may have
+	// added u, and a second would then report it was not added.
+	return s.putUser(ctx, s.exec, "insert user", u, ` ON CONFLICT (id) DO NOTHING`)
+}
+
+// putUser inserts u with the conflict clause onConflict, in one statement
+// run by exec.
+func (s *Store) putUser(ctx context.Context, exec func(context.Context, string, string, ...any) (int64, error),
+	op string, u session.User, onConflict string) (bool, error) {
+	key, perms, err := sqlrow.UserValues(u)
+	if err != nil {
+		return false, err
+	}
+	n, err := exec(ctx, op, `
+		INSERT INTO users (`+userCols+`, email_key) VALUES ($1, $2, $3, $4, $5, $6, $7)`+onConflict,
 		u.UserID, u.Name, u.Email, string(u.AccountType), perms, u.PasswordHash, key)
 	if isUniqueViolation(err) {
-		return wrap("upsert user", fmt.Errorf("email %q belongs to another user: %w", u.Email, security.ErrConflict))
+		return false, wrap(op, fmt.Errorf("email %q belongs to another user: %w", u.Email, security.ErrConflict))
 	}
-	return err
+	return n > 0, err
 }
 
 // UserByID implements [session.UserDirectory].

@@ -15,11 +15,29 @@ import (
 // case-insensitively and must be unique: an email held by another user
 // fails with [security.ErrConflict].
 func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
+	_, err := s.putUser(ctx, "upsert user", u, `
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
+				email_key = excluded.email_key, account_type = excluded.account_type,
+				permissions = excluded.permissions, password_hash = excluded.password_hash`)
+	return err
+}
+
+// InsertUser adds u unless a user with u's id exists, and reports whether
+// it added it. An email held by another user fails with
+// [security.ErrConflict].
+func (s *Store) InsertUser(ctx context.Context, u session.User) (bool, error) {
+	return s.putUser(ctx, "insert user", u, ` ON CONFLICT (id) DO NOTHING`)
+}
+
+// putUser inserts u with the conflict clause onConflict, in the writer's
+// transaction, after checking that no other user holds its email.
+func (s *Store) putUser(ctx context.Context, op string, u session.User, onConflict string) (bool, error) {
 	key, perms, err := sqlrow.UserValues(u)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return s.write(ctx, "upsert user", func(tx *sql.Tx) error {
+	var added bool
+	err = s.write(ctx, op, func(tx *sql.Tx) error {
 		var owner int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE email_key = ?`, key).Scan(&owner)
 		switch {
@@ -28,14 +46,17 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
 		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `
-			INSERT INTO users (`+sqlrow.UserCols+`, email_key) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
-				email_key = excluded.email_key, account_type = excluded.account_type,
-				permissions = excluded.permissions, password_hash = excluded.password_hash`,
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO users (`+sqlrow.UserCols+`, email_key) VALUES (?, ?, ?, ?, ?, ?, ?)`+onConflict,
 			u.UserID, u.Name, u.Email, string(u.AccountType), perms, u.PasswordHash, key)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		added = n > 0
 		return err
 	})
+	return added, err
 }
 
 // UserByID implements [session.UserDirectory]. It is the second read of

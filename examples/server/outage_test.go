@@ -23,7 +23,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Skip("starts a PostgreSQL cluster and a server process")
 	}
 	c := pgtest.NewCluster(t)
-	base := serverProcess(t, "-db", c.DSN, "-users", pgUsers(t))
+	base, _ := serverProcess(t, "-db", c.DSN, "-users", pgUsers(t))
 	admin := login(t, base, "admin@example.com")
 	const n = 24
 	bobs := make([]string, n)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -78,8 +79,8 @@ func TestMultiInstancePostgres(t *testing.T) {
 	// advisory lock, and the users are upserted by both.
 	var a, b string
 	var wg sync.WaitGroup
-	wg.Go(func() { a = serverProcess(t, "-db", dsn, "-users", users) })
-	wg.Go(func() { b = serverProcess(t, "-db", dsn, "-users", users) })
+	wg.Go(func() { a, _ = serverProcess(t, "-db", dsn, "-users", users) })
+	wg.Go(func() { b, _ = serverProcess(t, "-db", dsn, "-users", users) })
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
@@ -155,4 +156,37 @@ func TestMultiInstancePostgres(t *testing.T) {
 	require.Equal(t, 1, passed, "exactly one of %d replays of one CSRF token passes", n)
 	code, _ = call(t, "GET", a+"/api/me", bob2, nil)
 	require.Equal(t, 401, code)
+}
+
+// Two instances starting at once on an empty database: exactly one creates
+// the administrator and prints its password, which works on both.
+func TestMultiInstanceBootstrap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	dsn := pgtest.Schema(t)
+	var out [2][]string
+	var base [2]string
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { base[i], out[i] = serverProcess(t, "-db", dsn) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	re := regexp.MustCompile(`email (\S+) password (\S+)`)
+	var creds [][]string
+	for _, lines := range out {
+		for _, l := range lines {
+			if m := re.FindStringSubmatch(l); m != nil {
+				creds = append(creds, m[1:])
+			}
+		}
+	}
+	require.Len(t, creds, 1, "one instance prints the administrator's password: %q", out)
+	for _, b := range base {
+		code, env := call(t, "POST", b+"/api/security/mobile-auth", "", map[string]string{"email": creds[0][0], "password": creds[0][1]})
+		require.Equal(t, 200, code, env.Message)
+	}
 }

@@ -40,9 +40,10 @@ func TestMain(m *testing.M) {
 }
 
 // serverProcess starts the example server as a process of its own on a
-// free port and returns its base URL; it is stopped (SIGTERM, then killed
-// after 20 s) when t ends.
-func serverProcess(t *testing.T, args ...string) string {
+// free port and returns its base URL and what it printed on stdout before
+// it was ready; it is stopped (SIGTERM, then killed after 20 s) when t
+// ends.
+func serverProcess(t *testing.T, args ...string) (base string, printed []string) {
 	t.Helper()
 	js, err := json.Marshal(append([]string{"-addr", "127.0.0.1:0"}, args...))
 	if err != nil {
@@ -89,12 +90,13 @@ func serverProcess(t *testing.T, args ...string) string {
 			if !ok {
 				t.Fatalf("server process exited before listening:\n%s", stderr.String())
 			}
+			printed = append(printed, line)
 			if u, found := strings.CutPrefix(line, "listening on "); found {
 				go func() {
 					for range lines {
 					}
 				}()
-				return u
+				return u, printed
 			}
 		case <-deadline:
 			t.Fatalf("server process not listening after 2 minutes:\n%s", stderr.String())

@@ -25,6 +25,7 @@ type userFile struct {
 
 type userStore interface {
 	UpsertUser(ctx context.Context, u session.User) error
+	InsertUser(ctx context.Context, u session.User) (bool, error)
 	CountUsers(ctx context.Context) (int, error)
 }
 
@@ -32,7 +33,8 @@ const maxUsersFile = 16 << 20
 
 // loadUsers upserts the users of path (hashing their passwords), or, when
 // path is empty and there are no users at all, creates an administrator and
-// prints its credentials once.
+// prints its credentials once (by one instance, when several start at once
+// on one database).
 func loadUsers(ctx context.Context, st userStore, h session.Hasher, path string, stdout io.Writer) error {
 	if path == "" {
 		n, err := st.CountUsers(ctx)
@@ -46,7 +48,10 @@ func loadUsers(ctx context.Context, st userStore, h session.Hasher, path string,
 		}
 		admin := session.User{Principal: security.Principal{UserID: 1, Name: "Administrator", Email: "admin@localhost",
 			AccountType: security.AccountStaff, Permissions: security.AllPermissions}, PasswordHash: phc}
-		if err := st.UpsertUser(ctx, admin); err != nil {
+		// Instances starting at once on one empty database all get here;
+		// one adds the administrator, and only it prints a password.
+		added, err := st.InsertUser(ctx, admin)
+		if err != nil || !added {
 			return err
 		}
 		fmt.Fprintf(stdout, "created staff administrator: email %s password %s (shown once)\n", admin.Email, pw)

@@ -48,6 +48,11 @@ type Store interface {
 	// case-insensitively and must be unique ([security.ErrConflict]); a
 	// non-positive id or an empty email is [security.ErrInvalid].
 	UpsertUser(ctx context.Context, u session.User) error
+	// InsertUser adds u unless a user with u's id exists, and reports
+	// whether it added it; an email held by another user is
+	// [security.ErrConflict]. Of concurrent inserts of one id, exactly one
+	// adds it.
+	InsertUser(ctx context.Context, u session.User) (bool, error)
 	// CountUsers returns how many users there are.
 	CountUsers(ctx context.Context) (int, error)
 	// Events returns every recorded event, oldest first, with its ID set.

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -86,6 +89,42 @@ func testUsers(t *testing.T, open func(*testing.T) Store) {
 		got, err = st.UserByEmail(t.Context(), alice.Email)
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), got.UserID)
+		assertUserCount(t, st, 3)
+	})
+
+	t.Run("insert", func(t *testing.T) {
+		st := withUsers(t, open)
+		u := alice
+		u.Name = "Not Alice"
+		added, err := st.InsertUser(t.Context(), u)
+		require.NoError(t, err)
+		assert.False(t, added, "an existing id is left as it is")
+		got, err := st.UserByID(t.Context(), alice.UserID)
+		require.NoError(t, err)
+		assert.Equal(t, alice.Name, got.Name)
+
+		_, err = st.InsertUser(t.Context(), session.User{Principal: security.Principal{UserID: 9, Email: "BOB@example.com"}})
+		assert.ErrorIs(t, err, security.ErrConflict, "an email held by another user")
+		_, err = st.InsertUser(t.Context(), session.User{Principal: security.Principal{UserID: 0, Email: "x@example.com"}})
+		assert.ErrorIs(t, err, security.ErrInvalid)
+		assertUserCount(t, st, 2)
+
+		// Of concurrent inserts of one new id, exactly one adds it.
+		const n = 8
+		var wg sync.WaitGroup
+		var added1 atomic.Int64
+		for i := range n {
+			wg.Go(func() {
+				u := session.User{Principal: security.Principal{UserID: 10, Name: fmt.Sprint("racer ", i), Email: "racer@example.com"}}
+				ok, err := st.InsertUser(t.Context(), u)
+				assert.NoError(t, err)
+				if ok {
+					added1.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, int64(1), added1.Load())
 		assertUserCount(t, st, 3)
 	})
 
