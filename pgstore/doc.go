@@ -109,6 +109,13 @@
 // connection is not retried: a failure there may mean the lock is lost, and
 // the connection is closed, which frees it.
 //
+// An error that says the database cannot be reached or cannot do the work
+// now (a lost or refused connection, a server starting up or shutting
+// down, SQLSTATE class 53 such as too_many_connections, or a transient
+// error still failing after the retries) also matches
+// security.ErrUnavailable, which httpadapter answers with 503: an outage
+// is never taken for a bad credential or a missing row.
+//
 // # Times
 //
 // Times are bigint unix nanoseconds in UTC ([security.EventNanos]), as in
