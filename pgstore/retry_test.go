@@ -65,3 +65,26 @@ func TestConnLost(t *testing.T) {
 	assert.True(t, writeTransient(&beginError{lost}))
 	assert.False(t, writeTransient(&beginError{&pgconn.PgError{Code: "42P01"}}))
 }
+
+// What wrap marks as unavailable (503), and what it leaves as it is.
+func TestWrapUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true}, // admin shutdown
+		{&pgconn.PgError{Code: "57P03"}, true}, // cannot connect now (starting up)
+		{&pgconn.PgError{Code: "08006"}, true}, // connection failure
+		{&pgconn.PgError{Code: "53300"}, true}, // too many connections
+		{&pgconn.PgError{Code: "40001"}, true}, // serialization failure, retries spent
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "42P01"}, false},
+		{pgx.ErrNoRows, false},
+		{errors.New("some bug"), false},
+	} {
+		err := wrap("op", c.err)
+		assert.Equal(t, c.want, errors.Is(err, security.ErrUnavailable), "%v", c.err)
+		assert.ErrorIs(t, err, c.err, "the cause stays visible")
+		assert.NotErrorIs(t, err, security.ErrNotFound)
+	}
+}
