@@ -77,13 +77,17 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (s
 // SessionUserByTokenHash implements [session.SessionUserLoader]: the
 // session and its user in one indexed read.
 func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
-	sess, u, err := sqlrow.ScanSessionUser(s.row(ctx, `SELECT `+sqlrow.Qualify("s", sessionCols)+`, `+
-		sqlrow.Qualify("u", userCols)+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, h[:]))
+	sess, u, err := sqlrow.ScanSessionUser(s.row(ctx, sessionUserByTokenHash, h[:]))
 	if err != nil {
 		return session.Session{}, session.User{}, rowErr("session and user by token hash", "session", err)
 	}
 	return sess, u, nil
 }
+
+// sessionUserByTokenHash is the one read of every authenticated request,
+// built once: building it per call was 23 of its 55 allocations.
+var sessionUserByTokenHash = `SELECT ` + sqlrow.Qualify("s", sessionCols) + `, ` + sqlrow.Qualify("u", userCols) +
+	` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`
 
 // SessionByID implements [session.Store].
 func (s *Store) SessionByID(ctx context.Context, id string) (session.Session, error) {
