@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/internal/pgtest"
 	"github.com/propops/propsec/security"
 )
 
@@ -39,7 +40,7 @@ func verifyBreak(t *testing.T, st *Store) *security.AuditBreak {
 // TestAuditTamper checks what only this store can do to its own tables:
 // edits, deletions in the middle and of the tail are reported.
 func TestAuditTamper(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	for _, tc := range []struct{ name, edit, detail string }{
 		{"modified", `UPDATE events SET subject = 'forged' WHERE id = 3`, "does not match its hash"},
 		{"details no longer JSON", `UPDATE events SET details = '{' WHERE id = 3`, "cannot be decoded"},

@@ -15,11 +15,12 @@ import (
 
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/integrity/integritytest"
+	"github.com/propops/propsec/internal/pgtest"
 	"github.com/propops/propsec/security"
 )
 
 func TestIntegrityConformance(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	integritytest.Run(t, func(t *testing.T) integritytest.Store { return openTest(t) })
 }
 
@@ -80,7 +81,7 @@ func writeFile(t *testing.T, path, content string) {
 // scans, the other's Start is refused with the running check's id, its
 // Progress reports that check, and its synchronous operations wait for it.
 func TestTwoMonitorsOneHost(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t)
 	ctx := t.Context()
 	open := func() *Store {
 		st, err := Open(ctx, dsn)
