@@ -92,12 +92,12 @@ func (s *Store) putUser(u session.User, replace bool) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if id, ok := s.emails[key]; ok && id != u.UserID {
+		return false, fmt.Errorf("email %q belongs to user %d: %w", u.Email, id, security.ErrConflict)
+	}
 	old, exists := s.users[u.UserID]
 	if exists && !replace {
 		return false, nil
-	}
-	if id, ok := s.emails[key]; ok && id != u.UserID {
-		return false, fmt.Errorf("email %q belongs to user %d: %w", u.Email, id, security.ErrConflict)
 	}
 	if exists {
 		delete(s.emails, strings.ToLower(strings.TrimSpace(old.Email)))

@@ -2,7 +2,10 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/propops/propsec/internal/sqlrow"
 	"github.com/propops/propsec/security"
@@ -14,10 +17,20 @@ import (
 // fails with [security.ErrConflict] (the unique index decides, so two
 // instances cannot both take one email).
 func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
-	_, err := s.putUser(ctx, s.execIdem, "upsert user", u, `
+	upsert := func() error {
+		_, err := s.putUser(ctx, s.execIdem, "upsert user", u, `
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email,
 			email_key = excluded.email_key, account_type = excluded.account_type,
 			permissions = excluded.permissions, password_hash = excluded.password_hash`)
+		return err
+	}
+	err := upsert()
+	if errors.Is(err, security.ErrConflict) {
+		// A concurrent insert of the same new user can trip the email
+		// index before the id index; once it has committed, the id
+		// conflicts and the upsert updates. A conflict again is real.
+		err = upsert()
+	}
 	return err
 }
 
@@ -28,7 +41,26 @@ func (s *Store) UpsertUser(ctx context.Context, u session.User) error {
 func (s *Store) InsertUser(ctx context.Context, u session.User) (bool, error) {
 	// Not repeated after a lost connection: the first attempt may have
 	// added u, and a second would then report it was not added.
-	return s.putUser(ctx, s.exec, "insert user", u, ` ON CONFLICT (id) DO NOTHING`)
+	//
+	// No conflict target: a concurrent insert of the same user can collide
+	// on the email index before the id index, and must not fail for it.
+	added, err := s.putUser(ctx, s.exec, "insert user", u, ` ON CONFLICT DO NOTHING`)
+	if err != nil || added {
+		return added, err
+	}
+	// Nothing was inserted: either the id exists (not an error) or another
+	// user holds the email.
+	var owner int64
+	err = s.row(ctx, `SELECT id FROM users WHERE email_key = $1`, emailKey(u.Email)).Scan(&owner)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, wrap("insert user", err)
+	case owner != u.UserID:
+		return false, wrap("insert user", fmt.Errorf("email %q belongs to another user: %w", u.Email, security.ErrConflict))
+	}
+	return false, nil
 }
 
 // putUser inserts u with the conflict clause onConflict, in one statement

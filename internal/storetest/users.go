@@ -105,27 +105,53 @@ func testUsers(t *testing.T, open func(*testing.T) Store) {
 
 		_, err = st.InsertUser(t.Context(), session.User{Principal: security.Principal{UserID: 9, Email: "BOB@example.com"}})
 		assert.ErrorIs(t, err, security.ErrConflict, "an email held by another user")
+		_, err = st.InsertUser(t.Context(), session.User{Principal: security.Principal{UserID: alice.UserID, Email: bob.Email}})
+		assert.ErrorIs(t, err, security.ErrConflict, "an existing id with another user's email")
 		_, err = st.InsertUser(t.Context(), session.User{Principal: security.Principal{UserID: 0, Email: "x@example.com"}})
 		assert.ErrorIs(t, err, security.ErrInvalid)
 		assertUserCount(t, st, 2)
 
-		// Of concurrent inserts of one new id, exactly one adds it.
-		const n = 8
-		var wg sync.WaitGroup
-		var added1 atomic.Int64
-		for i := range n {
-			wg.Go(func() {
-				u := session.User{Principal: security.Principal{UserID: 10, Name: fmt.Sprint("racer ", i), Email: "racer@example.com"}}
-				ok, err := st.InsertUser(t.Context(), u)
-				assert.NoError(t, err)
-				if ok {
-					added1.Add(1)
-				}
-			})
+		// Of concurrent inserts of one new user, exactly one adds it and
+		// none fails (they collide on the id and on the email at once).
+		const rounds, n = 10, 8
+		for r := range rounds {
+			var wg sync.WaitGroup
+			var added1 atomic.Int64
+			id := int64(10 + r)
+			for i := range n {
+				wg.Go(func() {
+					u := session.User{Principal: security.Principal{UserID: id, Name: fmt.Sprint("racer ", i),
+						Email: fmt.Sprintf("racer%d@example.com", r)}}
+					ok, err := st.InsertUser(t.Context(), u)
+					assert.NoError(t, err)
+					if ok {
+						added1.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, int64(1), added1.Load(), "round %d", r)
 		}
-		wg.Wait()
-		assert.Equal(t, int64(1), added1.Load())
-		assertUserCount(t, st, 3)
+		assertUserCount(t, st, 2+rounds)
+	})
+
+	t.Run("concurrent upserts of one new user", func(t *testing.T) {
+		// As when several instances start at once with the same users
+		// file: none fails.
+		st := withUsers(t, open)
+		const rounds, n = 10, 8
+		for r := range rounds {
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					u := session.User{Principal: security.Principal{UserID: int64(10 + r), Name: fmt.Sprint("racer ", i),
+						Email: fmt.Sprintf("racer%d@example.com", r)}}
+					assert.NoError(t, st.UpsertUser(t.Context(), u), "round %d", r)
+				})
+			}
+			wg.Wait()
+		}
+		assertUserCount(t, st, 2+rounds)
 	})
 
 	t.Run("same email, other case, same user", func(t *testing.T) {
