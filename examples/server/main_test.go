@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -41,21 +42,40 @@ func server(t *testing.T, args ...string) (base string, printed []string) {
 			t.Error("server did not shut down")
 		}
 	})
+	return awaitListening(t, pr, func(why string) string {
+		if why == "exited" {
+			return fmt.Sprintf("server exited before listening: %v", <-done)
+		}
+		// Fail with the goroutines' stacks rather than hang until the
+		// test binary's timeout.
+		var buf strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		return "server not listening after 2 minutes\n" + buf.String()
+	})
+}
+
+// awaitListening reads the server's stdout, r, until it prints "listening
+// on URL", and returns the URL and the lines printed until then; later
+// lines are read and dropped. When the output ends first, or after 2
+// minutes, it fails t with what failure says for why ("exited" or
+// "timeout").
+func awaitListening(t *testing.T, r io.Reader, failure func(why string) string) (base string, printed []string) {
+	t.Helper()
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(pr)
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			lines <- sc.Text()
 		}
-		io.Copy(io.Discard, pr)
+		io.Copy(io.Discard, r)
 	}()
 	deadline := time.After(2 * time.Minute)
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("server exited before listening: %v", <-done)
+				t.Fatalf("%s; printed %q", failure("exited"), printed)
 			}
 			printed = append(printed, line)
 			if u, ok := strings.CutPrefix(line, "listening on "); ok {
@@ -66,11 +86,7 @@ func server(t *testing.T, args ...string) (base string, printed []string) {
 				return u, printed
 			}
 		case <-deadline:
-			// Fail with the goroutines' stacks rather than hang until the
-			// test binary's timeout.
-			var buf strings.Builder
-			pprof.Lookup("goroutine").WriteTo(&buf, 1)
-			t.Fatalf("server not listening after 2 minutes; printed %q\n%s", printed, buf.String())
+			t.Fatalf("%s; printed %q", failure("timeout"), printed)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -75,33 +74,12 @@ func serverProcess(t *testing.T, args ...string) (base string, printed []string)
 			t.Errorf("server process did not stop on SIGTERM\n%s", stderr.String())
 		}
 	})
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
+	return awaitListening(t, out, func(why string) string {
+		if why == "exited" {
+			return "server process exited before listening:\n" + stderr.String()
 		}
-		close(lines)
-	}()
-	deadline := time.After(2 * time.Minute)
-	for {
-		select {
-		case line, ok := <-lines:
-			if !ok {
-				t.Fatalf("server process exited before listening:\n%s", stderr.String())
-			}
-			printed = append(printed, line)
-			if u, found := strings.CutPrefix(line, "listening on "); found {
-				go func() {
-					for range lines {
-					}
-				}()
-				return u, printed
-			}
-		case <-deadline:
-			t.Fatalf("server process not listening after 2 minutes:\n%s", stderr.String())
-		}
-	}
+		return "server process not listening after 2 minutes:\n" + stderr.String()
+	})
 }
 
 // lockedBuffer collects a process's output for a failure message; it may
