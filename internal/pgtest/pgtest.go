@@ -34,14 +34,26 @@ const (
 	// EnvUser names the OS user to run those clusters as; needed when the
 	// tests run as root, which PostgreSQL refuses.
 	EnvUser = "PROPSEC_TEST_PGUSER"
+	// EnvRequired, when set (CI sets it), makes a missing EnvVar or EnvBin
+	// fail the test instead of skipping it.
+	EnvRequired = "PROPSEC_TEST_POSTGRES_REQUIRED"
 )
+
+// skip skips t with msg, or fails it when EnvRequired is set.
+func skip(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv(EnvRequired) != "" {
+		t.Fatal(msg + " (and " + EnvRequired + " is set: these tests must run here)")
+	}
+	t.Skip(msg)
+}
 
 // DSN returns the DSN of the test server, or skips t when EnvVar is unset.
 func DSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(EnvVar)
 	if dsn == "" {
-		t.Skip(EnvVar + " not set: set it to a PostgreSQL DSN (postgres://user@127.0.0.1:port/db) to run the PostgreSQL tests")
+		skip(t, EnvVar+" not set: set it to a PostgreSQL DSN (postgres://user@127.0.0.1:port/db) to run the PostgreSQL tests")
 	}
 	return dsn
 }
@@ -112,7 +124,7 @@ func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
 	bin := os.Getenv(EnvBin)
 	if bin == "" {
-		t.Skip(EnvBin + " not set: set it to PostgreSQL's bin directory (initdb, pg_ctl), " +
+		skip(t, EnvBin+" not set: set it to PostgreSQL's bin directory (initdb, pg_ctl), "+
 			"or run `source .ci/postgres.sh && pg_start`, to run the tests that stop and start a server")
 	}
 	c := &Cluster{bin: bin}
