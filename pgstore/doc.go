@@ -24,8 +24,9 @@
 // [DefaultHealthCheckPeriod] and [DefaultConnectTimeout]. The tables live
 // in the first schema of the search_path (search_path=… in the DSN).
 // When PostgreSQL runs on the same machine, its Unix socket
-// (host=/var/run/postgresql) costs 5–10% less CPU per request than TCP on
-// loopback (bench/README.md).
+// (host=/var/run/postgresql) cost 5–12% less CPU per request, server and
+// database together, than TCP on loopback in bench/postgres.sh
+// (bench/README.md).
 //
 // # Migrations
 //

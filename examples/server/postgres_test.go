@@ -75,8 +75,9 @@ func TestMultiInstancePostgres(t *testing.T) {
 	}
 	dsn := pgtest.Schema(t)
 	users := pgUsers(t)
-	// The two start at once: the schema migrates exactly once, under the
-	// advisory lock, and the users are upserted by both.
+	// The two start at once on an empty schema: both must come up (one
+	// migrates under the advisory lock, which pgstore's
+	// TestMigrateConcurrently checks), and both upsert the same users.
 	var a, b string
 	var wg sync.WaitGroup
 	wg.Go(func() { a, _ = serverProcess(t, "-db", dsn, "-users", users) })
