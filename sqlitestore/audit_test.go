@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -412,17 +416,76 @@ func BenchmarkAuditCostRevokeSession(b *testing.B) {
 	})
 }
 
-// BenchmarkAuditCostTerminate is session.Manager.Terminate by a staff user.
+// eventlessStore is a Store whose RevokeSession drops the events it is
+// given: session.Manager always records one, so this is how the no-event
+// mode measures Terminate without its event.
+type eventlessStore struct{ *Store }
+
+func (s eventlessStore) RevokeSession(ctx context.Context, id string, at time.Time, _ []security.Event) error {
+	return s.Store.RevokeSession(ctx, id, at, nil)
+}
+
+// BenchmarkAuditCostTerminate is session.Manager.Terminate by a staff user
+// (read the session, check, revoke and record); no-event runs it on an
+// eventlessStore.
 func BenchmarkAuditCostTerminate(b *testing.B) {
-	benchAuditCost(b, withoutNoEvent, func(b *testing.B, mode auditMode) func(int) error {
+	benchAuditCost(b, allModes, func(b *testing.B, mode auditMode) func(int) error {
 		st, sessions := auditBenchStore(b)
 		prepareMode(b, st, mode)
-		m, err := session.New(session.Config{Store: st, Users: st, Clock: fixedClock(benchNow)})
+		var store session.Store = st
+		if mode == modeNoEvent {
+			store = eventlessStore{st}
+		}
+		m, err := session.New(session.Config{Store: store, Users: st, Clock: fixedClock(benchNow)})
 		require.NoError(b, err)
 		actor := session.Auth{Session: session.Session{ID: "sess_bench_actor"}, Principal: security.Principal{
 			UserID: 1, AccountType: security.AccountStaff, Permissions: []security.Permission{security.PermSessionsTerminate}}}
 		ip := netip.MustParseAddr("198.51.100.7")
 		return func(i int) error { return m.Terminate(b.Context(), actor, sessions[i%len(sessions)].ID, ip) }
+	})
+}
+
+// BenchmarkAuditCostTerminateHTTP is the terminate as a client performs
+// it: POST /api/security/sessions {"action": "terminate"} through
+// httpadapter on a bearer session of a staff user, with a fresh CSRF token
+// (issuing one writes nothing; checking it records its nonce, which is the
+// request's first durable write). no-event runs on an eventlessStore.
+func BenchmarkAuditCostTerminateHTTP(b *testing.B) {
+	benchAuditCost(b, allModes, func(b *testing.B, mode auditMode) func(int) error {
+		st, sessions := auditBenchStore(b)
+		prepareMode(b, st, mode)
+		var store session.Store = st
+		if mode == modeNoEvent {
+			store = eventlessStore{st}
+		}
+		clock := fixedClock(benchNow)
+		m, err := session.New(session.Config{Store: store, Users: st, Clock: clock})
+		require.NoError(b, err)
+		c, err := security.NewCSRF(security.CSRFConfig{Key: make([]byte, 32), Nonces: st, Clock: clock})
+		require.NoError(b, err)
+		h, err := httpadapter.New(httpadapter.Config{Sessions: m, CSRF: c, Clock: clock})
+		require.NoError(b, err)
+		actor := session.User{Principal: security.Principal{UserID: 900001, Name: "Bench Admin", Email: "admin@bench.example",
+			AccountType: security.AccountStaff, Permissions: security.AllPermissions}}
+		require.NoError(b, st.UpsertUser(b.Context(), actor))
+		token := security.NewToken()
+		actorSession := session.Session{ID: security.NewID(session.IDPrefix), TokenHash: security.HashToken(token),
+			UserID: actor.UserID, Kind: session.KindMobile, IP: "198.51.100.7", CreatedAt: benchNow, LastActive: benchNow,
+			IdleTimeout: time.Hour, ExpiresAt: benchNow.Add(time.Hour)}
+		require.NoError(b, st.CreateSession(b.Context(), actorSession, nil))
+		return func(i int) error {
+			body := fmt.Sprintf(`{"action":"terminate","session_id":%q,"csrf_token":%q}`,
+				sessions[i%len(sessions)].ID, c.Issue(actorSession.ID))
+			req := httptest.NewRequest(http.MethodPost, "/api/security/sessions", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				return fmt.Errorf("status %d: %s", w.Code, w.Body)
+			}
+			return nil
+		}
 	})
 }
 
