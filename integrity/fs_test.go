@@ -83,6 +83,37 @@ func TestSymlinkRetargetAndDirectorySwap(t *testing.T) {
 	}
 }
 
+// A symlink in the baseline whose target changes is one modified alert
+// naming both targets, once.
+func TestBaselinedSymlinkRetargeted(t *testing.T) {
+	root := t.TempDir()
+	for _, v := range []string{"v1", "v2"} {
+		must(t, os.Mkdir(filepath.Join(root, v), 0o755))
+		must(t, os.WriteFile(filepath.Join(root, v, "app.py"), []byte("print(\""+v+"\")\n"), 0o644))
+	}
+	must(t, os.Symlink("v1", filepath.Join(root, "live")))
+	e := newEnvAt(t, root)
+	entry, err := e.store.Entry(e.ctx, integrity.Key{Root: root, Path: "live"})
+	must(t, err)
+	if entry.Type != integrity.TypeSymlink || entry.Target != "v1" || !entry.Hash.IsZero() {
+		t.Fatalf("baseline: %+v", entry)
+	}
+	wantNone(t, e.scan())
+
+	e.remove("live")
+	must(t, os.Symlink("v2", e.path("live")))
+	got := e.scan()
+	if len(got) != 1 {
+		t.Fatalf("want one alert, got:\n%s", describeAlerts(got))
+	}
+	a := got[0]
+	if a.Path != "live" || a.Type != integrity.AlertViolation || a.Change != integrity.ChangeModified ||
+		a.Details != `symlink target changed "v1" → "v2"` {
+		t.Fatalf("%s", describeAlerts(got))
+	}
+	wantNone(t, e.scan()) // the same state raises nothing new
+}
+
 func TestFIFOIsRecordedNeverOpened(t *testing.T) {
 	root := t.TempDir()
 	must(t, syscall.Mkfifo(filepath.Join(root, "pipe"), 0o644))
