@@ -121,7 +121,11 @@ func TestSecurityReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := [][]string{httpadapter.ReportCSVHeader,
+		// The header is written out here, not taken from
+		// httpadapter.ReportCSVHeader (which the handler writes), so a
+		// wrong, missing or reordered column name fails.
+		want := [][]string{{"date", "logins_successful", "logins_failed", "new_ip_verifications",
+			"sessions_terminated", "blacklisted_users", "file_integrity_violations", "password_breaches_detected"},
 			{"2024-06-13", "0", "0", "0", "0", "0", "0", "0"},
 			{"2024-06-14", "1", "0", "0", "0", "0", "1", "0"}}
 		if !slices.EqualFunc(rows, want, slices.Equal) {
