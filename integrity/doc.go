@@ -50,6 +50,14 @@
 // deleted. Files over [Config.MaxHashBytes] are compared by size, times and
 // inode.
 //
+// A root that is itself a symlink is recorded as a symlink and not
+// descended (retargeting it is an alert): to watch what it points to, give
+// the Monitor the resolved directory (filepath.EvalSymlinks). [Monitor.Diff] and
+// [Monitor.AcceptAlert] reach a path the same way, one O_NOFOLLOW directory
+// at a time from its root: a path below a directory that became a symlink
+// is absent to them, as to a scan, and what the symlink points to is never
+// read.
+//
 // # Scans
 //
 // A scan is a background check with an id ("chk_…"); at most one runs at a

@@ -11,6 +11,11 @@ import (
 // (pass 1, and pass 2 when the file changed while it was read).
 func SetReadHook(m *Monitor, f func(path string, pass int)) { m.hook = f }
 
+// SetOpenHook sets a function the Monitor calls just before it opens a file
+// or directory it found in a listing (or, for a file, examined with
+// fstatat), with its absolute path. Workers call it concurrently.
+func SetOpenHook(m *Monitor, f func(path string)) { m.openHook = f }
+
 func TestMain(m *testing.M) {
 	if !supported {
 		fmt.Println("skipped: file monitoring is not supported on", runtime.GOOS)

@@ -153,13 +153,14 @@ type reader struct {
 	budget           *atomic.Int64 // content bytes in flight; nil: no limit
 	budgetMax        int64
 	hook             func(path string, pass int)
+	openHook         func(path string)
 	h                *blake3.Hasher
 	buf              []byte
 }
 
 func newReader(m *Monitor, keep bool, budget *atomic.Int64) *reader {
 	return &reader{maxHash: m.cfg.MaxHashBytes, maxDiff: m.cfg.MaxDiffBytes, keep: keep && m.cfg.MaxDiffBytes >= 0,
-		budget: budget, budgetMax: contentBudget, hook: m.hook, h: blake3.New()}
+		budget: budget, budgetMax: contentBudget, hook: m.hook, openHook: m.openHook, h: blake3.New()}
 }
 
 // inspect records the state of name in the directory dirfd (AT_FDCWD with
@@ -169,6 +170,9 @@ func newReader(m *Monitor, keep bool, budget *atomic.Int64) *reader {
 func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *current {
 	c := &current{Entry: Entry{Key: k}}
 	if hintRegular {
+		if r.openHook != nil {
+			r.openHook(c.FilePath())
+		}
 		fd, err := openFile(dirfd, name)
 		switch {
 		case err == nil:
@@ -194,6 +198,9 @@ func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *curre
 	case TypeFile:
 		if c.Unreadable != "" {
 			return c
+		}
+		if r.openHook != nil {
+			r.openHook(c.FilePath())
 		}
 		fd, err := openFile(dirfd, name)
 		if err != nil {

@@ -49,6 +49,9 @@ type Monitor struct {
 	rules  []severityRule
 	// hook, if set (tests only), runs after each read of a file.
 	hook func(path string, pass int)
+	// openHook, if set (tests only), runs just before a listed file or
+	// directory is opened.
+	openHook func(path string)
 
 	slot chan struct{} // held by the running operation
 	// locker is cfg.Store as a ScanLocker, if it is one; lease is its lock

@@ -175,6 +175,14 @@ func (m *Monitor) walkRoot(ctx context.Context, w *walkRun, root string, total *
 	d.release()
 }
 
+// beforeOpen runs the test hook, if any, before a listed directory is
+// opened.
+func (m *Monitor) beforeOpen(path string) {
+	if m.openHook != nil {
+		m.openHook(path)
+	}
+}
+
 type child struct {
 	key     string
 	ent     dirent
@@ -210,6 +218,7 @@ func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix 
 			if k.ent.isDir {
 				// Say now, at the directory's own position, whether its
 				// entries can be listed, so that its one alert can say so.
+				m.beforeOpen(path)
 				if sub, err := d.openSubdir(k.ent.name, path); err == nil {
 					sub.release()
 				} else if !isGone(err) {
@@ -222,6 +231,7 @@ func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix 
 			}
 			continue
 		}
+		m.beforeOpen(path)
 		sub, err := d.openSubdir(k.ent.name, path)
 		if err != nil {
 			if isGone(err) {
