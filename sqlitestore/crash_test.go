@@ -90,8 +90,9 @@ func TestCrashHelper(t *testing.T) {
 
 // TestCrashDurability kills a process writing to the store at random
 // moments and checks, after each restart, that every write the process was
-// told had succeeded is there with its audit events, and that the file is
-// intact.
+// told had succeeded is there with its audit events, that the file is
+// intact, and that the audit chain verifies, still holding the head seen
+// after every earlier restart.
 func TestCrashDurability(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
@@ -101,6 +102,7 @@ func TestCrashDurability(t *testing.T) {
 
 	revoked := map[string]bool{}    // acknowledged revocations
 	blacklisted := map[int64]bool{} // acknowledged blacklistings
+	var heads []security.AuditHead  // audit heads after earlier restarts
 	for round := range 5 {
 		acks := runAndKill(t, path, time.Duration(20+rand.IntN(281))*time.Millisecond)
 		for _, a := range acks {
@@ -117,7 +119,9 @@ func TestCrashDurability(t *testing.T) {
 			}
 		}
 		t.Logf("round %d: %d acknowledged writes, %d in all", round, len(acks), len(revoked)+len(blacklisted))
-		checkCrashState(t, path, revoked, blacklisted)
+		if head := checkCrashState(t, path, revoked, blacklisted, heads); head.ID != 0 {
+			heads = append(heads, head)
+		}
 	}
 	require.NotEmpty(t, revoked, "the helper never acknowledged a revocation")
 	require.NotEmpty(t, blacklisted, "the helper never acknowledged a blacklisting")
@@ -189,8 +193,12 @@ func runAndKill(t *testing.T, path string, d time.Duration) []string {
 }
 
 // checkCrashState reopens the store, as a restarted host would, and checks
-// every acknowledged write and the file's integrity.
-func checkCrashState(t *testing.T, path string, revoked map[string]bool, blacklisted map[int64]bool) {
+// every acknowledged write, the file's integrity (PRAGMA integrity_check)
+// and the audit chain's (VerifyEvents: every event's hash links to the one
+// before, and each of anchors, the heads after earlier restarts, is still
+// in the chain unchanged). It returns the chain's head.
+func checkCrashState(t *testing.T, path string, revoked map[string]bool, blacklisted map[int64]bool,
+	anchors []security.AuditHead) security.AuditHead {
 	t.Helper()
 	ctx := t.Context()
 	st, err := Open(ctx, path)
@@ -203,6 +211,13 @@ func checkCrashState(t *testing.T, path string, revoked map[string]bool, blackli
 
 	evs, err := st.Events(ctx)
 	require.NoError(t, err)
+	audit, err := st.VerifyEvents(ctx, anchors...)
+	require.NoError(t, err)
+	require.True(t, audit.OK(), "audit chain broken after a crash: %v", audit.Break)
+	require.Equal(t, int64(len(evs)), audit.Events, "events verified")
+	if len(evs) > 0 {
+		require.Equal(t, evs[len(evs)-1].ID, audit.Head.ID, "the verified head is the newest event")
+	}
 	terminated, added := map[string]bool{}, map[string]bool{}
 	for _, e := range evs {
 		switch e.Type {
@@ -229,4 +244,5 @@ func checkCrashState(t *testing.T, path string, revoked map[string]bool, blackli
 		assert.False(t, s.RevokedAt.IsZero(), "session %s of blacklisted user %d is live", sessID, uid)
 		assert.True(t, terminated[sessID], "event of the revocation of %s by blacklisting lost", sessID)
 	}
+	return audit.Head
 }
