@@ -41,7 +41,8 @@ type Store struct {
 	byToken     map[security.TokenHash]string
 	blacklist   map[int64]session.BlacklistEntry
 	loginIPs    map[int64]map[string]struct{}
-	failures    map[string][]time.Time
+	failures    map[string][]loginFailure
+	nextFailure int64
 	nonces      map[[32]byte]time.Time
 	events      []security.Event
 	eventLinks  []eventLink // eventLinks[i] chains events[i]
@@ -59,7 +60,7 @@ func New() *Store {
 		byToken:   map[security.TokenHash]string{},
 		blacklist: map[int64]session.BlacklistEntry{},
 		loginIPs:  map[int64]map[string]struct{}{},
-		failures:  map[string][]time.Time{},
+		failures:  map[string][]loginFailure{},
 		nonces:    map[[32]byte]time.Time{},
 	}
 }
@@ -453,12 +454,75 @@ func (s *Store) IsBlacklisted(_ context.Context, userID int64) (bool, error) {
 
 // --- throttling ---
 
+// loginFailure is one failed (or reserved) login attempt under a key.
+type loginFailure struct {
+	id int64
+	at time.Time
+}
+
+// addFailure records a failure under key; s.mu must be held for writing.
+func (s *Store) addFailure(key string, at time.Time) int64 {
+	s.nextFailure++
+	s.failures[key] = append(s.failures[key], loginFailure{id: s.nextFailure, at: at})
+	return s.nextFailure
+}
+
+// countFailures is LoginFailures; s.mu must be held.
+func (s *Store) countFailures(key string, since time.Time) (n int, oldest time.Time) {
+	for _, f := range s.failures[key] {
+		if !f.at.Before(since) {
+			if n == 0 || f.at.Before(oldest) {
+				oldest = f.at
+			}
+			n++
+		}
+	}
+	return n, oldest
+}
+
+// ReserveLoginAttempt implements [session.Store]; the store's lock makes
+// the count and the record one step.
+func (s *Store) ReserveLoginAttempt(_ context.Context, limits []session.LoginLimit, since, at time.Time) (session.LoginReservation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := session.LoginReservation{Failures: make([]int, len(limits)), Oldest: make([]time.Time, len(limits))}
+	for i, l := range limits {
+		r.Failures[i], r.Oldest[i] = s.countFailures(l.Key, since)
+		r.Throttled = r.Throttled || r.Failures[i] >= l.Max
+	}
+	if r.Throttled {
+		return r, nil
+	}
+	for _, l := range limits {
+		r.Keys, r.Rows = append(r.Keys, l.Key), append(r.Rows, s.addFailure(l.Key, at))
+	}
+	return r, nil
+}
+
+// ReleaseLoginAttempt implements [session.Store].
+func (s *Store) ReleaseLoginAttempt(_ context.Context, r session.LoginReservation, clearKey string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range r.Keys {
+		fs := slices.DeleteFunc(s.failures[k], func(f loginFailure) bool { return slices.Contains(r.Rows, f.id) })
+		if len(fs) == 0 {
+			delete(s.failures, k)
+		} else {
+			s.failures[k] = fs
+		}
+	}
+	if clearKey != "" {
+		delete(s.failures, clearKey)
+	}
+	return nil
+}
+
 // AddLoginFailure implements [session.Store].
 func (s *Store) AddLoginFailure(_ context.Context, keys []string, at time.Time, events []security.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range keys {
-		s.failures[k] = append(s.failures[k], at)
+		s.addFailure(k, at)
 	}
 	s.appendEvents(events)
 	return nil
@@ -468,15 +532,7 @@ func (s *Store) AddLoginFailure(_ context.Context, keys []string, at time.Time, 
 func (s *Store) LoginFailures(_ context.Context, key string, since time.Time) (int, time.Time, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n, oldest := 0, time.Time{}
-	for _, t := range s.failures[key] {
-		if !t.Before(since) {
-			if n == 0 || t.Before(oldest) {
-				oldest = t
-			}
-			n++
-		}
-	}
+	n, oldest := s.countFailures(key, since)
 	return n, oldest, nil
 }
 
@@ -500,12 +556,12 @@ func (s *Store) PurgeExpired(_ context.Context, before time.Time) error {
 			delete(s.sessions, id)
 		}
 	}
-	for k, ts := range s.failures {
-		ts = slices.DeleteFunc(ts, func(t time.Time) bool { return t.Before(before) })
-		if len(ts) == 0 {
+	for k, fs := range s.failures {
+		fs = slices.DeleteFunc(fs, func(f loginFailure) bool { return f.at.Before(before) })
+		if len(fs) == 0 {
 			delete(s.failures, k)
 		} else {
-			s.failures[k] = ts
+			s.failures[k] = fs
 		}
 	}
 	for h, exp := range s.nonces {

@@ -246,6 +246,43 @@ func (s *Store) IsBlacklisted(ctx context.Context, userID int64) (bool, error) {
 
 // --- throttling ---
 
+// ReserveLoginAttempt implements [session.Store]: one transaction that
+// first takes the transaction-level advisory lock of every key (in sorted
+// order, so two reservations never wait on each other crosswise), so that
+// reservations of one key are counted one after another on every instance.
+func (s *Store) ReserveLoginAttempt(ctx context.Context, limits []session.LoginLimit, since, at time.Time) (session.LoginReservation, error) {
+	keys := make([]string, len(limits))
+	for i, l := range limits {
+		keys[i] = l.Key
+	}
+	slices.Sort(keys)
+	var r session.LoginReservation
+	err := s.write(ctx, "reserve login attempt", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/login/' || k, 0))
+			FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n`, keys); err != nil {
+			return err
+		}
+		var err error
+		r, err = sqlrow.ReserveLogin(sqlrow.LoginQueries{
+			Count:  `SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = $1 AND at >= $2`,
+			Insert: `INSERT INTO login_failures (key, at) VALUES ($1, $2) RETURNING id`,
+		}, func(q string, args ...any) sqlrow.Scanner { return tx.QueryRow(ctx, q, args...) }, limits, since, at)
+		return err
+	})
+	return r, err
+}
+
+// ReleaseLoginAttempt implements [session.Store].
+func (s *Store) ReleaseLoginAttempt(ctx context.Context, r session.LoginReservation, clearKey string) error {
+	if len(r.Rows) == 0 && clearKey == "" {
+		return nil
+	}
+	return s.write(ctx, "release login attempt", func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE id = ANY($1) OR key = $2`, r.Rows, clearKey)
+		return err
+	})
+}
+
 // AddLoginFailure implements [session.Store].
 func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error {
 	if len(keys) == 0 && len(events) == 0 {

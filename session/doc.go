@@ -30,6 +30,15 @@
 // password is looked at. A throttled attempt is recorded as a failed login
 // but does not extend the lockout.
 //
+// Each attempt is reserved before its password is checked
+// ([Store.ReserveLoginAttempt]): the store counts the key's failures and
+// records the attempt as one more, in one atomic step, and a right password
+// withdraws it. So attempts sent all at once are counted one after another,
+// on every instance sharing the store: no more than the limit's worth reach
+// the hash, and the lockout event is recorded once. An attempt that ends in
+// an error (the store or the client went away mid-check) stays counted as a
+// failure.
+//
 // # Blacklist
 //
 // [Manager.Blacklist] revokes every live session of a user, web and mobile,

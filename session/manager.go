@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/propops/propsec/security"
@@ -96,8 +95,8 @@ type Manager struct {
 	// joined is set when Store is also Users and reads both in one query.
 	joined SessionUserLoader
 
-	dummyOnce sync.Once
-	dummyHash string
+	// dummy is what an unknown email's password is verified against.
+	dummy string
 }
 
 // New returns a Manager with cfg's zero fields set to their defaults.
@@ -129,7 +128,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Locator = &NetworkLocator{}
 	}
 	cfg.Hasher = cfg.Hasher.params()
-	m := &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes)}
+	m := &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes), dummy: cfg.Hasher.dummy()}
 	if l, ok := cfg.Store.(SessionUserLoader); ok && samePointer(cfg.Store, cfg.Users) {
 		m.joined = l
 	}
@@ -214,23 +213,24 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	}
 
 	// Throttling comes first: a locked-out attempt never reaches the hash.
-	// Failures count while they are younger than the window, so one made
-	// exactly FailureWindow ago has left it (matching RetryAfter).
+	// The attempt is reserved before the hash, as a failure that a right
+	// password withdraws, so that concurrent attempts are counted one after
+	// another: of any number sent at once, at most the limit's worth reach
+	// the hash. Failures count while they are younger than the window, so
+	// one made exactly FailureWindow ago has left it (matching RetryAfter).
 	since := now.Add(-m.cfg.FailureWindow + time.Nanosecond)
-	emailFails, err := m.throttle(ctx, emailKey, since, m.cfg.MaxFailuresPerEmail, now)
-	var ipFails int
-	if err == nil {
-		ipFails, err = m.throttle(ctx, ipKey, since, m.cfg.MaxFailuresPerIP, now)
-	}
-	if errors.Is(err, security.ErrThrottled) {
-		if rerr := m.cfg.Store.RecordEvents(ctx, failed("throttled", 0)); rerr != nil {
-			return LoginResult{}, rerr
-		}
-		return LoginResult{}, err
-	}
+	res, err := m.cfg.Store.ReserveLoginAttempt(ctx, []LoginLimit{
+		{Key: emailKey, Max: m.cfg.MaxFailuresPerEmail}, {Key: ipKey, Max: m.cfg.MaxFailuresPerIP}}, since, now)
 	if err != nil {
 		return LoginResult{}, err
 	}
+	if res.Throttled {
+		if rerr := m.cfg.Store.RecordEvents(ctx, failed("throttled", 0)); rerr != nil {
+			return LoginResult{}, rerr
+		}
+		return LoginResult{}, m.throttled(res, now)
+	}
+	emailFails, ipFails := res.Failures[0], res.Failures[1]
 
 	user, uerr := m.cfg.Users.UserByEmail(ctx, email)
 	if uerr != nil && !errors.Is(uerr, security.ErrNotFound) {
@@ -239,13 +239,13 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	known := uerr == nil && user.PasswordHash != ""
 	hash := user.PasswordHash
 	if !known {
-		hash = m.dummy()
+		hash = m.dummy
 	}
 	ok, stale, verr := m.verify(ctx, hash, req.Password)
 	if verr != nil && known && ctx.Err() == nil {
 		// A stored hash we cannot parse: a wrong password, at the cost of
 		// a real one so timing does not tell.
-		_, _, verr = m.verify(ctx, m.dummy(), req.Password)
+		_, _, verr = m.verify(ctx, m.dummy, req.Password)
 		ok = false
 	}
 	if verr != nil {
@@ -266,18 +266,25 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 			events = append(events, security.Event{Time: now, Type: security.EventLockout, IP: ip,
 				Subject: ip, Details: map[string]string{"key": "ip", "window": m.cfg.FailureWindow.String()}})
 		}
-		if err := m.cfg.Store.AddLoginFailure(ctx, []string{emailKey, ipKey}, now, events); err != nil {
+		// The failures were recorded by the reservation.
+		if err := m.cfg.Store.RecordEvents(ctx, events...); err != nil {
 			return LoginResult{}, err
 		}
 		return LoginResult{}, security.ErrInvalidCredentials
 	}
 
-	if black, err := m.cfg.Store.IsBlacklisted(ctx, user.UserID); err != nil {
+	// The password was right: the attempt is not a failure.
+	black, err := m.cfg.Store.IsBlacklisted(ctx, user.UserID)
+	if err != nil {
 		return LoginResult{}, err
-	} else if black {
+	}
+	if black {
+		if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, ""); err != nil {
+			return LoginResult{}, err
+		}
 		return LoginResult{}, m.refuseBlacklisted(ctx, failed("blacklisted", user.UserID))
 	}
-	if err := m.cfg.Store.ClearLoginFailures(ctx, emailKey); err != nil {
+	if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, emailKey); err != nil {
 		return LoginResult{}, err
 	}
 	if stale {
@@ -358,29 +365,17 @@ func (m *Manager) refuseBlacklisted(ctx context.Context, ev security.Event) erro
 	return security.ErrBlacklisted
 }
 
-// throttle returns how many failures key has since since, or a
-// ThrottledError when there are max or more.
-func (m *Manager) throttle(ctx context.Context, key string, since time.Time, max int, now time.Time) (int, error) {
-	n, oldest, err := m.cfg.Store.LoginFailures(ctx, key, since)
-	if err != nil {
-		return 0, err
+// throttled is the ThrottledError of a refused reservation: it waits until
+// every key over its limit has dropped below it, that is until the oldest
+// failure of the longest-locked key leaves the window.
+func (m *Manager) throttled(res LoginReservation, now time.Time) error {
+	var wait time.Duration
+	for _, oldest := range res.Oldest {
+		if w := oldest.Add(m.cfg.FailureWindow).Sub(now); w > wait && !oldest.IsZero() {
+			wait = w
+		}
 	}
-	if n < max {
-		return n, nil
-	}
-	wait := oldest.Add(m.cfg.FailureWindow).Sub(now)
-	if wait < time.Second {
-		wait = time.Second
-	}
-	return n, &security.ThrottledError{RetryAfter: wait}
-}
-
-func (m *Manager) dummy() string {
-	m.dummyOnce.Do(func() {
-		// The password is random and thrown away: nothing can match it.
-		m.dummyHash, _ = m.cfg.Hasher.Hash(security.NewToken())
-	})
-	return m.dummyHash
+	return &security.ThrottledError{RetryAfter: max(wait, time.Second)}
 }
 
 func (m *Manager) acquire(ctx context.Context) error {

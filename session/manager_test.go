@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,6 +220,70 @@ func TestThrottlingByIP(t *testing.T) {
 	require.ErrorIs(t, err, security.ErrThrottled)
 	f.login("sam@example.com", session.KindWeb, ipB) // another IP is fine
 	require.Len(t, f.events(security.EventLockout), 1)
+}
+
+// TestThrottlingConcurrent: wrong passwords sent all at once are counted
+// one after another, so no more than the limit reach the hash, and the
+// lockout is recorded once.
+func TestThrottlingConcurrent(t *testing.T) {
+	f := newFixture(t)
+	const n = 40
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			<-start
+			_, err := f.mgr.Login(f.ctx, session.LoginRequest{Email: "ada@example.com", Password: "wrong",
+				Kind: session.KindWeb, IP: ipA})
+			errs <- err
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	counts := map[string]int{}
+	for err := range errs {
+		switch {
+		case errors.Is(err, security.ErrInvalidCredentials):
+			counts["checked"]++
+		case errors.Is(err, security.ErrThrottled):
+			counts["throttled"]++
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	require.Equal(t, map[string]int{"checked": 5, "throttled": n - 5}, counts)
+	require.Len(t, f.events(security.EventLockout), 1)
+	require.Len(t, f.events(security.EventLoginFailed), n, "every attempt is a failed login")
+	failures, _, err := f.store.LoginFailures(f.ctx, "email:ada@example.com", time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, 5, failures, "throttled attempts record no failure")
+}
+
+// TestThrottlingWithdrawsRightPasswords: an attempt is reserved as a
+// failure before its password is checked; a right password withdraws it, so
+// successful logins, and a blacklisted user's right password, never add up
+// to a lockout.
+func TestThrottlingWithdrawsRightPasswords(t *testing.T) {
+	f := newFixture(t, func(c *session.Config) { c.MaxFailuresPerIP, c.MaxFailuresPerEmail = 2, 2 })
+	for range 4 {
+		f.login("sam@example.com", session.KindWeb, ipA)
+	}
+	admin := f.auth(f.login("ada@example.com", session.KindWeb, ipB))
+	_, err := f.mgr.Blacklist(f.ctx, admin, victimID, "testing", ipB)
+	require.NoError(t, err)
+	for range 4 {
+		_, err := f.mgr.Login(f.ctx, session.LoginRequest{Email: "vic@example.com", Password: "pw-vic@example.com",
+			Kind: session.KindWeb, IP: ipA})
+		require.ErrorIs(t, err, security.ErrBlacklisted)
+	}
+	for _, key := range []string{"ip:" + ipA.String(), "email:sam@example.com", "email:vic@example.com"} {
+		n, _, err := f.store.LoginFailures(f.ctx, key, time.Time{})
+		require.NoError(t, err)
+		require.Zero(t, n, key)
+	}
+	f.login("sam@example.com", session.KindWeb, ipA)
 }
 
 func TestBlacklistedLogin(t *testing.T) {

@@ -61,6 +61,18 @@ func (h Hasher) Hash(password string) (string, error) {
 	return p.encode(salt, key), nil
 }
 
+// dummy returns a PHC string with p's parameters and a random salt and
+// key, made without hashing: no password matches it (but with chance
+// 2^-256), and verifying one against it costs what a real hash of the same
+// parameters does. Login verifies unknown emails against it, so they take
+// as long as wrong passwords, from the first attempt on.
+func (p Hasher) dummy() string {
+	salt, key := make([]byte, saltLen), make([]byte, keyLen)
+	rand.Read(salt)
+	rand.Read(key)
+	return p.encode(salt, key)
+}
+
 func (p Hasher) encode(salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",

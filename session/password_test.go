@@ -106,7 +106,7 @@ func BenchmarkLoginTiming(b *testing.B) {
 		}
 		return d
 	}
-	attempt("warmup@example.com") // makes the dummy hash
+	attempt("warmup@example.com") // warms up: the first argon2 call allocates its memory
 	var unknown, wrong []time.Duration
 	for b.Loop() {
 		// Interleave so drift in machine load hits both alike.

@@ -82,6 +82,20 @@ type Store interface {
 	// IsBlacklisted reports whether userID has an entry.
 	IsBlacklisted(ctx context.Context, userID int64) (bool, error)
 
+	// ReserveLoginAttempt starts a login attempt before its password is
+	// checked, so that concurrent attempts cannot all pass the throttle. In
+	// one atomic step, serialized with every other reservation of the same
+	// keys (across processes for stores shared by several), it counts for
+	// each limit the failures of its Key at or after since. When any key
+	// has its Max or more, it records nothing and returns Throttled.
+	// Otherwise it records one failure at time at under every key (the
+	// attempt counts as failed until [Store.ReleaseLoginAttempt] withdraws
+	// it) and returns the counts from before it.
+	ReserveLoginAttempt(ctx context.Context, limits []LoginLimit, since, at time.Time) (LoginReservation, error)
+	// ReleaseLoginAttempt withdraws the failures r recorded, for an attempt
+	// that did not fail (the password was right), and when clearKey is not
+	// "" forgets every failure of clearKey, in one transaction.
+	ReleaseLoginAttempt(ctx context.Context, r LoginReservation, clearKey string) error
 	// AddLoginFailure records one failed attempt at time at under each key.
 	AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error
 	// LoginFailures counts key's failures at or after since, and returns the
@@ -103,4 +117,28 @@ type Store interface {
 // session whose user no longer exists is [security.ErrNotFound].
 type SessionUserLoader interface {
 	SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (Session, User, error)
+}
+
+// LoginLimit is a throttling key ("email:…", "ip:…") and how many failures
+// it may have within the window before further attempts are refused.
+type LoginLimit struct {
+	Key string
+	Max int
+}
+
+// LoginReservation is what [Store.ReserveLoginAttempt] found and recorded.
+type LoginReservation struct {
+	// Failures[i] is how many failures the i-th limit's key had at or
+	// after since, not counting this attempt.
+	Failures []int
+	// Oldest[i] is the time of the oldest of them (zero when none).
+	Oldest []time.Time
+	// Throttled reports that some key had its Max or more failures: then
+	// nothing was recorded.
+	Throttled bool
+	// Keys are the limits' keys, and Rows the failures recorded under them
+	// for this attempt (one per key, in the store's own numbering): what
+	// [Store.ReleaseLoginAttempt] withdraws. Both are empty when Throttled.
+	Keys []string
+	Rows []int64
 }

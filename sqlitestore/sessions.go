@@ -229,6 +229,41 @@ func (s *Store) IsBlacklisted(ctx context.Context, userID int64) (bool, error) {
 
 // --- throttling ---
 
+// ReserveLoginAttempt implements [session.Store]: the count and the record
+// are one write transaction, which BEGIN IMMEDIATE serializes with every
+// other writer of the file, in any process.
+func (s *Store) ReserveLoginAttempt(ctx context.Context, limits []session.LoginLimit, since, at time.Time) (session.LoginReservation, error) {
+	var r session.LoginReservation
+	err := s.write(ctx, "reserve login attempt", func(tx *sql.Tx) error {
+		var err error
+		r, err = sqlrow.ReserveLogin(sqlrow.LoginQueries{
+			Count:  `SELECT COUNT(*), MIN(at) FROM login_failures WHERE key = ? AND at >= ?`,
+			Insert: `INSERT INTO login_failures (key, at) VALUES (?, ?) RETURNING id`,
+		}, func(q string, args ...any) sqlrow.Scanner { return tx.QueryRowContext(ctx, q, args...) }, limits, since, at)
+		return err
+	})
+	return r, err
+}
+
+// ReleaseLoginAttempt implements [session.Store].
+func (s *Store) ReleaseLoginAttempt(ctx context.Context, r session.LoginReservation, clearKey string) error {
+	if len(r.Rows) == 0 && clearKey == "" {
+		return nil
+	}
+	return s.write(ctx, "release login attempt", func(tx *sql.Tx) error {
+		for _, id := range r.Rows {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		if clearKey == "" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, clearKey)
+		return err
+	})
+}
+
 // AddLoginFailure implements [session.Store].
 func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error {
 	if len(keys) == 0 && len(events) == 0 {

@@ -92,3 +92,37 @@ func ScanBlacklistEntry(sc Scanner) (session.BlacklistEntry, error) {
 	e.CreatedAt = FromNanos(at)
 	return e, err
 }
+
+// LoginQueries are a dialect's two statements of
+// [session.Store.ReserveLoginAttempt], each with two parameters: Count
+// (key, since in nanoseconds) returns COUNT(*) and MIN(at) of the key's
+// failures at or after since; Insert (key, at in nanoseconds) records one
+// and returns its id.
+type LoginQueries struct{ Count, Insert string }
+
+// ReserveLogin is the body of [session.Store.ReserveLoginAttempt], to run
+// inside a write transaction that serializes reservations of the same keys;
+// row runs one statement of q in it.
+func ReserveLogin(q LoginQueries, row func(query string, args ...any) Scanner, limits []session.LoginLimit,
+	since, at time.Time) (session.LoginReservation, error) {
+	r := session.LoginReservation{Failures: make([]int, len(limits)), Oldest: make([]time.Time, len(limits))}
+	for i, l := range limits {
+		var oldest sql.NullInt64
+		if err := row(q.Count, l.Key, Nanos(since)).Scan(&r.Failures[i], &oldest); err != nil {
+			return session.LoginReservation{}, err
+		}
+		r.Oldest[i] = FromNullNanos(oldest)
+		r.Throttled = r.Throttled || r.Failures[i] >= l.Max
+	}
+	if r.Throttled {
+		return r, nil
+	}
+	for _, l := range limits {
+		var id int64
+		if err := row(q.Insert, l.Key, Nanos(at)).Scan(&id); err != nil {
+			return session.LoginReservation{}, err
+		}
+		r.Keys, r.Rows = append(r.Keys, l.Key), append(r.Rows, id)
+	}
+	return r, nil
+}

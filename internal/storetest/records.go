@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,6 +175,104 @@ func testLoginFailures(t *testing.T, open func(*testing.T) Store) {
 		require.NoError(t, st.AddLoginFailure(t.Context(), []string{a}, t0, nil))
 		check(t, a, t0.Add(-time.Hour), 1, t0)
 	})
+}
+
+// testLoginReservations: a reservation counts each key's failures in the
+// window and records one more under every key unless one is at its limit;
+// a release withdraws exactly the reservation's failures (and clears a key).
+func testLoginReservations(t *testing.T, open func(*testing.T) Store) {
+	st := open(t)
+	const a, b = "email:a@example.com", "ip:203.0.113.10"
+	limits := []session.LoginLimit{{Key: a, Max: 3}, {Key: b, Max: 10}}
+	since := t0.Add(-15 * time.Minute)
+	count := func(key string) int {
+		t.Helper()
+		n, _, err := st.LoginFailures(t.Context(), key, time.Time{})
+		require.NoError(t, err)
+		return n
+	}
+	reserve := func(at time.Time) session.LoginReservation {
+		t.Helper()
+		r, err := st.ReserveLoginAttempt(t.Context(), limits, since, at)
+		require.NoError(t, err)
+		return r
+	}
+
+	// A failure older than the window is neither counted nor an obstacle.
+	require.NoError(t, st.AddLoginFailure(t.Context(), []string{a}, since.Add(-time.Nanosecond), nil))
+	r := reserve(t0)
+	assert.False(t, r.Throttled)
+	assert.Equal(t, []int{0, 0}, r.Failures)
+	assert.Equal(t, []string{a, b}, r.Keys)
+	require.Len(t, r.Rows, 2)
+	assert.Equal(t, 2, count(a), "the reservation is recorded as a failure")
+	assert.Equal(t, 1, count(b))
+
+	require.NoError(t, st.ReleaseLoginAttempt(t.Context(), r, ""))
+	assert.Equal(t, 1, count(a), "released: only the old failure is left")
+	assert.Equal(t, 0, count(b))
+
+	// Three reservations kept as failures reach a's limit of 3.
+	first := t0.Add(-2 * time.Minute)
+	for i, at := range []time.Time{first, t0.Add(-time.Minute), t0} {
+		r := reserve(at)
+		require.False(t, r.Throttled, "reservation %d", i)
+		assert.Equal(t, []int{i, i}, r.Failures, "reservation %d counts those before it", i)
+	}
+	r = reserve(t0)
+	assert.True(t, r.Throttled, "a is at its limit")
+	assert.Equal(t, []int{3, 3}, r.Failures)
+	require.Len(t, r.Oldest, 2)
+	assert.True(t, first.Equal(r.Oldest[0]), "oldest = %v, want %v", r.Oldest[0], first)
+	assert.Empty(t, r.Rows, "a throttled attempt records nothing")
+	assert.Empty(t, r.Keys)
+	assert.Equal(t, 3, count(b), "nothing recorded under b either")
+	require.NoError(t, st.ReleaseLoginAttempt(t.Context(), r, ""), "releasing a throttled reservation is a no-op")
+	assert.Equal(t, 3, count(b))
+
+	// Moving since past the first failure frees one slot.
+	r, err := st.ReserveLoginAttempt(t.Context(), limits, first.Add(time.Nanosecond), t0)
+	require.NoError(t, err)
+	require.False(t, r.Throttled)
+	assert.Equal(t, []int{2, 2}, r.Failures, "the first failure of each key has left the window")
+
+	// A successful login withdraws its reservation and clears its email.
+	require.NoError(t, st.ReleaseLoginAttempt(t.Context(), r, a))
+	assert.Equal(t, 0, count(a))
+	assert.Equal(t, 3, count(b), "b keeps its earlier failures, not the released one")
+}
+
+// testLoginReservationsConcurrent: of many reservations of one key at once,
+// exactly the limit's worth get through, each seeing a different count.
+func testLoginReservationsConcurrent(t *testing.T, open func(*testing.T) Store) {
+	st := open(t)
+	const max, n = 5, 24
+	limits := []session.LoginLimit{{Key: "email:race@example.com", Max: max}, {Key: "ip:198.51.100.1", Max: 1000}}
+	var (
+		mu     sync.Mutex
+		passed []int
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+	)
+	for range n {
+		wg.Go(func() {
+			<-start
+			r, err := st.ReserveLoginAttempt(t.Context(), limits, t0.Add(-time.Hour), t0)
+			if !assert.NoError(t, err) || r.Throttled {
+				return
+			}
+			mu.Lock()
+			passed = append(passed, r.Failures[0])
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	slices.Sort(passed)
+	assert.Equal(t, []int{0, 1, 2, 3, 4}, passed, "exactly %d of %d get through, counted one after another", max, n)
+	got, _, err := st.LoginFailures(t.Context(), limits[0].Key, time.Time{})
+	require.NoError(t, err)
+	assert.Equal(t, max, got)
 }
 
 func testPurgeExpired(t *testing.T, open func(*testing.T) Store) {

@@ -80,6 +80,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RemoveBlacklist", testRemoveBlacklist},
 		{"Blacklist", testBlacklist},
 		{"LoginFailures", testLoginFailures},
+		{"LoginReservations", testLoginReservations},
+		{"LoginReservationsConcurrent", testLoginReservationsConcurrent},
 		{"PurgeExpired", testPurgeExpired},
 		{"ConsumeNonce", testConsumeNonce},
 		{"Secret", testSecret},
