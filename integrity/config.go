@@ -69,8 +69,11 @@ type Config struct {
 	// Workers is how many files are read at once. Default GOMAXPROCS.
 	Workers int
 	// MaxHashBytes is the size above which a file is not read: its size,
-	// times and inode stand in for its content. Default
-	// [DefaultMaxHashBytes].
+	// mtime and inode stand in for its content, and so does its ctime when
+	// its mode and owner did not change (a change of those moves the ctime
+	// too and is a metadata alert). Such a modified alert ends "(not
+	// hashed: over N bytes)", as does one for a hashed file that grew past
+	// the cap. Default [DefaultMaxHashBytes].
 	MaxHashBytes int64
 	// MaxDiffBytes is the size above which a file is not diffed. The
 	// known-good content of text files up to this size is kept for diffs.
