@@ -26,10 +26,17 @@ func (h *Handler) breachRoutes() map[string]map[string]endpoint {
 	}
 }
 
+// breachJSON answers a check with hash_suffix.
 type breachJSON struct {
-	Breached bool           `json:"breached"`
-	Count    int64          `json:"count"`
-	Suffixes []breach.Entry `json:"suffixes,omitempty"`
+	Breached bool  `json:"breached"`
+	Count    int64 `json:"count"`
+}
+
+// breachRangeJSON answers a check with the prefix alone: suffixes is always
+// there, [] when no breached hash shares the prefix.
+type breachRangeJSON struct {
+	breachJSON
+	Suffixes []breach.Entry `json:"suffixes"`
 }
 
 // breachCheck serves GET /api/security/password-breach-check?hash_prefix=
@@ -80,7 +87,8 @@ func (h *Handler) breachCheck(c *call) (func() (reply, error), error) {
 			return reply{}, h.breachError(c, err)
 		}
 		entries := r.Entries()
-		return reply{data: breachJSON{Breached: len(entries) > 0, Count: int64(len(entries)), Suffixes: entries}}, nil
+		return reply{data: breachRangeJSON{breachJSON: breachJSON{Breached: len(entries) > 0, Count: int64(len(entries))},
+			Suffixes: entries}}, nil
 	}, nil
 }
 

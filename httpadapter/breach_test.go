@@ -99,8 +99,11 @@ func TestBreachCheck(t *testing.T) {
 		t.Fatalf("clean hash: %d %s", r.status, r.raw)
 	}
 	r = e.do(request{method: "GET", path: "/api/security/password-breach-check?hash_prefix=00000", bearer: tok})
-	if r.status != 200 || !strings.Contains(r.raw, `"breached":false,"count":0`) {
+	if r.status != 200 || !strings.Contains(r.raw, `"breached":false,"count":0,"suffixes":[]`) {
 		t.Fatalf("empty range: %d %s", r.status, r.raw)
+	}
+	if s, ok := r.body["data"].(map[string]any)["suffixes"].([]any); !ok || len(s) != 0 {
+		t.Fatalf("empty range: suffixes must be []: %s", r.raw)
 	}
 
 	evs, _ := e.mem.Events(context.Background())
