@@ -75,6 +75,7 @@ type UnknownAlertsError struct {
 	IDs []int64
 }
 
+// Error lists the unknown ids: "unknown alert id(s): 4, 9".
 func (e *UnknownAlertsError) Error() string {
 	s := make([]string, len(e.IDs))
 	for i, id := range e.IDs {

@@ -99,8 +99,9 @@ type SeverityRule struct {
 	Severity   Severity
 }
 
-// DefaultSeverityRules: scripts and executables are critical, configuration
-// files high; everything else gets [Config.DefaultSeverity] (medium).
+// DefaultSeverityRules grade scripts and executables critical and
+// configuration files high; everything else gets [Config.DefaultSeverity]
+// (medium).
 var DefaultSeverityRules = []SeverityRule{
 	{Pattern: "*.php", Severity: SeverityCritical},
 	{Pattern: "*.phtml", Severity: SeverityCritical},

@@ -78,6 +78,8 @@ type BusyError struct {
 	Host string
 }
 
+// Error says that another process holds the lock of e.Host, and which check
+// it runs, if any.
 func (e *BusyError) Error() string {
 	if e.CheckID != "" {
 		return fmt.Sprintf("integrity check %s is running for %s in another process", e.CheckID, e.Host)
@@ -98,6 +100,7 @@ type OtherHostError struct {
 	Host string
 }
 
+// Error names the alert and the host that raised it.
 func (e *OtherHostError) Error() string {
 	return fmt.Sprintf("alert %d was raised on host %s, which watches its own files: only its Monitor can read them", e.AlertID, e.Host)
 }

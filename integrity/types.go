@@ -183,6 +183,8 @@ const (
 // Valid reports whether s is 0, 1 or 2.
 func (s Status) Valid() bool { return s >= StatusNew && s <= StatusIgnored }
 
+// String returns "new", "resolved" or "ignored", or "Status(n)" for an
+// invalid status.
 func (s Status) String() string {
 	switch s {
 	case StatusNew:
