@@ -137,6 +137,27 @@ func pageParams(q map[string]string, maxPage int64, maxLimit int, page, limit *i
 	return nil
 }
 
+// parseSessionListQuery reads the parameters of GET
+// /api/security/sessions?action=list: the optional user_id (positive),
+// page (1 to MaxInt32) and limit (1 to session.MaxListLimit); any other
+// parameter but action is refused.
+func parseSessionListQuery(q map[string]string) (session.ListOptions, error) {
+	if err := allowOnly(q, "action", "user_id", "page", "limit"); err != nil {
+		return session.ListOptions{}, err
+	}
+	opts := session.ListOptions{Page: 1, Limit: session.DefaultListLimit}
+	if s, ok := q["user_id"]; ok {
+		var err error
+		if opts.UserID, err = positiveInt("user_id", s, math.MaxInt64, "must be a positive integer"); err != nil {
+			return session.ListOptions{}, err
+		}
+	}
+	if err := pageParams(q, math.MaxInt32, session.MaxListLimit, &opts.Page, &opts.Limit); err != nil {
+		return session.ListOptions{}, err
+	}
+	return opts, nil
+}
+
 // readSessions serves GET /api/security/sessions?action=list|blacklist_list.
 func (h *Handler) readSessions(c *call) (func() (reply, error), error) {
 	q, err := queryValues(c.r)
@@ -146,16 +167,8 @@ func (h *Handler) readSessions(c *call) (func() (reply, error), error) {
 	ctx := c.r.Context()
 	switch action := q["action"]; action {
 	case "list":
-		if err := allowOnly(q, "action", "user_id", "page", "limit"); err != nil {
-			return nil, err
-		}
-		opts := session.ListOptions{Page: 1, Limit: session.DefaultListLimit}
-		if s, ok := q["user_id"]; ok {
-			if opts.UserID, err = positiveInt("user_id", s, math.MaxInt64, "must be a positive integer"); err != nil {
-				return nil, err
-			}
-		}
-		if err := pageParams(q, math.MaxInt32, session.MaxListLimit, &opts.Page, &opts.Limit); err != nil {
+		opts, err := parseSessionListQuery(q)
+		if err != nil {
 			return nil, err
 		}
 		return func() (reply, error) {
