@@ -131,18 +131,39 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		fmt.Fprintf(w, `{"success":true,"data":{"user_id":%d,"session_id":%q}}`, a.Principal.UserID, a.Session.ID)
 	})))
 	e.serve(mux)
+	// At the end, no secret the test handled (password, bearer token,
+	// session cookie, CSRF token) may be in the log or in any audit event
+	// stored.
 	t.Cleanup(func() {
 		e.srv.Close()
 		logged := e.log.String()
+		events, err := e.mem.Events(context.Background())
+		if err != nil {
+			t.Errorf("reading the audit events: %v", err)
+		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for _, s := range e.secrets {
 			if strings.Contains(logged, s) {
 				t.Errorf("the log contains the secret %q", s)
 			}
+			for _, ev := range events {
+				if slices.ContainsFunc(eventText(ev), func(f string) bool { return strings.Contains(f, s) }) {
+					t.Errorf("audit event %d (%s) contains the secret %q: %+v", ev.ID, ev.Type, s, ev)
+				}
+			}
 		}
 	})
 	return e
+}
+
+// eventText lists every text an audit event stores.
+func eventText(ev security.Event) []string {
+	out := []string{string(ev.Type), ev.ActorSessionID, ev.Subject, ev.IP}
+	for k, v := range ev.Details {
+		out = append(out, k, v)
+	}
+	return out
 }
 
 // serve points the env's requests at a new test server running handler.
@@ -243,6 +264,16 @@ func (e *env) send(req *http.Request) response {
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		e.t.Fatalf("%s %s: body is not JSON: %q", req.Method, req.URL.Path, raw)
+	}
+	// Every credential the server hands out is a secret: bearer and CSRF
+	// tokens in data.token, session cookies.
+	if tok, ok := r.data()["token"].(string); ok && tok != "" {
+		e.addSecret(tok)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Value != "" {
+			e.addSecret(c.Value)
+		}
 	}
 	for _, h := range []string{"Content-Type", "Cache-Control"} {
 		want := map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store"}[h]
