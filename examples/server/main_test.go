@@ -101,6 +101,12 @@ type envelope struct {
 
 func call(t *testing.T, method, url, bearer string, body any) (int, envelope) {
 	t.Helper()
+	return callWith(t, method, url, bearer, nil, body)
+}
+
+// callWith is [call] with further request headers.
+func callWith(t *testing.T, method, url, bearer string, header http.Header, body any) (int, envelope) {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -109,6 +115,11 @@ func call(t *testing.T, method, url, bearer string, body any) (int, envelope) {
 	}
 	req, err := http.NewRequest(method, url, r)
 	require.NoError(t, err)
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -216,6 +227,50 @@ func TestServerUsersFile(t *testing.T) {
 	code, env = call(t, "GET", base+"/api/security/sessions?action=list", joe, nil)
 	require.Equal(t, 403, code, "customers are not staff")
 	require.False(t, env.Success)
+}
+
+// TestServerTrustedProxy checks -trusted-proxy end to end: the tests'
+// requests come from 127.0.0.1, and a login sent with X-Forwarded-For is
+// listed with the forwarded client address only when a -trusted-proxy CIDR
+// holds 127.0.0.1 (the flag repeats; the rightmost untrusted entry is the
+// client, so one the client wrote to its left is ignored). Without the
+// flag, or with a CIDR that does not hold the peer, the header is ignored
+// and the session's address is the peer's.
+func TestServerTrustedProxy(t *testing.T) {
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.json")
+	require.NoError(t, os.WriteFile(users, []byte(`[
+	 {"id": 42, "name": "Jane Smith", "email": "jane@example.com", "password": "correct horse battery",
+	  "account_type": "staff", "permissions": ["api.security.sessions.list"]}
+	]`), 0o600))
+	forwarded := http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.23"}}
+	for i, c := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"trusted loopback", []string{"-trusted-proxy", "127.0.0.1/32"}, "198.51.100.23"},
+		{"second of two CIDRs", []string{"-trusted-proxy", "10.0.0.0/8", "-trusted-proxy", "127.0.0.0/8"}, "198.51.100.23"},
+		{"no flag", nil, "127.0.0.1"},
+		{"peer not in the CIDR", []string{"-trusted-proxy", "10.0.0.0/8"}, "127.0.0.1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"-db", filepath.Join(dir, fmt.Sprintf("p%d.db", i)), "-users", users}, c.flags...)
+			base, _ := server(t, args...)
+			code, env := callWith(t, "POST", base+"/api/security/mobile-auth", "", forwarded,
+				map[string]string{"email": "jane@example.com", "password": "correct horse battery"})
+			require.Equal(t, 200, code, env.Message)
+			bearer := token(t, env)
+			code, env = call(t, "GET", base+"/api/security/sessions?action=list", bearer, nil)
+			require.Equal(t, 200, code, env.Message)
+			var list []struct {
+				IPAddress string `json:"ip_address"`
+			}
+			require.NoError(t, json.Unmarshal(env.Data, &list))
+			require.Len(t, list, 1)
+			require.Equal(t, c.want, list[0].IPAddress, "the session's client address")
+		})
+	}
 }
 
 func TestReadUsersRejectsBadFiles(t *testing.T) {
