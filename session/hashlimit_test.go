@@ -50,10 +50,8 @@ func countHashing(dump []byte) int {
 // MaxConcurrentHashes limit, while a sampler counts the hashes running, and
 // returns the most it saw at one time. Half the users' stored hashes have
 // other parameters than the manager's, so their logins also rehash the
-// password (Manager.hash, the other semaphore user). Every email is known:
-// the dummy hash an unknown email is verified against is made once per
-// manager by Manager.dummy outside the limit, so the first unknown-email
-// login can run one hash beyond it (seen: 2 at once with a limit of 1).
+// password (Manager.hash, the other semaphore user), and every fourth login
+// is for an unknown email, verified against the manager's dummy hash.
 func hashRound(t *testing.T, limit, logins int) int {
 	t.Helper()
 	ctx := context.Background()
@@ -97,12 +95,17 @@ func hashRound(t *testing.T, limit, logins int) int {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make([]error, logins)
+	unknown := func(i int) bool { return i%4 == 3 }
 	for i := range logins {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[i] = m.Login(ctx, session.LoginRequest{Email: fmt.Sprintf("u%d@example.com", i),
+			email := fmt.Sprintf("u%d@example.com", i)
+			if unknown(i) {
+				email = fmt.Sprintf("nobody%d@example.com", i)
+			}
+			_, errs[i] = m.Login(ctx, session.LoginRequest{Email: email,
 				Password: fmt.Sprint("pw-", i), Kind: session.KindMobile, IP: netip.MustParseAddr("203.0.113.10")})
 		}()
 	}
@@ -111,14 +114,18 @@ func hashRound(t *testing.T, limit, logins int) int {
 	close(stop)
 	<-sampled
 	for i, err := range errs {
-		require.NoError(t, err, "login %d", i)
+		if unknown(i) {
+			require.ErrorIs(t, err, security.ErrInvalidCredentials, "login %d", i)
+		} else {
+			require.NoError(t, err, "login %d", i)
+		}
 	}
 	return int(maxSeen.Load())
 }
 
 // TestMaxConcurrentHashes checks Config.MaxConcurrentHashes with real
-// goroutines: with a limit of 1, eight logins sent at once (verifications
-// and rehashes) never have more than one hash running at a time, as seen by
+// goroutines: with a limit of 1, eight logins sent at once (verifications,
+// rehashes, unknown emails) never have more than one hash running at a time, as seen by
 // sampling every goroutine's stack. The control runs the same with a limit
 // of 8 and must see two or more at once; it shows the sampler can see
 // overlapping hashes, so the first check would fail if the limit were not
