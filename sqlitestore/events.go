@@ -46,7 +46,7 @@ const verifyPage = 1000
 // checks against the one SQLite assigns.
 func (s *Store) chainHead(ctx context.Context, tx *sql.Tx) (next int64, prev [32]byte, err error) {
 	// A read by the primary key's end, over in microseconds: a context that
-	// can be cancelled would cost more than the query (see hotRead).
+	// can be cancelled would cost more than the query (see hotReader.row).
 	point := context.WithoutCancel(ctx)
 	// Prepared once on the writer's only connection, which tx holds.
 	head := tx.StmtContext(point, s.lastEvent)

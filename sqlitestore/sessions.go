@@ -58,11 +58,11 @@ func insertSession(ctx context.Context, tx *sql.Tx, sess session.Session) (int64
 // every authenticated request: a prepared statement that, once started, is
 // not interrupted by ctx (see Performance in the package documentation).
 func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, error) {
-	ctx, err := hotRead(ctx)
-	if err != nil {
-		return session.Session{}, wrap("session by token hash", err)
-	}
-	sess, err := sqlrow.ScanSession(s.sessionByHash.QueryRowContext(ctx, h[:]))
+	var sess session.Session
+	err := s.hot.row(ctx, hotSessionByHash, func(sc scanner) (err error) {
+		sess, err = sqlrow.ScanSession(sc)
+		return err
+	}, h[:])
 	if err != nil {
 		return session.Session{}, rowErr("session by token hash", "session", err)
 	}
@@ -72,11 +72,12 @@ func (s *Store) SessionByTokenHash(ctx context.Context, h security.TokenHash) (s
 // SessionUserByTokenHash implements [session.SessionUserLoader]: the
 // session and its user in one indexed read.
 func (s *Store) SessionUserByTokenHash(ctx context.Context, h security.TokenHash) (session.Session, session.User, error) {
-	ctx, err := hotRead(ctx)
-	if err != nil {
-		return session.Session{}, session.User{}, wrap("session and user by token hash", err)
-	}
-	sess, u, err := sqlrow.ScanSessionUser(s.sessionUserByHash.QueryRowContext(ctx, h[:]))
+	var sess session.Session
+	var u session.User
+	err := s.hot.row(ctx, hotSessionUserByHash, func(sc scanner) (err error) {
+		sess, u, err = sqlrow.ScanSessionUser(sc)
+		return err
+	}, h[:])
 	if err != nil {
 		return session.Session{}, session.User{}, rowErr("session and user by token hash", "session", err)
 	}

@@ -23,11 +23,9 @@ type Store struct {
 	w *sql.DB // the single writer connection; transactions BEGIN IMMEDIATE
 	r *sql.DB // read-only connections
 
-	// Prepared statements of the hot read path (the reader pool).
-	sessionByHash *sql.Stmt
-	// sessionUserByHash joins a session to its user: one read per request.
-	sessionUserByHash *sql.Stmt
-	userByID          *sql.Stmt
+	// hot runs the point reads of every authenticated request (hotQueries)
+	// on read-only connections of its own, without database/sql.
+	hot *hotReader
 	// Prepared on the writer, used inside its transactions.
 	insertEvent *sql.Stmt
 	// lastEvent reads the audit chain's head inside a write transaction.
@@ -98,11 +96,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		*dst = st
 		return nil
 	}
+	s.hot = newHotReader(readerDSN(path), n, hotQueries[:]...)
 	if err := errors.Join(
-		prep(s.r, &s.sessionByHash, `SELECT `+sqlrow.SessionCols+` FROM sessions WHERE token_hash = ?`),
-		prep(s.r, &s.userByID, `SELECT `+sqlrow.UserCols+` FROM users WHERE id = ?`),
-		prep(s.r, &s.sessionUserByHash, `SELECT `+sqlrow.Qualify("s", sqlrow.SessionCols)+`, `+sqlrow.Qualify("u", sqlrow.UserCols)+`
-			FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`),
+		s.hot.check(ctx),
 		prep(s.w, &s.insertEvent, insertEventSQL),
 		prep(s.w, &s.lastEvent, lastEventSQL),
 	); err != nil {
@@ -130,10 +126,13 @@ func (s *Store) checkWriter(ctx context.Context) error {
 // Close releases the database. Calls made after Close fail.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.sessionByHash, s.sessionUserByHash, s.userByID, s.insertEvent, s.lastEvent} {
+	for _, st := range []*sql.Stmt{s.insertEvent, s.lastEvent} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	if s.hot != nil {
+		s.hot.close()
 	}
 	// Readers first: the writer, closing last, checkpoints the WAL.
 	for _, db := range []*sql.DB{s.r, s.w} {
@@ -198,23 +197,6 @@ func rowErr(op, what string, err error) error {
 		return wrap(op, notFound(what))
 	}
 	return wrap(op, err)
-}
-
-// hotRead returns the context for one of the two point reads every
-// authenticated request makes (a session by token hash, a user by id), or
-// ctx's error if it is already done.
-//
-// The returned context cannot be cancelled. With a context that can, both
-// database/sql and the driver start a goroutine per query to watch it, and
-// the driver installs a progress handler: together more than the query
-// itself costs. A lookup by a unique key finishes in microseconds, so
-// there is nothing to interrupt; what is given up is only that a caller
-// cancelled while it waits for a free reader connection still waits.
-func hotRead(ctx context.Context) (context.Context, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return context.WithoutCancel(ctx), nil
 }
 
 // scanner is a *sql.Row or *sql.Rows.

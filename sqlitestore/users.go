@@ -63,11 +63,11 @@ func (s *Store) putUser(ctx context.Context, op string, u session.User, onConfli
 // every authenticated request: a prepared statement that, once started, is
 // not interrupted by ctx (see Performance in the package documentation).
 func (s *Store) UserByID(ctx context.Context, id int64) (session.User, error) {
-	ctx, err := hotRead(ctx)
-	if err != nil {
-		return session.User{}, wrap("user by id", err)
-	}
-	u, err := sqlrow.ScanUser(s.userByID.QueryRowContext(ctx, id))
+	var u session.User
+	err := s.hot.row(ctx, hotUserByID, func(sc scanner) (err error) {
+		u, err = sqlrow.ScanUser(sc)
+		return err
+	}, id)
 	if err != nil {
 		return session.User{}, rowErr("user by id", "user", err)
 	}
