@@ -7,7 +7,9 @@ replace github.com/propops/propsec => ../
 require (
 	github.com/alexedwards/scs/sqlite3store v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/aymanbagabas/go-udiff v0.4.1
 	github.com/gorilla/csrf v1.7.3
+	github.com/pmezard/go-difflib v1.0.0
 	github.com/propops/propsec v0.0.0-00010101000000-000000000000
 	github.com/zeebo/blake3 v0.2.4
 	golang.org/x/sys v0.50.0
