@@ -3,7 +3,9 @@
 # ($(go env GOROOT), ~15k files, ~270 MB) with warm caches:
 #   AIDE --init and --check (p+i+n+u+g+s+m+c+sha256, num_workers=2);
 #   propsec's baseline (Init) and scan through the Go API on SQLite;
-#   the raw hashing floor: every file read and BLAKE3-hashed, nothing stored.
+#   the raw hashing floor: every file read and BLAKE3-hashed, nothing stored,
+#   the cheapest way (openat relative to the directory, reads into one reused
+#   buffer, as many workers as the scan; see cmd/fimbench).
 # Then a scaling figure: a generated tree of 200,000 small files (not kept):
 # propsec Init and Scan time and peak RSS.
 # Usage: bench/integrity.sh [rounds] [small-files]
@@ -22,6 +24,7 @@ ROOT="$work/goroot"
 find "$ROOT" -type f -exec cat {} + >/dev/null
 nfiles=$(find "$ROOT" | wc -l); mb=$(du -sm "$ROOT" | cut -f1)
 echo "tree: $ROOT: $nfiles paths, $mb MB; $(nproc) cores; AIDE $(aide --version 2>&1 | head -1 | awk '{print $2}')"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 cat > "$work/aide.conf" <<CONF
 database_in=file:$work/aide.db
@@ -56,6 +59,7 @@ awk -v ai="${ai[*]}" -v ac="${ac[*]}" -v pi="${pi[*]}" -v ps="${ps[*]}" -v fl="$
 function med(x,  n,a,i,j,t){n=split(x,a," ");for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(a[j]<a[i]){t=a[i];a[i]=a[j];a[j]=t};return a[int((n+1)/2)]}
 BEGIN{printf "\nmedians: aide --init %.2f s, aide --check %.2f s, propsec init %.2f s, propsec scan %.2f s, floor %.2f s\n",med(ai),med(ac),med(pi),med(ps),med(fl);
 printf "aide --check / propsec scan = %.1fx (goal >= 3x); propsec scan / floor = %.2fx (goal <= 1.3x)\n",med(ac)/med(ps),med(ps)/med(fl)}'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 echo "scaling: $SMALL small files"

@@ -2,7 +2,8 @@
 // bench/integrity.sh: a baseline (-mode init) or a scan (-mode scan) of -root
 // through the Go API on a SQLite store, or the raw hashing floor (-mode
 // floor): every regular file read and BLAKE3-hashed by as many workers as
-// the monitor uses, nothing stored. It prints one line:
+// the monitor uses, nothing stored, read the cheapest way (see floor). It
+// prints one line:
 //
 //	mode=scan files=15036 seconds=0.312 maxrss_mib=41.2 violations=0
 package main
@@ -11,11 +12,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
 	"log"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
 
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/sqlitestore"
@@ -77,34 +76,97 @@ func main() {
 		*mode, files, secs, float64(ru.Maxrss)/1024, violations)
 }
 
-// floor reads and hashes every regular file under root with n workers.
+// floor reads and hashes every regular file under root with n workers, as
+// cheaply as a reader can: one goroutine walks (each directory opened once,
+// its entries listed once, typed by the listing), and each worker opens a
+// file relative to its directory's descriptor (openat, O_NOATIME where
+// permitted), reads it into one buffer it reuses (a read shorter than the
+// buffer is the end: one read for a file under 1 MiB), hashes it with the
+// same BLAKE3 as the monitor, and closes it. No stat, no second read, no
+// path strings built, nothing stored.
 func floor(root string, n int) int64 {
-	paths := make(chan string, 1024)
+	type dir struct {
+		f    *os.File
+		fd   int
+		refs atomic.Int32 // the walker's and each pending file's
+	}
+	release := func(d *dir) {
+		if d.refs.Add(-1) == 0 {
+			d.f.Close()
+		}
+	}
+	type job struct {
+		d    *dir
+		name string
+	}
+	jobs := make(chan job, 1024)
 	var count atomic.Int64
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			buf := make([]byte, 256<<10)
+			buf := make([]byte, 1<<20)
 			h := blake3.New()
-			for p := range paths {
-				f, err := os.Open(p)
+			var sum [32]byte
+			for j := range jobs {
+				fd, err := openat(j.d.fd, j.name)
+				release(j.d)
 				if err != nil {
 					continue
 				}
 				h.Reset()
-				io.CopyBuffer(h, f, buf)
-				f.Close()
+				for {
+					m, err := unix.Read(fd, buf)
+					if err == unix.EINTR {
+						continue
+					}
+					if m > 0 {
+						h.Write(buf[:m])
+					}
+					if err != nil || m < len(buf) {
+						break
+					}
+				}
+				h.Sum(sum[:0])
+				unix.Close(fd)
 				count.Add(1)
 			}
 		})
 	}
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			paths <- p
+	stack := []int{}
+	if fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		stack = append(stack, fd)
+	}
+	for len(stack) > 0 {
+		fd := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		d := &dir{f: os.NewFile(uintptr(fd), ""), fd: fd}
+		d.refs.Store(1)
+		ents, _ := d.f.ReadDir(-1)
+		for _, e := range ents {
+			switch t := e.Type(); {
+			case t.IsRegular():
+				d.refs.Add(1)
+				jobs <- job{d, e.Name()}
+			case t.IsDir():
+				if sub, err := unix.Openat(fd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+					stack = append(stack, sub)
+				}
+			}
 		}
-		return nil
-	})
-	close(paths)
+		release(d)
+	}
+	close(jobs)
 	wg.Wait()
 	return count.Load()
+}
+
+// openat opens name in dirfd for reading, without following a symlink and
+// without updating its access time where the kernel lets us.
+func openat(dirfd int, name string) (int, error) {
+	const flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(dirfd, name, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Openat(dirfd, name, flags, 0)
+	}
+	return fd, err
 }
