@@ -30,9 +30,12 @@
 // the host supplies and the store never sees: each entry carries a keyed
 // BLAKE3 MAC, and each root a [Seal] (a MAC over all its entries' MACs in
 // path order), which catches removed, added and replayed records. A scan
-// first verifies the root; a baseline that fails verification is not
-// trusted (that root is not compared) and one critical baseline_tampered
-// alert is raised. Ending a deployment rebuilds it.
+// verifies a root's baseline in the same pass that compares the tree with
+// it, and holds that root's findings back until the whole baseline has
+// verified; a baseline that fails is not trusted (the root's findings are
+// dropped) and one critical baseline_tampered alert is raised. A root with
+// more findings than a scan holds back (4,096) is verified in a pass of its
+// own before they are saved. Ending a deployment rebuilds it.
 //
 // # Reading files safely
 //

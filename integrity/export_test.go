@@ -16,6 +16,15 @@ func SetReadHook(m *Monitor, f func(path string, pass int)) { m.hook = f }
 // fstatat), with its absolute path. Workers call it concurrently.
 func SetOpenHook(m *Monitor, f func(path string)) { m.openHook = f }
 
+// SetDeferredFindings sets how many findings a scan holds back before it
+// verifies the whole baseline in a pass of its own; it returns what undoes
+// it. Not for parallel tests.
+func SetDeferredFindings(n int) (restore func()) {
+	old := deferredFindings
+	deferredFindings = n
+	return func() { deferredFindings = old }
+}
+
 func TestMain(m *testing.M) {
 	if !supported {
 		fmt.Println("skipped: file monitoring is not supported on", runtime.GOOS)

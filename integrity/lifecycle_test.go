@@ -2,6 +2,7 @@ package integrity_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -161,6 +162,81 @@ func TestTamperedBaseline(t *testing.T) {
 			t.Fatalf("%s", describeAlerts(e.allAlerts()))
 		}
 	})
+}
+
+// A scan verifies the baseline as it compares with it and holds its
+// findings back until the verdict. Past integrity.SetDeferredFindings
+// findings it verifies the whole root in a pass of its own first: a sound
+// baseline then gets every alert, a tampered one only the tamper alert,
+// with each altered record counted once.
+func TestTamperVerdictPastDeferredFindings(t *testing.T) {
+	files := map[string]string{"a.txt": "a\n", "m.txt": "m\n", "z.txt": "z\n"}
+	added := []string{"n1.txt", "n2.txt", "n3.txt", "n4.txt", "n5.txt"} // between m and z
+	alter := func(t *testing.T, e *env, path string) {
+		t.Helper()
+		entry, err := e.store.Entry(e.ctx, integrity.Key{Root: e.root, Path: path})
+		must(t, err)
+		entry.Size++
+		tamper(t, e, integrity.Batch{Put: []integrity.Entry{entry}})
+	}
+	onlyTamper := func(t *testing.T, e *env, want string) {
+		t.Helper()
+		got := e.allAlerts()
+		if len(got) != 1 || got[0].Type != integrity.AlertBaselineTampered || !strings.Contains(got[0].Details, want) {
+			t.Fatalf("want only the tamper alert saying %q, got %s", want, describeAlerts(got))
+		}
+		if n := strings.Count(got[0].Details, "seal mismatch"); n > 1 {
+			t.Fatalf("seal mismatch noted %d times: %s", n, got[0].Details)
+		}
+	}
+	for _, limit := range []int{2, 4096} {
+		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
+			defer integrity.SetDeferredFindings(limit)()
+			t.Run("sound baseline", func(t *testing.T) {
+				e := newEnv(t, files)
+				for _, p := range added {
+					e.write(p, p)
+				}
+				got := byPath(t, e.scan())
+				if len(got) != len(added) {
+					t.Fatalf("%s", describeAlerts(e.allAlerts()))
+				}
+				for _, p := range added {
+					if got[p].Change != integrity.ChangeAdded {
+						t.Fatalf("%s: %s", p, describeAlerts(e.allAlerts()))
+					}
+				}
+			})
+			t.Run("record altered after the findings", func(t *testing.T) {
+				e := newEnv(t, files)
+				alter(t, e, "z.txt")
+				for _, p := range added {
+					e.write(p, p)
+				}
+				e.scan()
+				onlyTamper(t, e, `1 record(s) altered (first: "z.txt")`)
+			})
+			t.Run("record altered before the findings", func(t *testing.T) {
+				e := newEnv(t, files)
+				alter(t, e, "a.txt")
+				alter(t, e, "z.txt")
+				for _, p := range added {
+					e.write(p, p)
+				}
+				e.scan()
+				onlyTamper(t, e, `2 record(s) altered (first: "a.txt")`)
+			})
+			t.Run("record removed", func(t *testing.T) {
+				e := newEnv(t, files)
+				tamper(t, e, integrity.Batch{Delete: []integrity.Key{{Root: e.root, Path: "z.txt"}}})
+				for _, p := range added {
+					e.write(p, p)
+				}
+				e.scan()
+				onlyTamper(t, e, "seal mismatch")
+			})
+		})
+	}
 }
 
 func TestInitDoesNotLaunderARemovedSeal(t *testing.T) {

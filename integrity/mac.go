@@ -92,13 +92,15 @@ func encodeEntry(e *encoder, x *Entry) {
 }
 
 func (k *macKeys) entryMAC(x *Entry) Hash {
-	var e encoder
+	var buf [256]byte // room for most paths: one allocation, not one per growth
+	e := encoder{b: buf[:0]}
 	encodeEntry(&e, x)
 	return keyedSum(&k.entry, e.b)
 }
 
 func (k *macKeys) observationMAC(o *Observation) Hash {
-	var e encoder
+	var buf [256]byte
+	e := encoder{b: buf[:0]}
 	e.str(o.Root)
 	e.str(o.Path)
 	e.hash(o.State)

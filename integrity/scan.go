@@ -25,6 +25,10 @@ const (
 	stageBytes    = 8 << 20
 )
 
+// A scan holds back up to deferredFindings findings of a root until the
+// baseline it read has verified (see rootRun.trust); tests lower it.
+var deferredFindings = 4096
+
 // item is one walked path, or a marker saying the subtree below rel could
 // not be listed (so its baseline entries are neither deleted nor compared).
 type item struct {
@@ -306,9 +310,19 @@ type rootRun struct {
 	batchBytes int
 	blobs      map[Hash]bool
 	newSeal    *sealer // the baseline being written (init, end)
-	oldSeal    *sealer // the baseline being read (end)
+	oldSeal    *sealer // the baseline being read (scan, end)
 	accepted   int64
-	reader     *reader // re-reads content the workers could not keep
+
+	// A scan verifies the baseline as it compares with it (see trust):
+	// seal is the root's stored seal; altered and firstAltered count the
+	// entries whose MAC failed; deferring holds findings back until the
+	// baseline is known good, and discard drops them when it is not.
+	seal         *Seal
+	altered      int
+	firstAltered string
+	deferring    bool
+	discard      bool
+	reader       *reader // re-reads content the workers could not keep
 
 	unknownOn bool
 	unknown   string
@@ -334,6 +348,11 @@ func (r *rootRun) run(old iter.Seq2[Entry, error], obs iter.Seq2[Observation, er
 	defer pb.stop()
 	if err := r.merge(po, pb); err != nil {
 		return err
+	}
+	if r.seal != nil {
+		if err := r.trust(); err != nil {
+			return err
+		}
 	}
 	if err := r.flushFindings(); err != nil {
 		return err
@@ -441,7 +460,14 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 			r.oldSeal.add(old.MAC)
 		}
 		if r.m.keys.entryMAC(old) != old.MAC {
-			r.t.altered(k)
+			if r.seal != nil {
+				if r.altered == 0 {
+					r.firstAltered = path
+				}
+				r.altered++
+			} else {
+				r.t.altered(k)
+			}
 			oldBad = true
 			old = nil
 			if r.mode == modeScan || r.mode == modeQuiet {
@@ -589,16 +615,71 @@ func (r *rootRun) flushBatch() error {
 }
 
 func (r *rootRun) addFinding(a *Alert, o *Observation) error {
+	if r.discard {
+		return nil
+	}
 	if a != nil {
 		r.alerts = append(r.alerts, *a)
 	}
 	if o != nil {
 		r.obs = append(r.obs, *o)
 	}
-	if len(r.alerts)+len(r.obs) >= findingsBatch {
+	switch n := len(r.alerts) + len(r.obs); {
+	case r.deferring && n >= deferredFindings:
+		return r.settle()
+	case !r.deferring && n >= findingsBatch:
 		return r.flushFindings()
 	}
 	return nil
+}
+
+// errUntrusted ends a root's scan whose baseline failed verification.
+var errUntrusted = errors.New("integrity: baseline not trusted")
+
+// settle is called when a scan has held back as many findings as it may
+// before its comparison has read the whole baseline: it verifies the whole
+// root now, in a pass of its own (verifyRoot), and either lets the scan go
+// on saving findings as it finds them, or ends it with errUntrusted having
+// noted what failed. A root already known bad is verified in full too, so
+// that the tamper alert counts every altered record.
+func (r *rootRun) settle() error {
+	scratch := &tamperLog{}
+	trusted, err := r.m.verifyRoot(r.ctx, *r.seal, scratch)
+	if err != nil {
+		return err
+	}
+	if trusted && r.altered == 0 {
+		r.deferring = false
+		return r.flushFindings()
+	}
+	r.t.absorb(scratch)
+	r.discard = true
+	r.alerts, r.obs = nil, nil
+	return errUntrusted
+}
+
+// trust decides, at the end of a scan's comparison, whether the baseline it
+// compared with was sound: every entry's MAC matched and the seal over
+// them all is the stored one. Findings held back are saved only then;
+// otherwise they are dropped and the failure is noted for the tamper
+// alert. (After settle the findings were saved already: a failure now
+// means the baseline changed during the scan, and is noted all the same.)
+func (r *rootRun) trust() error {
+	ok := true
+	if r.altered > 0 {
+		r.t.alteredN(Key{Root: r.root, Path: r.firstAltered}, r.altered)
+		ok = false
+	}
+	if r.oldSeal.sum() != r.seal.Sum {
+		r.t.note(Key{Root: r.root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch)", r.root))
+		ok = false
+	}
+	if !ok && r.deferring {
+		r.alerts, r.obs = nil, nil
+		return nil
+	}
+	r.deferring = false
+	return r.flushFindings()
 }
 
 func (r *rootRun) flushFindings() error {
@@ -646,7 +727,10 @@ func (t *tamperLog) mark(k Key) {
 	}
 }
 
-func (t *tamperLog) altered(k Key) {
+func (t *tamperLog) altered(k Key) { t.alteredN(k, 1) }
+
+// alteredN records n altered records of k's root, k being the first.
+func (t *tamperLog) alteredN(k Key, n int) {
 	t.mark(k)
 	if t.count == nil {
 		t.count, t.firstOf = map[string]int{}, map[string]string{}
@@ -654,7 +738,17 @@ func (t *tamperLog) altered(k Key) {
 	if t.count[k.Root] == 0 {
 		t.firstOf[k.Root] = k.Path
 	}
-	t.count[k.Root]++
+	t.count[k.Root] += n
+}
+
+// absorb adds what o found to t.
+func (t *tamperLog) absorb(o *tamperLog) {
+	for root, n := range o.count {
+		t.alteredN(Key{Root: root, Path: o.firstOf[root]}, n)
+	}
+	for _, s := range o.notes {
+		t.note(o.first, s)
+	}
 }
 
 func (t *tamperLog) note(k Key, s string) {
@@ -800,15 +894,12 @@ func (m *Monitor) runScan(ctx context.Context, j *job) error {
 		if !ok {
 			continue
 		}
-		trusted, err := m.verifyRoot(ctx, seal, t)
-		if err != nil {
-			return err
-		}
-		if !trusted {
-			continue
-		}
+		// One pass: the baseline is verified as it is compared, and the
+		// findings wait for the verdict (rootRun.trust).
 		r := m.newRootRun(ctx, j, root, mode, t)
-		if err := r.run(m.cfg.Store.Entries(ctx, root), m.cfg.Store.Observations(ctx, root)); err != nil {
+		r.seal, r.oldSeal, r.deferring = &seal, m.keys.newSealer(root), true
+		err := r.run(m.cfg.Store.Entries(ctx, root), m.cfg.Store.Observations(ctx, root))
+		if err != nil && !errors.Is(err, errUntrusted) {
 			return err
 		}
 	}

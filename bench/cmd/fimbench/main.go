@@ -2,8 +2,10 @@
 // bench/integrity.sh: a baseline (-mode init) or a scan (-mode scan) of -root
 // through the Go API on a SQLite store, or the raw hashing floor (-mode
 // floor): every regular file read and BLAKE3-hashed by as many workers as
-// the monitor uses, nothing stored, read the cheapest way (see floor). It
-// prints one line:
+// the monitor uses, nothing stored, read the cheapest way (see floor).
+// -store memory runs init or scan on memstore instead (a scan then first
+// records the baseline, untimed), to tell the store's share; -cpuprofile
+// writes a CPU profile of the timed part. It prints one line:
 //
 //	mode=scan files=15036 seconds=0.312 maxrss_mib=41.2 violations=0
 package main
@@ -15,6 +17,7 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/memstore"
 	"github.com/propops/propsec/sqlitestore"
 )
 
@@ -32,6 +36,8 @@ func main() {
 	root := flag.String("root", "", "directory to baseline, scan or hash")
 	db := flag.String("db", "fim.db", "SQLite file (init and scan)")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "files read at once")
+	store := flag.String("store", "sqlite", "sqlite (the -db file) or memory (init and scan)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed part to this file")
 	flag.Parse()
 	if *root == "" {
 		log.Fatal("-root is required")
@@ -41,19 +47,36 @@ func main() {
 	var files, violations int64
 	switch *mode {
 	case "floor":
+		stop := profile(*cpuprofile)
 		files = floor(*root, *workers)
+		stop()
 	case "init", "scan":
-		st, err := sqlitestore.Open(ctx, *db)
-		if err != nil {
-			log.Fatal(err)
+		var st integrity.Store
+		switch *store {
+		case "sqlite":
+			sq, err := sqlitestore.Open(ctx, *db)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer sq.Close()
+			st = sq
+		case "memory":
+			st = memstore.New()
+		default:
+			log.Fatalf("unknown -store %q", *store)
 		}
-		defer st.Close()
 		mon, err := integrity.New(integrity.Config{Store: st, Key: []byte("fimbench key, 32 bytes or more.."),
 			Roots: []string{*root}, Workers: *workers})
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer mon.Close()
+		if *store == "memory" && *mode == "scan" {
+			if _, err := mon.Init(ctx); err != nil {
+				log.Fatal(err)
+			}
+		}
+		defer profile(*cpuprofile)()
 		start = time.Now()
 		if *mode == "init" {
 			if _, err := mon.Init(ctx); err != nil {
@@ -74,6 +97,25 @@ func main() {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	fmt.Printf("mode=%s files=%d seconds=%.3f maxrss_mib=%.1f violations=%d\n",
 		*mode, files, secs, float64(ru.Maxrss)/1024, violations)
+}
+
+// profile starts a CPU profile into path, when not "", and returns what
+// stops it.
+func profile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // floor reads and hashes every regular file under root with n workers, as
