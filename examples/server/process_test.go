@@ -62,6 +62,9 @@ func serverProcess(t *testing.T, args ...string) (base string, printed []string)
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server process output:\n%s", stderr.String())
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-exited:
