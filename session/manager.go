@@ -219,8 +219,8 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	// the hash. Failures count while they are younger than the window, so
 	// one made exactly FailureWindow ago has left it (matching RetryAfter).
 	since := now.Add(-m.cfg.FailureWindow + time.Nanosecond)
-	res, err := m.cfg.Store.ReserveLoginAttempt(ctx, []LoginLimit{
-		{Key: emailKey, Max: m.cfg.MaxFailuresPerEmail}, {Key: ipKey, Max: m.cfg.MaxFailuresPerIP}}, since, now)
+	limits := []LoginLimit{{Key: emailKey, Max: m.cfg.MaxFailuresPerEmail}, {Key: ipKey, Max: m.cfg.MaxFailuresPerIP}}
+	res, err := m.cfg.Store.ReserveLoginAttempt(ctx, limits, since, now)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -228,7 +228,7 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		if rerr := m.cfg.Store.RecordEvents(ctx, failed("throttled", 0)); rerr != nil {
 			return LoginResult{}, rerr
 		}
-		return LoginResult{}, m.throttled(res, now)
+		return LoginResult{}, m.throttled(limits, res, now)
 	}
 	emailFails, ipFails := res.Failures[0], res.Failures[1]
 
@@ -365,14 +365,15 @@ func (m *Manager) refuseBlacklisted(ctx context.Context, ev security.Event) erro
 	return security.ErrBlacklisted
 }
 
-// throttled is the ThrottledError of a refused reservation: it waits until
-// every key over its limit has dropped below it, that is until the oldest
-// failure of the longest-locked key leaves the window.
-func (m *Manager) throttled(res LoginReservation, now time.Time) error {
+// throttled is the ThrottledError of a reservation refused under limits:
+// it waits until every key at its limit has dropped below it, that is
+// until the oldest failure of the longest-locked key leaves the window.
+// Keys under their limit do not count.
+func (m *Manager) throttled(limits []LoginLimit, res LoginReservation, now time.Time) error {
 	var wait time.Duration
-	for _, oldest := range res.Oldest {
-		if w := oldest.Add(m.cfg.FailureWindow).Sub(now); w > wait && !oldest.IsZero() {
-			wait = w
+	for i, l := range limits {
+		if res.Failures[i] >= l.Max {
+			wait = max(wait, res.Oldest[i].Add(m.cfg.FailureWindow).Sub(now))
 		}
 	}
 	return &security.ThrottledError{RetryAfter: max(wait, time.Second)}

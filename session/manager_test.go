@@ -286,6 +286,25 @@ func TestThrottlingWithdrawsRightPasswords(t *testing.T) {
 	f.login("sam@example.com", session.KindWeb, ipA)
 }
 
+// Retry-After waits for the key that is locked, not for a key with
+// younger failures that is still under its limit.
+func TestThrottlingRetryAfterCountsOnlyLockedKeys(t *testing.T) {
+	f := newFixture(t)
+	wrong := session.LoginRequest{Email: "ada@example.com", Password: "wrong", Kind: session.KindWeb, IP: ipA}
+	for range 5 {
+		_, err := f.mgr.Login(f.ctx, wrong)
+		require.ErrorIs(t, err, security.ErrInvalidCredentials)
+	}
+	f.clock.Advance(14 * time.Minute)
+	// A fresh failure from ipA for another email: ipA has 6, far under 50.
+	_, err := f.mgr.Login(f.ctx, session.LoginRequest{Email: "nobody@example.com", Password: "x", Kind: session.KindWeb, IP: ipA})
+	require.ErrorIs(t, err, security.ErrInvalidCredentials)
+	_, err = f.mgr.Login(f.ctx, wrong)
+	var th *security.ThrottledError
+	require.ErrorAs(t, err, &th)
+	require.Equal(t, time.Minute, th.RetryAfter, "ada's oldest failure leaves the window in a minute")
+}
+
 func TestBlacklistedLogin(t *testing.T) {
 	f := newFixture(t)
 	admin := f.auth(f.login("ada@example.com", session.KindWeb, ipA))
