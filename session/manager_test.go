@@ -290,16 +290,16 @@ func TestThrottlingWithdrawsRightPasswords(t *testing.T) {
 // younger failures that is still under its limit.
 func TestThrottlingRetryAfterCountsOnlyLockedKeys(t *testing.T) {
 	f := newFixture(t)
-	wrong := session.LoginRequest{Email: "ada@example.com", Password: "wrong", Kind: session.KindWeb, IP: ipA}
 	for range 5 {
-		_, err := f.mgr.Login(f.ctx, wrong)
+		_, err := f.mgr.Login(f.ctx, session.LoginRequest{Email: "ada@example.com", Password: "wrong", Kind: session.KindWeb, IP: ipB})
 		require.ErrorIs(t, err, security.ErrInvalidCredentials)
 	}
 	f.clock.Advance(14 * time.Minute)
-	// A fresh failure from ipA for another email: ipA has 6, far under 50.
+	// A fresh failure from ipA for another email: ipA has 1, far under 50,
+	// and its oldest failure leaves the window only in 15 minutes.
 	_, err := f.mgr.Login(f.ctx, session.LoginRequest{Email: "nobody@example.com", Password: "x", Kind: session.KindWeb, IP: ipA})
 	require.ErrorIs(t, err, security.ErrInvalidCredentials)
-	_, err = f.mgr.Login(f.ctx, wrong)
+	_, err = f.mgr.Login(f.ctx, session.LoginRequest{Email: "ada@example.com", Password: "wrong", Kind: session.KindWeb, IP: ipA})
 	var th *security.ThrottledError
 	require.ErrorAs(t, err, &th)
 	require.Equal(t, time.Minute, th.RetryAfter, "ada's oldest failure leaves the window in a minute")
