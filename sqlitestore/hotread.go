@@ -15,9 +15,9 @@ import (
 )
 
 // hotReader runs the point reads every authenticated request makes (a
-// session and its user by token hash; see [hotQuery]) on connections of the SQLite driver used
-// directly, through the standard database/sql/driver interfaces, rather
-// than through database/sql. database/sql's pool, its per-query argument
+// session and its user by token hash; see [hotQuery]) on connections of
+// the SQLite driver used directly, through the standard database/sql/driver
+// interfaces, rather than through database/sql. database/sql's pool, its per-query argument
 // and result conversion and its Rows bookkeeping cost about as much as
 // the indexed read itself; statements prepared once per connection, kept in
 // a small pool of its own, do not.
@@ -28,10 +28,9 @@ type hotReader struct {
 	open    func() (driver.Conn, error)
 	queries []string // by hotQuery
 
-	idle chan *hotConn     // connections not in use
-	slot chan struct{}     // one token per connection open or opening
-	mu   sync.Mutex        // guards all and closed
-	all  map[*hotConn]bool // every open connection
+	idle chan *hotConn // connections not in use
+	slot chan struct{} // one token per connection open or opening
+	mu   sync.Mutex    // guards closed, and sends to idle
 	// closed is set by close; a connection put back after it is closed.
 	closed bool
 }
@@ -70,7 +69,6 @@ func newHotReader(dsn string, max int, queries ...string) *hotReader {
 		queries: queries,
 		idle:    make(chan *hotConn, max),
 		slot:    make(chan struct{}, max),
-		all:     map[*hotConn]bool{},
 	}
 }
 
@@ -132,12 +130,12 @@ func (h *hotReader) dial() (*hotConn, error) {
 		c.stmts = append(c.stmts, stmt)
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
+	closed = h.closed
+	h.mu.Unlock()
+	if closed {
 		c.close()
 		return nil, errHotReaderClosed
 	}
-	h.all[c] = true
 	return c, nil
 }
 
@@ -145,14 +143,15 @@ func (h *hotReader) dial() (*hotConn, error) {
 func (h *hotReader) put(c *hotConn, failed bool) {
 	h.mu.Lock()
 	if failed || h.closed {
-		delete(h.all, c)
 		h.mu.Unlock()
 		c.close()
 		<-h.slot
 		return
 	}
+	// Under the lock, so that close cannot drain idle between the check
+	// and the send. Never blocks: at most cap(idle) connections exist.
+	h.idle <- c
 	h.mu.Unlock()
-	h.idle <- c // never blocks: at most cap(idle) connections exist
 }
 
 func (c *hotConn) close() {
@@ -221,18 +220,14 @@ func (c *hotConn) query(q hotQuery, scan func(scanner) error, args []any) error 
 func (h *hotReader) close() {
 	h.mu.Lock()
 	h.closed = true
+	var idle []*hotConn
+	for len(h.idle) > 0 {
+		idle = append(idle, <-h.idle)
+	}
 	h.mu.Unlock()
-	for {
-		select {
-		case c := <-h.idle:
-			h.mu.Lock()
-			delete(h.all, c)
-			h.mu.Unlock()
-			c.close()
-			<-h.slot
-		default:
-			return
-		}
+	for _, c := range idle {
+		c.close()
+		<-h.slot
 	}
 }
 
