@@ -316,12 +316,11 @@ type rootRun struct {
 	// A scan verifies the baseline as it compares with it (see trust):
 	// seal is the root's stored seal; altered and firstAltered count the
 	// entries whose MAC failed; deferring holds findings back until the
-	// baseline is known good, and discard drops them when it is not.
+	// baseline is known good.
 	seal         *Seal
 	altered      int
 	firstAltered string
 	deferring    bool
-	discard      bool
 	reader       *reader // re-reads content the workers could not keep
 
 	unknownOn bool
@@ -615,9 +614,6 @@ func (r *rootRun) flushBatch() error {
 }
 
 func (r *rootRun) addFinding(a *Alert, o *Observation) error {
-	if r.discard {
-		return nil
-	}
 	if a != nil {
 		r.alerts = append(r.alerts, *a)
 	}
@@ -653,9 +649,7 @@ func (r *rootRun) settle() error {
 		return r.flushFindings()
 	}
 	r.t.absorb(scratch)
-	r.discard = true
-	r.alerts, r.obs = nil, nil
-	return errUntrusted
+	return errUntrusted // the held-back findings are dropped with the run
 }
 
 // trust decides, at the end of a scan's comparison, whether the baseline it
