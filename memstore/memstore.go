@@ -517,31 +517,14 @@ func (s *Store) ReleaseLoginAttempt(_ context.Context, r session.LoginReservatio
 	return nil
 }
 
-// AddLoginFailure implements [session.Store].
-func (s *Store) AddLoginFailure(_ context.Context, keys []string, at time.Time, events []security.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		s.addFailure(k, at)
-	}
-	s.appendEvents(events)
-	return nil
-}
-
-// LoginFailures implements [session.Store].
+// LoginFailures counts key's failed login attempts at or after since and
+// returns the time of the oldest (zero when none): for operators and
+// tests, since login itself counts them with ReserveLoginAttempt.
 func (s *Store) LoginFailures(_ context.Context, key string, since time.Time) (int, time.Time, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	n, oldest := s.countFailures(key, since)
 	return n, oldest, nil
-}
-
-// ClearLoginFailures implements [session.Store].
-func (s *Store) ClearLoginFailures(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.failures, key)
-	return nil
 }
 
 // PurgeExpired implements [session.Store].

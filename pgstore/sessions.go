@@ -283,23 +283,9 @@ func (s *Store) ReleaseLoginAttempt(ctx context.Context, r session.LoginReservat
 	})
 }
 
-// AddLoginFailure implements [session.Store].
-func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error {
-	if len(keys) == 0 && len(events) == 0 {
-		return nil
-	}
-	return s.write(ctx, "add login failure", func(tx pgx.Tx) error {
-		if len(keys) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k`,
-				keys, nanos(at)); err != nil {
-				return err
-			}
-		}
-		return insertEvents(ctx, tx, events)
-	})
-}
-
-// LoginFailures implements [session.Store].
+// LoginFailures counts key's failed login attempts at or after since and
+// returns the time of the oldest (zero when none): for operators and
+// tests, since login itself counts them with ReserveLoginAttempt.
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullInt64
@@ -308,12 +294,6 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 		return 0, time.Time{}, wrap("login failures", err)
 	}
 	return n, sqlrow.FromNullNanos(oldest), nil
-}
-
-// ClearLoginFailures implements [session.Store].
-func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	_, err := s.execIdem(ctx, "clear login failures", `DELETE FROM login_failures WHERE key = $1`, key)
-	return err
 }
 
 // PurgeExpired implements [session.Store]: it deletes sessions revoked,

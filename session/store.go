@@ -96,13 +96,6 @@ type Store interface {
 	// that did not fail (the password was right), and when clearKey is not
 	// "" forgets every failure of clearKey, in one transaction.
 	ReleaseLoginAttempt(ctx context.Context, r LoginReservation, clearKey string) error
-	// AddLoginFailure records one failed attempt at time at under each key.
-	AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error
-	// LoginFailures counts key's failures at or after since, and returns the
-	// time of the oldest of them.
-	LoginFailures(ctx context.Context, key string, since time.Time) (n int, oldest time.Time, err error)
-	// ClearLoginFailures forgets key's failures.
-	ClearLoginFailures(ctx context.Context, key string) error
 
 	// PurgeExpired deletes sessions that ended (revoked or expired) before
 	// before, login failures older than before, and any other record the

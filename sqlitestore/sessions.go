@@ -265,22 +265,9 @@ func (s *Store) ReleaseLoginAttempt(ctx context.Context, r session.LoginReservat
 	})
 }
 
-// AddLoginFailure implements [session.Store].
-func (s *Store) AddLoginFailure(ctx context.Context, keys []string, at time.Time, events []security.Event) error {
-	if len(keys) == 0 && len(events) == 0 {
-		return nil
-	}
-	return s.write(ctx, "add login failure", func(tx *sql.Tx) error {
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`, k, nanos(at)); err != nil {
-				return err
-			}
-		}
-		return s.insertEvents(ctx, tx, events)
-	})
-}
-
-// LoginFailures implements [session.Store].
+// LoginFailures counts key's failed login attempts at or after since and
+// returns the time of the oldest (zero when none): for operators and
+// tests, since login itself counts them with ReserveLoginAttempt.
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullInt64
@@ -289,12 +276,6 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 		return 0, time.Time{}, wrap("login failures", err)
 	}
 	return n, sqlrow.FromNullNanos(oldest), nil
-}
-
-// ClearLoginFailures implements [session.Store].
-func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	_, err := s.exec(ctx, "clear login failures", `DELETE FROM login_failures WHERE key = ?`, key)
-	return err
 }
 
 // PurgeExpired implements [session.Store]: it deletes sessions revoked,

@@ -92,7 +92,7 @@ func testAudit(t *testing.T, open func(*testing.T) Store) {
 		for i := range 40 {
 			s := newSession(int64(100+i), t0)
 			require.NoError(t, st.CreateSession(t.Context(), s, []security.Event{event(security.EventLoginSucceeded, s.ID)}))
-			require.NoError(t, st.AddLoginFailure(t.Context(), []string{"k"}, t0, []security.Event{event(security.EventLoginFailed, "f")}))
+			require.NoError(t, st.RecordEvents(t.Context(), event(security.EventLoginFailed, "f")))
 			require.NoError(t, st.RevokeSession(t.Context(), s.ID, t0, []security.Event{event(security.EventSessionTerminated, s.ID)}))
 			require.NoError(t, st.RecordEvents(t.Context(), event(security.EventLogout, "a"), event(security.EventLogout, "b")))
 			if i%10 == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -95,9 +96,6 @@ func testEvents(t *testing.T, open func(*testing.T) Store) {
 			{"RemoveBlacklist absent", func(st Store, ev []security.Event) error {
 				return st.RemoveBlacklist(t.Context(), 1, ev)
 			}, false},
-			{"AddLoginFailure", func(st Store, ev []security.Event) error {
-				return st.AddLoginFailure(t.Context(), []string{"email:a@example.com"}, t0, ev)
-			}, true},
 			{"RecordEvents", func(st Store, ev []security.Event) error {
 				return st.RecordEvents(t.Context(), ev...)
 			}, true},
@@ -126,15 +124,26 @@ func testEvents(t *testing.T, open func(*testing.T) Store) {
 	})
 }
 
+// fail records a failed login attempt at time at under each key: a
+// reservation under limits no count reaches, never released.
+func fail(t *testing.T, st Store, at time.Time, keys ...string) {
+	t.Helper()
+	limits := make([]session.LoginLimit, len(keys))
+	for i, k := range keys {
+		limits[i] = session.LoginLimit{Key: k, Max: math.MaxInt}
+	}
+	r, err := st.ReserveLoginAttempt(t.Context(), limits, time.Time{}, at)
+	require.NoError(t, err)
+	require.False(t, r.Throttled)
+}
+
 func testLoginFailures(t *testing.T, open func(*testing.T) Store) {
 	st := open(t)
 	const a, b = "email:a@example.com", "ip:203.0.113.10"
 	for _, at := range []time.Duration{-10 * time.Minute, -5 * time.Minute, 0} {
-		require.NoError(t, st.AddLoginFailure(t.Context(), []string{a, b}, t0.Add(at), nil))
+		fail(t, st, t0.Add(at), a, b)
 	}
-	evs := []security.Event{event(security.EventLoginFailed, a)}
-	require.NoError(t, st.AddLoginFailure(t.Context(), []string{a}, t0.Add(-time.Minute), evs))
-	assert.Equal(t, normEvents(evs), eventsAfter(t, st, 0))
+	fail(t, st, t0.Add(-time.Minute), a)
 
 	check := func(t *testing.T, key string, since time.Time, wantN int, wantOldest time.Time) {
 		t.Helper()
@@ -168,11 +177,12 @@ func testLoginFailures(t *testing.T, open func(*testing.T) Store) {
 	}
 
 	t.Run("clear", func(t *testing.T) {
-		require.NoError(t, st.ClearLoginFailures(t.Context(), a))
+		require.NoError(t, st.ReleaseLoginAttempt(t.Context(), session.LoginReservation{}, a))
 		check(t, a, t0.Add(-time.Hour), 0, time.Time{})
 		check(t, b, t0.Add(-time.Hour), 3, t0.Add(-10*time.Minute))
-		require.NoError(t, st.ClearLoginFailures(t.Context(), "email:nobody@example.com"), "clearing nothing is fine")
-		require.NoError(t, st.AddLoginFailure(t.Context(), []string{a}, t0, nil))
+		require.NoError(t, st.ReleaseLoginAttempt(t.Context(), session.LoginReservation{}, "email:nobody@example.com"),
+			"clearing nothing is fine")
+		fail(t, st, t0, a)
 		check(t, a, t0.Add(-time.Hour), 1, t0)
 	})
 }
@@ -199,7 +209,7 @@ func testLoginReservations(t *testing.T, open func(*testing.T) Store) {
 	}
 
 	// A failure older than the window is neither counted nor an obstacle.
-	require.NoError(t, st.AddLoginFailure(t.Context(), []string{a}, since.Add(-time.Nanosecond), nil))
+	fail(t, st, since.Add(-time.Nanosecond), a)
 	r := reserve(t0)
 	assert.False(t, r.Throttled)
 	assert.Equal(t, []int{0, 0}, r.Failures)
@@ -297,7 +307,7 @@ func testPurgeExpired(t *testing.T, open func(*testing.T) Store) {
 	}
 	const key = "email:a@example.com"
 	for _, at := range []time.Duration{-time.Second, 0, time.Second} {
-		require.NoError(t, st.AddLoginFailure(t.Context(), []string{key}, t0.Add(at), nil))
+		fail(t, st, t0.Add(at), key)
 	}
 	oldNonce, newNonce := sha256.Sum256([]byte("old")), sha256.Sum256([]byte("new"))
 	for n, exp := range map[[32]byte]time.Time{oldNonce: before.Add(-time.Second), newNonce: before.Add(time.Hour)} {
@@ -420,7 +430,7 @@ func testTimeRoundTrip(t *testing.T, open func(*testing.T) Store) {
 			create(t, st, s)
 			require.NoError(t, st.RevokeSession(t.Context(), s.ID, at.Add(2*time.Nanosecond), nil))
 			require.NoError(t, st.RecordEvents(t.Context(), security.Event{Time: at, Type: security.EventLogout}))
-			require.NoError(t, st.AddLoginFailure(t.Context(), []string{"k"}, at, nil))
+			fail(t, st, at, "k")
 			_, err := st.AddBlacklist(t.Context(), session.BlacklistEntry{UserID: 2, CreatedAt: at}, nil)
 			require.NoError(t, err)
 

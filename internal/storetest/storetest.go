@@ -48,6 +48,9 @@ type Store interface {
 	// case-insensitively and must be unique ([security.ErrConflict]); a
 	// non-positive id or an empty email is [security.ErrInvalid].
 	UpsertUser(ctx context.Context, u session.User) error
+	// LoginFailures counts key's failures at or after since, and returns
+	// the time of the oldest of them (zero when none).
+	LoginFailures(ctx context.Context, key string, since time.Time) (n int, oldest time.Time, err error)
 	// InsertUser adds u unless a user with u's id exists, and reports
 	// whether it added it; an email held by another user is
 	// [security.ErrConflict]. Of concurrent inserts of one id, exactly one
