@@ -425,17 +425,23 @@ func (s eventlessStore) RevokeSession(ctx context.Context, id string, at time.Ti
 	return s.Store.RevokeSession(ctx, id, at, nil)
 }
 
+// terminateBenchStore is auditBenchStore readied for mode, and the store a
+// Manager should use in it: an eventlessStore for no-event.
+func terminateBenchStore(b *testing.B, mode auditMode) (*Store, session.Store, []session.Session) {
+	st, sessions := auditBenchStore(b)
+	prepareMode(b, st, mode)
+	if mode == modeNoEvent {
+		return st, eventlessStore{st}, sessions
+	}
+	return st, st, sessions
+}
+
 // BenchmarkAuditCostTerminate is session.Manager.Terminate by a staff user
 // (read the session, check, revoke and record); no-event runs it on an
 // eventlessStore.
 func BenchmarkAuditCostTerminate(b *testing.B) {
 	benchAuditCost(b, allModes, func(b *testing.B, mode auditMode) func(int) error {
-		st, sessions := auditBenchStore(b)
-		prepareMode(b, st, mode)
-		var store session.Store = st
-		if mode == modeNoEvent {
-			store = eventlessStore{st}
-		}
+		st, store, sessions := terminateBenchStore(b, mode)
 		m, err := session.New(session.Config{Store: store, Users: st, Clock: fixedClock(benchNow)})
 		require.NoError(b, err)
 		actor := session.Auth{Session: session.Session{ID: "sess_bench_actor"}, Principal: security.Principal{
@@ -452,12 +458,7 @@ func BenchmarkAuditCostTerminate(b *testing.B) {
 // request's first durable write). no-event runs on an eventlessStore.
 func BenchmarkAuditCostTerminateHTTP(b *testing.B) {
 	benchAuditCost(b, allModes, func(b *testing.B, mode auditMode) func(int) error {
-		st, sessions := auditBenchStore(b)
-		prepareMode(b, st, mode)
-		var store session.Store = st
-		if mode == modeNoEvent {
-			store = eventlessStore{st}
-		}
+		st, store, sessions := terminateBenchStore(b, mode)
 		clock := fixedClock(benchNow)
 		m, err := session.New(session.Config{Store: store, Users: st, Clock: clock})
 		require.NoError(b, err)
