@@ -207,34 +207,28 @@ func TestTamperVerdictPastDeferredFindings(t *testing.T) {
 					}
 				}
 			})
-			t.Run("record altered after the findings", func(t *testing.T) {
-				e := newEnv(t, files)
-				alter(t, e, "z.txt")
-				for _, p := range added {
-					e.write(p, p)
-				}
-				e.scan()
-				onlyTamper(t, e, `1 record(s) altered (first: "z.txt")`)
-			})
-			t.Run("record altered before the findings", func(t *testing.T) {
-				e := newEnv(t, files)
-				alter(t, e, "a.txt")
-				alter(t, e, "z.txt")
-				for _, p := range added {
-					e.write(p, p)
-				}
-				e.scan()
-				onlyTamper(t, e, `2 record(s) altered (first: "a.txt")`)
-			})
-			t.Run("record removed", func(t *testing.T) {
-				e := newEnv(t, files)
-				tamper(t, e, integrity.Batch{Delete: []integrity.Key{{Root: e.root, Path: "z.txt"}}})
-				for _, p := range added {
-					e.write(p, p)
-				}
-				e.scan()
-				onlyTamper(t, e, "seal mismatch")
-			})
+			for _, tc := range []struct {
+				name, want string
+				spoil      func(t *testing.T, e *env)
+			}{
+				{"record altered after the findings", `1 record(s) altered (first: "z.txt")`,
+					func(t *testing.T, e *env) { alter(t, e, "z.txt") }},
+				{"record altered before the findings", `2 record(s) altered (first: "a.txt")`,
+					func(t *testing.T, e *env) { alter(t, e, "a.txt"); alter(t, e, "z.txt") }},
+				{"record removed", "seal mismatch", func(t *testing.T, e *env) {
+					tamper(t, e, integrity.Batch{Delete: []integrity.Key{{Root: e.root, Path: "z.txt"}}})
+				}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					e := newEnv(t, files)
+					tc.spoil(t, e)
+					for _, p := range added {
+						e.write(p, p)
+					}
+					e.scan()
+					onlyTamper(t, e, tc.want)
+				})
+			}
 		})
 	}
 }
