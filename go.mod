@@ -2,6 +2,8 @@ module github.com/propops/propsec
 
 go 1.26.0
 
+toolchain go1.27.3
+
 require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/stretchr/testify v1.12.1

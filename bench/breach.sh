@@ -13,6 +13,7 @@
 # never committed. BREACH_COLD, BREACH_WARM, BREACH_SYSTEMS and
 # BREACH_REUSE=1 pass through to the test.
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")"
 N=${1:-1M}
 WORK=${2:-/tmp/pwnedbench}

@@ -2,6 +2,8 @@ module github.com/propops/propsec/bench
 
 go 1.26.0
 
+toolchain go1.27.3
+
 replace github.com/propops/propsec => ../
 
 require (

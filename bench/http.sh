@@ -6,6 +6,7 @@
 #   3. a bare net/http handler writing the same JSON (the ceiling).
 # Usage: bench/http.sh [duration-seconds] [rounds]
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")"
 DUR=${1:-10}
 ROUNDS=${2:-2}

@@ -10,6 +10,7 @@
 # propsec Init and Scan time and peak RSS.
 # Usage: bench/integrity.sh [rounds] [small-files]
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")"
 ROUNDS=${1:-3}
 SMALL=${2:-200000}

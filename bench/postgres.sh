@@ -24,6 +24,7 @@
 #              PG_SOCKET  when set, the server reaches PostgreSQL over its Unix
 #                         socket rather than TCP on 127.0.0.1
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")"
 DUR=${1:-10}
 ROUNDS=${2:-3}

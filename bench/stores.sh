@@ -11,6 +11,7 @@
 #
 # Usage: bench/stores.sh [count] [benchtime]   (defaults: 6 2s)
 set -euo pipefail
+export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")"
 COUNT=${1:-6}
 BENCHTIME=${2:-2s}
