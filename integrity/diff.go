@@ -71,7 +71,14 @@ func (m *Monitor) Diff(ctx context.Context, alertID int64) (Diff, error) {
 	default:
 		known = &e
 	}
-	cur := newReader(m, true, nil).inspectPath(a.Key)
+	// The size limit is applied from fstat on the opened file: a current
+	// file over it, or any current file when the known-good side is over
+	// it, is never read.
+	readLimit := limit
+	if known != nil && known.Size > limit {
+		readLimit = -1
+	}
+	cur := newDiffReader(m, readLimit).inspectPath(a.Key)
 	switch {
 	case cur != nil && cur.StatError != "":
 		return note("cannot examine the current file: " + cur.StatError)

@@ -29,5 +29,6 @@ func errText(err error) string                                     { return err.
 type reader struct{}
 
 func newReader(*Monitor, bool, *atomic.Int64) *reader { return &reader{} }
+func newDiffReader(*Monitor, int64) *reader           { return &reader{} }
 func (r *reader) inspectItem(*item, string) *current  { return nil }
 func (r *reader) inspectPath(Key) *current            { return nil }

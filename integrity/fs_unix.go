@@ -163,6 +163,15 @@ func newReader(m *Monitor, keep bool, budget *atomic.Int64) *reader {
 		budget: budget, budgetMax: contentBudget, hook: m.hook, openHook: m.openHook, h: blake3.New()}
 }
 
+// newDiffReader returns a reader for the current side of a diff: a file
+// whose fstat says it is over limit bytes is neither read nor hashed
+// (negative: none is read).
+func newDiffReader(m *Monitor, limit int64) *reader {
+	r := newReader(m, true, nil)
+	r.maxHash = min(r.maxHash, limit)
+	return r
+}
+
 // inspect records the state of name in the directory dirfd (AT_FDCWD with
 // an absolute name for a root). It returns nil when the path does not exist.
 // hintRegular says the directory listing called it a regular file, which
