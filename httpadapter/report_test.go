@@ -102,6 +102,14 @@ func TestSecurityReport(t *testing.T) {
 		if n := len(r.data()["daily"].([]any)); n != 8 {
 			t.Errorf("%d days", n)
 		}
+		// A fraction of a second: both defaulted bounds stay to the second.
+		e.clock.Advance(799940928 * time.Nanosecond)
+		r = e.do(request{method: "GET", path: "/api/admin/security-report", bearer: admin})
+		r.ok(t, "Security report generated")
+		p = r.data()["period"].(map[string]any)
+		if p["from"] != "2024-06-07T10:00:01Z" || p["to"] != "2024-06-14T10:00:01Z" {
+			t.Errorf("period = %v", p)
+		}
 	})
 
 	t.Run("csv", func(t *testing.T) {

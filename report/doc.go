@@ -28,9 +28,11 @@
 // (2024-06-01, a UTC day) or date-times with Z or an offset
 // (2024-06-01T10:00:00+02:00). Both bounds are inclusive: a date-only to
 // takes in its whole day, a date-time to the instant it names. Both are
-// optional: to defaults to now, from to seven days before to. A period may
-// not start after it ends nor be longer than [MaxPeriod]. The report echoes
-// the bounds as they were asked, and the defaults as RFC 3339 UTC times.
+// optional: to defaults to now rounded up to the second, from to seven days
+// before to. A period may not start after it ends nor be longer than
+// [MaxPeriod]. The report echoes the bounds as they were asked, and the
+// defaults as RFC 3339 UTC times to the second, both alike
+// ("2024-06-07T10:30:16Z"), which select the same span when sent back.
 //
 // # Daily counts
 //

@@ -16,7 +16,7 @@ const DefaultPeriod = 7 * 24 * time.Hour
 // Period is the span a report covers.
 type Period struct {
 	// From and To echo the bounds as asked, or the defaults as RFC 3339
-	// UTC times.
+	// UTC times to the second (a default from is a date when to is one).
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Start is the first instant counted and End the first instant after
@@ -36,8 +36,11 @@ const (
 // is empty (the default) or an ISO 8601 date (YYYY-MM-DD, a UTC day) or
 // date-time with seconds and Z or an offset (RFC 3339). Both bounds are
 // inclusive: a date-only to takes in its whole day. to defaults to now
-// (echoed with its fraction of a second, if any), from to [DefaultPeriod] before the end of the
-// period (with a date-only to, the seven days ending with it). Every
+// rounded up to the second, from to [DefaultPeriod] before the end of the
+// period (with a date-only to, the seven days ending with it). Bounds the
+// caller gave are echoed as given; defaulted ones are RFC 3339 UTC to the
+// second (a date alone when to is a date), and sent back they select the
+// same span. Every
 // error wraps [security.ErrInvalid]: a malformed bound, from after to, or
 // a period longer than [MaxPeriod].
 func ParsePeriod(from, to string, now time.Time) (Period, error) {
@@ -45,10 +48,15 @@ func ParsePeriod(from, to string, now time.Time) (Period, error) {
 	var err error
 	toDate := false
 	if to == "" {
-		// Up to and including now: an event of this very second counts.
-		p.End = now.UTC()
-		p.To = p.End.Format(time.RFC3339Nano)
-		p.End = p.End.Add(time.Nanosecond)
+		// Now rounded up to the second, so that the echo has the precision
+		// of the default from and an event of this very second counts;
+		// the echoed bounds, sent back, cover the same span.
+		t := now.UTC()
+		if r := t.Truncate(time.Second); !r.Equal(t) {
+			t = r.Add(time.Second)
+		}
+		p.To = t.Format(time.RFC3339)
+		p.End = t.Add(time.Nanosecond)
 	} else {
 		var t time.Time
 		if t, toDate, err = parseBound("to", to); err != nil {

@@ -10,7 +10,10 @@ import (
 	"github.com/propops/propsec/security"
 )
 
-var now = time.Date(2024, 6, 14, 10, 30, 15, 500, time.UTC)
+var (
+	now   = time.Date(2024, 6, 14, 10, 30, 15, 500, time.UTC)
+	nowUp = time.Date(2024, 6, 14, 10, 30, 16, 0, time.UTC) // now rounded up to the second
+)
 
 func TestParsePeriod(t *testing.T) {
 	tests := []struct {
@@ -24,12 +27,13 @@ func TestParsePeriod(t *testing.T) {
 			day(1).Add(10 * time.Hour), day(2).Add(10 * time.Hour)},
 		{"2024-06-01T12:00:00+02:00", "2024-06-01T12:00:00.5-01:00", "2024-06-01T12:00:00+02:00", "2024-06-01T12:00:00.5-01:00",
 			day(1).Add(10 * time.Hour), day(1).Add(13*time.Hour + 500*time.Millisecond)},
-		// The default to is now itself: an event of this very second counts.
-		{"", "", "2024-06-07T10:30:15Z", "2024-06-14T10:30:15.0000005Z",
-			now.Truncate(time.Second).Add(-7 * 24 * time.Hour), now},
+		// The default to is now rounded up to the second: an event of this
+		// very second counts, and both echoes are to the second.
+		{"", "", "2024-06-07T10:30:16Z", "2024-06-14T10:30:16Z",
+			nowUp.Add(-7 * 24 * time.Hour), nowUp},
 		{"", "2024-06-10", "2024-06-04", "2024-06-10", day(4), day(11).Add(-time.Nanosecond)},
 		{"", "2024-06-10T00:00:00Z", "2024-06-03T00:00:00Z", "2024-06-10T00:00:00Z", day(3), day(10)},
-		{"2024-06-01", "", "2024-06-01", "2024-06-14T10:30:15.0000005Z", day(1), now},
+		{"2024-06-01", "", "2024-06-01", "2024-06-14T10:30:16Z", day(1), nowUp},
 		{"2024-06-14", "2024-06-14", "2024-06-14", "2024-06-14", day(14), day(15).Add(-time.Nanosecond)},
 		// 366 days: a whole leap year.
 		{"2024-01-01", "2024-12-31", "2024-01-01", "2024-12-31",
@@ -48,6 +52,43 @@ func TestParsePeriod(t *testing.T) {
 			}
 			if !p.Start.Equal(tt.wantStart) || !p.End.Equal(tt.wantEndLast.Add(time.Nanosecond)) {
 				t.Errorf("span = [%v, %v); want [%v, %v]", p.Start, p.End, tt.wantStart, tt.wantEndLast)
+			}
+		})
+	}
+}
+
+// TestParsePeriodDefaults: defaulted bounds are RFC 3339 to the second,
+// both alike, whatever the fraction of now, count now itself, and sent
+// back select the same span.
+func TestParsePeriodDefaults(t *testing.T) {
+	for _, now := range []time.Time{
+		time.Date(2024, 6, 14, 10, 30, 15, 0, time.UTC),
+		time.Date(2024, 6, 14, 10, 30, 15, 1, time.UTC),
+		time.Date(2024, 6, 14, 10, 30, 15, 799940928, time.UTC),
+		time.Date(2024, 6, 14, 23, 59, 59, 999999999, time.FixedZone("", 2*3600)),
+	} {
+		t.Run(now.Format(time.RFC3339Nano), func(t *testing.T) {
+			p, err := report.ParsePeriod("", "", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{p.From, p.To} {
+				if u, err := time.Parse(time.RFC3339, s); err != nil || u.Format(time.RFC3339) != s || !strings.HasSuffix(s, "Z") {
+					t.Errorf("bound %q is not RFC 3339 UTC to the second", s)
+				}
+			}
+			if now.Before(p.Start) || !now.Before(p.End) {
+				t.Errorf("now %v is outside [%v, %v)", now, p.Start, p.End)
+			}
+			if p.End.Sub(now) > time.Second {
+				t.Errorf("the period ends %v after now", p.End.Sub(now))
+			}
+			again, err := report.ParsePeriod(p.From, p.To, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Start.Equal(p.Start) || !again.End.Equal(p.End) {
+				t.Errorf("echo %q..%q selects [%v, %v), not [%v, %v)", p.From, p.To, again.Start, again.End, p.Start, p.End)
 			}
 		})
 	}
