@@ -64,12 +64,30 @@
 // Each request is checked in this order, and the first failure answers:
 // method (405), cross-origin browser request on an unsafe method (403
 // cross_origin, by net/http's CrossOriginProtection; GET /logout is checked
-// too), credential (401), staff account on staff-only routes (403),
+// too, see below), credential (401), staff account on staff-only routes (403),
 // Content-Type application/json (415), body size through http.MaxBytesReader
 // before any parsing or password hashing (413), query string and body
 // decoding and validation (400), CSRF token (403 csrf_invalid), and only
 // then the domain call (403 permission, 404, 409, 429, 400 for one's own
 // current session). A request refused at any step has changed nothing.
+//
+// # GET /logout
+//
+// GET /logout changes state, so it is checked as a POST would be, and more:
+// with the session cookie it needs a positive same-origin signal,
+// Sec-Fetch-Site "same-origin" or "none" (a page of the same origin, or
+// an address typed or bookmarked), or, from a browser without
+// Sec-Fetch-Site, an Origin of the same host (or one trusted by
+// Config.CrossOrigin). A request with neither header, as an older
+// browser sends on a top-level navigation from another site (GET
+// navigations carry no Origin), is a 403 cross_origin whose message names
+// POST /logout, which is unchanged (a CSRF token, no browser header
+// needed). The refusal is the JSON envelope even for a browser asking
+// for HTML: a browser shows it as text, and its message says what to do.
+// A request with an Authorization header needs no browser header: that
+// header is then the only credential looked at, and no browser attaches
+// it to another site's request. HEAD /logout is a 405 (Allow: GET, POST):
+// HEAD must be safe, and this GET is not.
 //
 // # File integrity
 //

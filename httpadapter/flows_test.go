@@ -112,9 +112,10 @@ func TestBrowserLogin(t *testing.T) {
 		e.refuse(t, request{method: "POST", path: "/logout", cookie: c.Value, body: `{}`}, http.StatusForbidden, "csrf_invalid")
 	})
 
-	// GET /logout, as the seed names it: the session ends and the cookie
-	// is cleared.
-	r = e.do(request{method: "GET", path: "/logout", cookie: c.Value})
+	// GET /logout, as the seed names it, from a page of the same origin:
+	// the session ends and the cookie is cleared.
+	sameOrigin := http.Header{"Sec-Fetch-Site": {"same-origin"}}
+	r = e.do(request{method: "GET", path: "/logout", cookie: c.Value, header: sameOrigin})
 	r.ok(t, "Logged out")
 	cleared := cookieNamed(r, "__Host-propsec_session")
 	if cleared == nil || cleared.MaxAge >= 0 || cleared.Value != "" || !cleared.Secure || cleared.Path != "/" {
@@ -124,7 +125,7 @@ func TestBrowserLogin(t *testing.T) {
 		t.Fatal("session not ended")
 	}
 	e.do(request{method: "GET", path: "/api/security/csrf-token", cookie: c.Value}).refused(t, http.StatusUnauthorized, "unauthenticated")
-	e.do(request{method: "GET", path: "/logout", cookie: c.Value}).refused(t, http.StatusUnauthorized, "unauthenticated")
+	e.do(request{method: "GET", path: "/logout", cookie: c.Value, header: sameOrigin}).refused(t, http.StatusUnauthorized, "unauthenticated")
 
 	t.Run("POST /logout", func(t *testing.T) {
 		r := e.do(request{method: "POST", path: "/login", body: creds})

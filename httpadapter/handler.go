@@ -228,8 +228,9 @@ type endpoint struct {
 	staff bool // staff-only route
 	body  bool // takes a JSON object body
 	csrf  bool // needs a CSRF token
-	// checkOrigin applies cross-origin protection to a safe method too
-	// (GET /logout changes state).
+	// checkOrigin marks a safe method that changes state (GET /logout):
+	// it is refused unless the request shows it is same-origin (see
+	// [Handler.checkOrigin]), and HEAD is not served as it.
 	checkOrigin bool
 	// query: prepare validates the query string itself; otherwise any query
 	// parameter is refused.
@@ -285,6 +286,10 @@ func (h *Handler) route(methods map[string]endpoint) http.Handler {
 var errCrossOrigin = &httpError{status: http.StatusForbidden, code: CodeCrossOrigin,
 	message: "Cross-origin request refused"}
 
+// errLogoutOrigin refuses a GET /logout that may come from another site.
+var errLogoutOrigin = &httpError{status: http.StatusForbidden, code: CodeCrossOrigin,
+	message: "GET /logout needs a same-origin request; log out with POST /logout and a CSRF token"}
+
 // serve runs the checks of c.ep in order, then its domain call.
 func (h *Handler) serve(c *call) (reply, error) {
 	r := c.r
@@ -326,16 +331,31 @@ func (h *Handler) serve(c *call) (reply, error) {
 }
 
 // checkOrigin refuses cross-origin browser requests with an unsafe method,
-// or any method when always is set, by net/http's CrossOriginProtection.
-func (h *Handler) checkOrigin(r *http.Request, always bool) error {
-	if always {
-		// CrossOriginProtection lets safe methods through; ask it about
-		// the same request as if it were a POST.
-		r = r.Clone(r.Context())
-		r.Method = http.MethodPost
+// by net/http's CrossOriginProtection.
+//
+// With stateChangingGet (GET /logout) it asks CrossOriginProtection about
+// the request as if it were a POST, and also refuses a request that
+// carries neither Sec-Fetch-Site nor Origin, which CrossOriginProtection
+// lets through: an older browser's top-level navigation from another
+// site sends neither (a GET navigation has no Origin), yet carries the
+// session cookie. A request with an Authorization header is not refused
+// for that: only that header is then looked at for a credential, and a
+// browser never attaches it to a cross-site request by itself.
+func (h *Handler) checkOrigin(r *http.Request, stateChangingGet bool) error {
+	if !stateChangingGet {
+		if err := h.crossOrigin.Check(r); err != nil {
+			return errCrossOrigin
+		}
+		return nil
 	}
-	if err := h.crossOrigin.Check(r); err != nil {
-		return errCrossOrigin
+	post := r.Clone(r.Context())
+	post.Method = http.MethodPost
+	if err := h.crossOrigin.Check(post); err != nil {
+		return errLogoutOrigin
+	}
+	hdr := r.Header
+	if hdr.Get("Sec-Fetch-Site") == "" && hdr.Get("Origin") == "" && len(hdr.Values("Authorization")) == 0 {
+		return errLogoutOrigin
 	}
 	return nil
 }
