@@ -165,7 +165,7 @@ func TestBreachCheckRefusals(t *testing.T) {
 	if r := e.do(request{method: "GET", path: "/api/security/password-breach-check?hash_prefix=5BAA6"}); r.status != 401 {
 		t.Fatalf("unauthenticated: %d", r.status)
 	}
-	if r := e.do(request{method: "POST", path: "/api/security/password-breach-check?hash_prefix=5BAA6", bearer: tok, body: "{}"}); r.status != 405 || r.header.Get("Allow") != "GET" {
+	if r := e.do(request{method: "POST", path: "/api/security/password-breach-check?hash_prefix=5BAA6", bearer: tok, body: "{}"}); r.status != 405 || r.header.Get("Allow") != "GET, HEAD" {
 		t.Fatalf("POST: %d %q", r.status, r.header.Get("Allow"))
 	}
 

@@ -10,6 +10,13 @@
 //	mux := http.NewServeMux()
 //	h.Register(mux) // the endpoints below
 //	mux.Handle("GET /api/orders", h.RequireAuth(orders)) // a host route
+//	srv := &http.Server{Handler: h.CanonicalPaths(mux)}
+//
+// CanonicalPaths is what keeps every answer under the adapter's prefixes
+// the JSON envelope: without it, http.ServeMux answers a path that needs
+// cleaning (/api/security/../admin/security-report) with a redirect and
+// an HTML body before the adapter sees it. Used as the server's handler
+// itself, the Handler does this on its own.
 //
 // # Endpoints
 //
@@ -34,8 +41,12 @@
 //	GET    /api/security/file-integrity-progress    ?check_id=chk_…
 //	GET    /api/security/file-diff                  ?alert_id=12
 //
-// Any other path under /api/security/ or /api/admin/ is a JSON 404; a wrong
-// method on a known path is a JSON 405 with an Allow header.
+// Any other path under /api/security/ or /api/admin/ is a JSON 404, and so
+// is a path there that is not in canonical form (see Use); a wrong method
+// on a known path is a JSON 405 with an Allow header. HEAD is answered as
+// the GET of the same path (status and headers, Content-Length included)
+// without a body, and listed in Allow wherever GET is, except on /logout,
+// whose GET changes state.
 //
 // # Responses
 //

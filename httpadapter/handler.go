@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"path"
 	"slices"
 	"strings"
 
@@ -189,7 +190,10 @@ func New(cfg Config) (*Handler, error) {
 // with Config.Breach set, GET /api/security/password-breach-check; with
 // Config.Report set, GET /api/admin/security-report;
 // and a JSON 404 for every other path under /api/security/ and /api/admin/.
-// A wrong method on one of these paths gets a JSON 405 with an Allow header.
+// A wrong method on one of these paths gets a JSON 405 with an Allow header;
+// HEAD is served as GET without a body (not on /logout). Wrap the mux in
+// [Handler.CanonicalPaths] so that unclean paths there get the JSON 404
+// too rather than the mux's redirect.
 // A host may still register a more specific pattern, such as "GET /login"
 // for its login page; the mux prefers it.
 func (h *Handler) Register(mux *http.ServeMux) {
@@ -201,13 +205,92 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // ServeHTTP serves the same routes as [Handler.Register] mounts, and a JSON
-// 404 for every other path.
+// 404 for every other path, and for every path not in canonical form (see
+// [Handler.CanonicalPaths]).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !canonicalPath(r) {
+		h.notFound(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
+// CanonicalPaths wraps the host's handler, usually the mux given to
+// [Handler.Register], so that a request whose path is not in canonical
+// form (with "." or ".." elements or repeated slashes, such as
+// /api/security/../admin/security-report) and lies under /api/security/
+// or /api/admin/, as sent or once cleaned, gets the adapter's JSON 404.
+// http.ServeMux would answer it with a redirect to the cleaned path and an
+// HTML body, before any handler of the adapter runs, so only a wrapper
+// around the mux can answer instead. Every other request goes to next
+// unchanged.
+//
+//	srv := &http.Server{Handler: h.CanonicalPaths(mux)}
+func (h *Handler) CanonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !canonicalPath(r) {
+			raw := r.URL.EscapedPath()
+			if underPrefix(raw) || underPrefix(cleanPath(raw)) {
+				h.notFound(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// underPrefix reports whether the path p lies under the adapter's
+// prefixes.
+func underPrefix(p string) bool {
+	return strings.HasPrefix(p, "/api/security/") || strings.HasPrefix(p, "/api/admin/")
+}
+
+// canonicalPath reports whether r's path is as http.ServeMux would leave
+// it, rather than redirect to its cleaned form.
+func canonicalPath(r *http.Request) bool {
+	if r.Method == http.MethodConnect || r.RequestURI == "*" {
+		return true // the mux cleans neither
+	}
+	p := r.URL.EscapedPath()
+	return cleanPath(p) == p
+}
+
+// cleanPath is http.ServeMux's canonical form of p: path.Clean, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	h.fail(w, r, &httpError{status: http.StatusNotFound, code: CodeNotFound, message: "Not found"})
+	h.fail(bodyless(w, r), r, &httpError{status: http.StatusNotFound, code: CodeNotFound, message: "Not found"})
+}
+
+// headWriter answers a HEAD request: the headers of the GET, no body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bodyless returns w, or for a HEAD request a writer that drops the body
+// (net/http's server drops it too, but a host's middleware or recorder
+// may not).
+func bodyless(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	if r.Method == http.MethodHead {
+		return headWriter{w}
+	}
+	return w
 }
 
 // authMode says which credentials an endpoint needs.
@@ -263,10 +346,16 @@ func (c *call) bind(fields ...field) error {
 	return c.body.bind(fields...)
 }
 
-// route dispatches a path's methods.
+// route dispatches a path's methods. HEAD is served as GET without the
+// body, unless that GET changes state (GET /logout).
 func (h *Handler) route(methods map[string]endpoint) http.Handler {
+	if get, ok := methods[http.MethodGet]; ok && !get.checkOrigin {
+		methods = maps.Clone(methods)
+		methods[http.MethodHead] = get
+	}
 	allowHeader := strings.Join(slices.Sorted(maps.Keys(methods)), ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w = bodyless(w, r)
 		ep, ok := methods[r.Method]
 		if !ok {
 			h.fail(w, r, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,

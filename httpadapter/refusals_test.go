@@ -375,12 +375,12 @@ func TestMethodNotAllowed(t *testing.T) {
 	e := newEnv(t)
 	admin := e.bearer(adminID)
 	for _, c := range []struct{ method, path, allow string }{
-		{"POST", "/api/security/csrf-token", "GET"},
-		{"DELETE", "/api/security/csrf-token", "GET"},
-		{"PUT", "/api/security/sessions", "GET, POST"},
-		{"DELETE", "/api/security/sessions", "GET, POST"},
-		{"PATCH", "/api/security/sessions", "GET, POST"},
-		{"OPTIONS", "/api/security/sessions", "GET, POST"},
+		{"POST", "/api/security/csrf-token", "GET, HEAD"},
+		{"DELETE", "/api/security/csrf-token", "GET, HEAD"},
+		{"PUT", "/api/security/sessions", "GET, HEAD, POST"},
+		{"DELETE", "/api/security/sessions", "GET, HEAD, POST"},
+		{"PATCH", "/api/security/sessions", "GET, HEAD, POST"},
+		{"OPTIONS", "/api/security/sessions", "GET, HEAD, POST"},
 		{"GET", "/api/security/mobile-auth", "DELETE, POST"},
 		{"PUT", "/api/security/mobile-auth", "DELETE, POST"},
 		{"GET", "/login", "POST"},

@@ -73,8 +73,10 @@ func writeJSON(w http.ResponseWriter, status int, body envelope) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"success":false,"message":"internal error","error":"internal_error"}`)
 	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
 func writeReply(w http.ResponseWriter, rep reply) {

@@ -220,7 +220,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		// CanonicalPaths: a JSON 404, not the mux's redirect, for an
+		// unclean path under /api/security/ or /api/admin/.
+		Handler:           h.CanonicalPaths(mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
