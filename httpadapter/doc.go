@@ -14,8 +14,9 @@
 //
 // CanonicalPaths is what keeps every answer under the adapter's prefixes
 // the JSON envelope: without it, http.ServeMux answers a path that needs
-// cleaning (/api/security/../admin/security-report) with a redirect and
-// an HTML body before the adapter sees it. Used as the server's handler
+// cleaning (/api/security/../admin/security-report), and /api/security or
+// /api/admin without the slash, with a redirect and an HTML body before
+// the adapter sees it. Used as the server's handler
 // itself, the Handler does this on its own.
 //
 // # Endpoints

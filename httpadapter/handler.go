@@ -205,10 +205,10 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // ServeHTTP serves the same routes as [Handler.Register] mounts, and a JSON
-// 404 for every other path, and for every path not in canonical form (see
-// [Handler.CanonicalPaths]).
+// 404 for every other path, including every path http.ServeMux would
+// redirect (see [Handler.CanonicalPaths]).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !canonicalPath(r) {
+	if muxRedirects(r, true) {
 		h.notFound(w, r)
 		return
 	}
@@ -216,43 +216,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // CanonicalPaths wraps the host's handler, usually the mux given to
-// [Handler.Register], so that a request whose path is not in canonical
-// form (with "." or ".." elements or repeated slashes, such as
-// /api/security/../admin/security-report) and lies under /api/security/
-// or /api/admin/, as sent or once cleaned, gets the adapter's JSON 404.
-// http.ServeMux would answer it with a redirect to the cleaned path and an
-// HTML body, before any handler of the adapter runs, so only a wrapper
-// around the mux can answer instead. Every other request goes to next
+// [Handler.Register], so that the requests http.ServeMux would answer with
+// a redirect and an HTML body, before any handler of the adapter runs, get
+// the adapter's JSON 404 instead: a path under /api/security/ or
+// /api/admin/, as sent or once cleaned, that is not in canonical form
+// (with "." or ".." elements or repeated slashes, such as
+// /api/security/../admin/security-report), and /api/security and
+// /api/admin without their slash. Every other request goes to next
 // unchanged.
 //
 //	srv := &http.Server{Handler: h.CanonicalPaths(mux)}
 func (h *Handler) CanonicalPaths(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !canonicalPath(r) {
-			raw := r.URL.EscapedPath()
-			if underPrefix(raw) || underPrefix(cleanPath(raw)) {
-				h.notFound(w, r)
-				return
-			}
+		if muxRedirects(r, false) {
+			h.notFound(w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// underPrefix reports whether the path p lies under the adapter's
-// prefixes.
-func underPrefix(p string) bool {
-	return strings.HasPrefix(p, "/api/security/") || strings.HasPrefix(p, "/api/admin/")
-}
+// apiPrefixes are the path prefixes the adapter answers for entirely.
+var apiPrefixes = []string{"/api/security", "/api/admin"}
 
-// canonicalPath reports whether r's path is as http.ServeMux would leave
-// it, rather than redirect to its cleaned form.
-func canonicalPath(r *http.Request) bool {
+// muxRedirects reports whether http.ServeMux, holding the adapter's
+// routes, would redirect r: a bare prefix to the prefix with its slash, or
+// a path not in canonical form to its cleaned form; the latter only for
+// the adapter's prefixes unless anyPath.
+func muxRedirects(r *http.Request, anyPath bool) bool {
 	if r.Method == http.MethodConnect || r.RequestURI == "*" {
-		return true // the mux cleans neither
+		return false // the mux cleans neither
 	}
-	p := r.URL.EscapedPath()
-	return cleanPath(p) == p
+	raw := r.URL.EscapedPath()
+	clean := cleanPath(raw)
+	under := false
+	for _, p := range apiPrefixes {
+		if clean == p {
+			return true
+		}
+		under = under || strings.HasPrefix(raw, p+"/") || strings.HasPrefix(clean, p+"/")
+	}
+	return clean != raw && (anyPath || under)
 }
 
 // cleanPath is http.ServeMux's canonical form of p: path.Clean, keeping a

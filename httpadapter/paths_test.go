@@ -46,8 +46,8 @@ func rawDo(t *testing.T, addr, method, target string, header http.Header) (*http
 }
 
 // TestNonCanonicalPaths: a path under /api/security/ or /api/admin/ that
-// http.ServeMux would redirect to its cleaned form gets the JSON 404
-// instead, both from Handler.ServeHTTP and from a host mux wrapped in
+// http.ServeMux would redirect to its cleaned form, or the prefixes
+// without their slash, get the JSON 404 instead, both from Handler.ServeHTTP and from a host mux wrapped in
 // CanonicalPaths; the host's own paths keep the mux's behaviour.
 func TestNonCanonicalPaths(t *testing.T) {
 	e := newEnv(t)
@@ -73,6 +73,9 @@ func TestNonCanonicalPaths(t *testing.T) {
 		"/elsewhere/../api/security/csrf-token",
 		"/api/security/csrf-token/.",
 		"/api/security/x/..",
+		"/api/security",
+		"/api/admin",
+		"/api/admin?x=1",
 	}
 	for name, handler := range mounts {
 		srv := httptest.NewServer(handler)
