@@ -73,6 +73,9 @@ func TestNonCanonicalPaths(t *testing.T) {
 		"/elsewhere/../api/security/csrf-token",
 		"/api/security/csrf-token/.",
 		"/api/security/x/..",
+		// Escaped dots are not path elements: no redirect, and no route.
+		"/api/security/%2e%2e/admin/security-report",
+		"/api/security/%2E/csrf-token",
 		"/api/security",
 		"/api/admin",
 		"/api/admin?x=1",
