@@ -134,25 +134,14 @@ func TestNonCanonicalPaths(t *testing.T) {
 func TestHead(t *testing.T) {
 	e := newEnv(t)
 	admin := e.bearer(adminID)
+	addr := e.srv.Listener.Addr().String()
 	send := func(method, path, bearer string) (*http.Response, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, e.srv.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		hdr := http.Header{}
 		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
+			hdr.Set("Authorization", "Bearer "+bearer)
 		}
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, body
+		return rawDo(t, addr, method, path, hdr)
 	}
 	for _, c := range []struct {
 		name, path, bearer string
@@ -195,14 +184,8 @@ func TestHead(t *testing.T) {
 	}
 	t.Run("logout", func(t *testing.T) {
 		web, id := e.login(victimID, session.KindWeb)
-		req, _ := http.NewRequest("HEAD", e.srv.URL+"/logout", nil)
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		req.AddCookie(&http.Cookie{Name: "__Host-propsec_session", Value: web})
-		resp, err := e.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := rawDo(t, addr, "HEAD", "/logout", http.Header{"Sec-Fetch-Site": {"same-origin"},
+			"Cookie": {"__Host-propsec_session=" + web}})
 		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, POST" || resp.Header.Get("Set-Cookie") != "" {
 			t.Fatalf("got %d, Allow %q, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Set-Cookie"))
 		}
