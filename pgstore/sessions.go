@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -198,11 +197,7 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
-		if events == nil {
-			return nil
-		}
-		return insertEvents(ctx, tx, events(revoked))
+		return insertEvents(ctx, tx, sqlrow.RevocationEvents(revoked, events))
 	})
 	if err != nil {
 		return 0, err

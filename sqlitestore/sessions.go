@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/propops/propsec/internal/sqlrow"
@@ -182,11 +180,7 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
-		if events == nil {
-			return nil
-		}
-		return s.insertEvents(ctx, tx, events(revoked))
+		return s.insertEvents(ctx, tx, sqlrow.RevocationEvents(revoked, events))
 	})
 	if err != nil {
 		return 0, err
