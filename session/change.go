@@ -86,6 +86,11 @@ var ErrPasswordChangeUnsupported = fmt.Errorf(
 // also wrap [security.ErrUnavailable] and the checker's error.
 var ErrBreachCheckFailed = errors.New("session: breach check failed")
 
+// CanChangePasswords reports whether [Manager.ChangePassword] can work:
+// whether Config.Store implements [PasswordChanger] and is also
+// Config.Users.
+func (m *Manager) CanChangePasswords() bool { return m.changer != nil }
+
 // PasswordChangeRequest is one attempt to change the caller's password.
 type PasswordChangeRequest struct {
 	CurrentPassword string
@@ -129,7 +134,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor Auth, req PasswordCh
 	if actor.Principal.UserID <= 0 {
 		return 0, security.ErrUnauthenticated
 	}
-	if err := checkNewPassword(req.CurrentPassword, req.NewPassword); err != nil {
+	if err := CheckPasswordChange(req.CurrentPassword, req.NewPassword); err != nil {
 		return 0, err
 	}
 	now := m.now()
@@ -208,9 +213,14 @@ func (m *Manager) ChangePassword(ctx context.Context, actor Auth, req PasswordCh
 	return n, err
 }
 
-// checkNewPassword validates a password change's input before anything is
-// counted or hashed.
-func checkNewPassword(current, next string) error {
+// CheckPasswordChange validates the input of [Manager.ChangePassword]
+// without looking at any stored password: both passwords are present and at
+// most [MaxPasswordBytes] bytes, and the new one is valid UTF-8, has at
+// least [MinPasswordRunes] characters and differs from the current one.
+// ChangePassword checks the same; hosts may call it to refuse a form early.
+// The error wraps [security.ErrInvalid] and names the field
+// (current_password or new_password).
+func CheckPasswordChange(current, next string) error {
 	switch {
 	case current == "":
 		return security.Invalid("current_password", "is required")
