@@ -149,10 +149,7 @@ func (s *Store) ChangePassword(ctx context.Context, c session.PasswordChange, ev
 			return sqlrow.PasswordNotChanged(c.UserID, exists)
 		}
 		if c.RevokeOthers {
-			revoked, err = collect(sqlrow.ScanSession)(tx.Query(ctx, `UPDATE sessions SET revoked_at = @at
-				WHERE user_id = @user AND id <> @keep AND `+liveAt+` RETURNING `+sessionCols,
-				pgx.NamedArgs{"at": nullNanos(c.At), "user": c.UserID, "keep": c.KeepSessionID, "now": nanos(c.At)}))
-			if err != nil {
+			if revoked, err = revokeLive(ctx, tx, c.UserID, c.KeepSessionID, c.At); err != nil {
 				return err
 			}
 		}

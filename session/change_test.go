@@ -108,15 +108,7 @@ func (f *pwFixture) live(token string) bool {
 
 func (f *pwFixture) events(typ security.EventType) []security.Event {
 	f.t.Helper()
-	all, err := f.store.Events(f.ctx)
-	require.NoError(f.t, err)
-	var out []security.Event
-	for _, e := range all {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
+	return eventsOfType(f.t, f.store, typ)
 }
 
 func (f *pwFixture) hash(id int64) string {
@@ -399,6 +391,26 @@ func (s *staleUsers) UserByEmail(ctx context.Context, email string) (session.Use
 	return u, err
 }
 
+// changedUnderneath returns a fixture on a staleUsers store in which ada,
+// with a live session (actor), has changed her password to newPassword,
+// while the directory still answers with her user from before the change;
+// and the hash the change stored.
+func changedUnderneath(t *testing.T) (f *pwFixture, st *staleUsers, actor session.Auth, changed string) {
+	t.Helper()
+	st = &staleUsers{Store: memstore.New()}
+	f = newPWFixture(t, st)
+	before, err := st.Store.UserByID(f.ctx, adminID)
+	require.NoError(t, err)
+	_, actor = f.session(adaEmail, session.KindWeb)
+	_, err = f.change(actor, adaPassword, newPassword)
+	require.NoError(t, err)
+	changed = f.hash(adminID)
+	st.mu.Lock()
+	st.stale = &before
+	st.mu.Unlock()
+	return f, st, actor, changed
+}
+
 func (s *staleUsers) staleUser(id int64) *session.User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -411,19 +423,8 @@ func (s *staleUsers) staleUser(id int64) *session.User {
 // A change verified against a hash that another change replaced since is
 // refused with a conflict: the password the other change set stays.
 func TestChangePasswordConflict(t *testing.T) {
-	st := &staleUsers{Store: memstore.New()}
-	f := newPWFixture(t, st)
-	_, actor := f.session(adaEmail, session.KindWeb)
-	before, err := st.Store.UserByID(f.ctx, adminID)
-	require.NoError(t, err)
-	_, err = f.change(actor, adaPassword, newPassword)
-	require.NoError(t, err)
-	winner := f.hash(adminID)
-
-	st.mu.Lock()
-	st.stale = &before
-	st.mu.Unlock()
-	_, err = f.change(actor, adaPassword, "the loser's passphrase")
+	f, st, actor, winner := changedUnderneath(t)
+	_, err := f.change(actor, adaPassword, "the loser's passphrase")
 	require.ErrorIs(t, err, security.ErrConflict)
 	got, err := st.Store.UserByID(f.ctx, adminID)
 	require.NoError(t, err)
@@ -474,20 +475,9 @@ func TestChangePasswordConcurrent(t *testing.T) {
 // The rehash of a login with a stale-parameter hash never overwrites a
 // password changed since the login read the hash.
 func TestRehashDoesNotUndoPasswordChange(t *testing.T) {
-	st := &staleUsers{Store: memstore.New()}
-	f := newPWFixture(t, st)
-	before, err := st.Store.UserByID(f.ctx, adminID)
-	require.NoError(t, err)
-	_, actor := f.session(adaEmail, session.KindWeb)
-	_, err = f.change(actor, adaPassword, newPassword)
-	require.NoError(t, err)
-	changed := f.hash(adminID)
-
+	f, st, _, changed := changedUnderneath(t)
 	// A login that read the user before the change, by a manager with
 	// stronger parameters (so the old hash is stale and is rehashed).
-	st.mu.Lock()
-	st.stale = &before
-	st.mu.Unlock()
 	m2, err := session.New(session.Config{Store: st, Users: st, Clock: f.clock,
 		Hasher: session.Hasher{Memory: 128, Time: 1, Threads: 1}})
 	require.NoError(t, err)

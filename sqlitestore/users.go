@@ -126,11 +126,7 @@ func (s *Store) ChangePassword(ctx context.Context, c session.PasswordChange, ev
 			return sqlrow.PasswordNotChanged(c.UserID, exists)
 		}
 		if c.RevokeOthers {
-			revoked, err = collect(sqlrow.ScanSession)(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = :at
-				WHERE user_id = :user AND id <> :keep AND `+liveAt+` RETURNING `+sqlrow.SessionCols,
-				sql.Named("at", sqlrow.NullNanos(c.At)), sql.Named("user", c.UserID),
-				sql.Named("keep", c.KeepSessionID), sql.Named("now", nanos(c.At))))
-			if err != nil {
+			if revoked, err = revokeLive(ctx, tx, c.UserID, c.KeepSessionID, c.At); err != nil {
 				return err
 			}
 		}
