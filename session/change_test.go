@@ -500,3 +500,49 @@ func TestChangePasswordUnsupported(t *testing.T) {
 	require.ErrorIs(t, err, session.ErrPasswordChangeUnsupported)
 	require.ErrorIs(t, err, errors.ErrUnsupported)
 }
+
+// BenchmarkChangePassword measures a whole password change with the
+// production argon2id parameters on memstore: two hashes (the current
+// password verified, the new one hashed), so about twice a login's.
+//
+//	go test ./session -run '^$' -bench 'ChangePassword|LoginRight' -benchtime 20x -count 5
+func BenchmarkChangePassword(b *testing.B) {
+	ctx := context.Background()
+	st := memstore.New()
+	pw := [2]string{"first passphrase", "second passphrase"}
+	phc, err := session.DefaultHasher.Hash(pw[0])
+	require.NoError(b, err)
+	require.NoError(b, st.UpsertUser(ctx, session.User{Principal: security.Principal{UserID: 1, Name: "U",
+		Email: "u@example.com"}, PasswordHash: phc}))
+	m, err := session.New(session.Config{Store: st, Users: st})
+	require.NoError(b, err)
+	res, err := m.Login(ctx, session.LoginRequest{Email: "u@example.com", Password: pw[0], Kind: session.KindWeb, IP: ipA})
+	require.NoError(b, err)
+	actor, err := m.Authenticate(ctx, res.Token)
+	require.NoError(b, err)
+	i := 0
+	for b.Loop() {
+		_, err := m.ChangePassword(ctx, actor, session.PasswordChangeRequest{CurrentPassword: pw[i%2],
+			NewPassword: pw[(i+1)%2], IP: ipA})
+		require.NoError(b, err)
+		i++
+	}
+}
+
+// BenchmarkLoginRight is a login with the right password under the same
+// conditions, the yardstick of BenchmarkChangePassword.
+func BenchmarkLoginRight(b *testing.B) {
+	ctx := context.Background()
+	st := memstore.New()
+	phc, err := session.DefaultHasher.Hash("first passphrase")
+	require.NoError(b, err)
+	require.NoError(b, st.UpsertUser(ctx, session.User{Principal: security.Principal{UserID: 1, Name: "U",
+		Email: "u@example.com"}, PasswordHash: phc}))
+	m, err := session.New(session.Config{Store: st, Users: st})
+	require.NoError(b, err)
+	for b.Loop() {
+		_, err := m.Login(ctx, session.LoginRequest{Email: "u@example.com", Password: "first passphrase",
+			Kind: session.KindWeb, IP: ipA})
+		require.NoError(b, err)
+	}
+}
