@@ -29,6 +29,13 @@
 //	DELETE /api/security/mobile-auth                the bearer token's own holder
 //	POST   /login                                   browser login: sets the session cookie
 //	GET    /logout, POST /logout                    ends the caller's session
+//	POST   /api/security/password                   any authenticated user: changes their own password
+//
+// POST /api/security/password is an extension of the documented API (see
+// Password change below). It is there when the session.Manager can change
+// passwords (session.Manager.CanChangePasswords: its store, such as
+// memstore, sqlitestore or pgstore, is also its user directory); otherwise
+// its path is a JSON 404.
 //
 // With Config.Integrity, also these, each for staff with
 // api.security.file_integrity_alerts.manage (without it their paths are
@@ -142,6 +149,30 @@
 // the session that fetched them; whether they are single-use is the
 // [security.CSRF]'s setting. POST and DELETE /api/security/mobile-auth and
 // POST /login need no token; cross-origin protection still applies to them.
+//
+// # Password change
+//
+// POST /api/security/password, an extension of the documented API, takes
+// {"current_password": "…", "new_password": "…", "revoke_other_sessions":
+// true, "csrf_token": "…"} from any authenticated user (cookie or bearer
+// token); revoke_other_sessions is optional and defaults to true. It
+// answers {"success": true, "message": "Password changed", "data":
+// {"sessions_revoked": N}}: the caller's other sessions and bearer tokens
+// are revoked (unless revoke_other_sessions is false), the session that
+// made the request stays. Refusals: 400 invalid_request naming the field
+// for a missing member, a new password under 8 characters or over 1024
+// bytes, equal to the current one, or found in breach data (with
+// session.Config.BreachCheck), and "current_password: is incorrect" for a
+// wrong current password (a 400, not a 401: the session is fine); 401
+// without a valid credential; 403 csrf_invalid; 409 conflict when another
+// request changed the password meanwhile; 429 too_many_attempts with
+// Retry-After once the email or IP is locked out (wrong current passwords
+// count against the same limits as failed logins, and failed logins against
+// the change); 503 breach_source_unavailable when the breach check could
+// not be made (nothing is changed). The change is audited as
+// password_changed (with sessions_revoked), a refused one as
+// password_change_failed; neither holds a password. The sessions it revokes
+// are not counted as terminated in the security report.
 //
 // # Client addresses
 //

@@ -41,6 +41,7 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 	maps.Copy(r, h.integrityRoutes())
 	maps.Copy(r, h.breachRoutes())
 	maps.Copy(r, h.reportRoutes())
+	maps.Copy(r, h.passwordRoutes())
 	return r
 }
 

@@ -8,8 +8,8 @@
 //	mgr, err := session.New(session.Config{Store: st, Users: st})
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
-// [session.PasswordUpdater], [security.NonceStore] and
-// [security.SecretStore]. It is safe for concurrent use; every method holds
+// [session.PasswordUpdater], [session.PasswordChanger],
+// [security.NonceStore] and [security.SecretStore]. It is safe for concurrent use; every method holds
 // one lock, so each call is atomic. Package sqlitestore implements the same
 // methods with the same behaviour, durably; both pass one conformance
 // suite.
@@ -19,6 +19,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"fmt"
 	"iter"
 	"maps"
@@ -154,6 +155,38 @@ func (s *Store) SetPasswordHash(_ context.Context, userID int64, phc string) err
 	u.PasswordHash = phc
 	s.users[userID] = u
 	return nil
+}
+
+// ChangePassword implements [session.PasswordChanger]: under the store's
+// lock, so the compare, the write and the revocations are one step. The
+// revoked sessions are passed to events sorted by id; events must not call
+// the store.
+func (s *Store) ChangePassword(_ context.Context, c session.PasswordChange, events func([]session.Session) []security.Event) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[c.UserID]
+	if !ok {
+		return 0, notFound("user")
+	}
+	if subtle.ConstantTimeCompare([]byte(u.PasswordHash), []byte(c.OldHash)) != 1 {
+		return 0, fmt.Errorf("password of user %d changed since it was verified: %w", c.UserID, security.ErrConflict)
+	}
+	u.PasswordHash = c.NewHash
+	s.users[c.UserID] = u
+	var revoked []session.Session
+	if c.RevokeOthers {
+		for _, sess := range s.sessions {
+			if sess.UserID == c.UserID && sess.ID != c.KeepSessionID && sess.Live(c.At) {
+				sess.RevokedAt = c.At
+				revoked = append(revoked, *sess)
+			}
+		}
+	}
+	slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
+	if events != nil {
+		s.appendEvents(events(revoked))
+	}
+	return len(revoked), nil
 }
 
 // --- events ---
@@ -572,6 +605,7 @@ var (
 	_ session.Store             = (*Store)(nil)
 	_ session.UserDirectory     = (*Store)(nil)
 	_ session.PasswordUpdater   = (*Store)(nil)
+	_ session.PasswordChanger   = (*Store)(nil)
 	_ session.SessionUserLoader = (*Store)(nil)
 	_ security.NonceStore       = (*Store)(nil)
 )

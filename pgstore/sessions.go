@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -192,22 +191,24 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("user %d is already blacklisted: %w", e.UserID, security.ErrConflict)
 		}
-		revoked, err = collect(sqlrow.ScanSession)(tx.Query(ctx, `UPDATE sessions SET revoked_at = @at
-			WHERE user_id = @user AND `+liveAt+` RETURNING `+sessionCols,
-			pgx.NamedArgs{"at": nullNanos(e.CreatedAt), "user": e.UserID, "now": nanos(e.CreatedAt)}))
+		revoked, err = revokeLive(ctx, tx, e.UserID, "", e.CreatedAt)
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
-		if events == nil {
-			return nil
-		}
-		return insertEvents(ctx, tx, events(revoked))
+		return insertEvents(ctx, tx, sqlrow.RevocationEvents(revoked, events))
 	})
 	if err != nil {
 		return 0, err
 	}
 	return len(revoked), nil
+}
+
+// revokeLive revokes, at at, every session of userID live at at but the
+// one with id keep ("": none), and returns them.
+func revokeLive(ctx context.Context, tx pgx.Tx, userID int64, keep string, at time.Time) ([]session.Session, error) {
+	return collect(sqlrow.ScanSession)(tx.Query(ctx, `UPDATE sessions SET revoked_at = @at
+		WHERE user_id = @user AND id <> @keep AND `+liveAt+` RETURNING `+sessionCols,
+		pgx.NamedArgs{"at": nullNanos(at), "user": userID, "keep": keep, "now": nanos(at)}))
 }
 
 // RemoveBlacklist implements [session.Store].

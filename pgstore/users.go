@@ -119,3 +119,44 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, phc string) e
 	}
 	return nil
 }
+
+// ChangePassword implements [session.PasswordChanger]: the compare-and-set
+// of the hash, the revocations and the events are one transaction. Of
+// concurrent changes verified against one hash, on any instances, the
+// first to update the user's row wins; the others wait for its row lock,
+// find the hash changed and fail with [security.ErrConflict]. The revoked
+// sessions are passed to events sorted by id; events runs inside the
+// transaction, so it must not call the store. The user's advisory lock
+// (see lockUser) orders the revocations with CreateSession and
+// AddBlacklist, as AddBlacklist's are.
+func (s *Store) ChangePassword(ctx context.Context, c session.PasswordChange, events func([]session.Session) []security.Event) (int, error) {
+	var revoked []session.Session
+	err := s.write(ctx, "change password", func(tx pgx.Tx) error {
+		revoked = nil
+		if err := lockUser(ctx, tx, c.UserID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`,
+			c.NewHash, c.UserID, c.OldHash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, c.UserID).Scan(&exists); err != nil {
+				return err
+			}
+			return sqlrow.PasswordNotChanged(c.UserID, exists)
+		}
+		if c.RevokeOthers {
+			if revoked, err = revokeLive(ctx, tx, c.UserID, c.KeepSessionID, c.At); err != nil {
+				return err
+			}
+		}
+		return insertEvents(ctx, tx, sqlrow.RevocationEvents(revoked, events))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(revoked), nil
+}

@@ -39,6 +39,22 @@
 // an error (the store or the client went away mid-check) stays counted as a
 // failure.
 //
+// # Password change
+//
+// [Manager.ChangePassword] changes the caller's own password. The current
+// password is verified like a login's: the attempt counts against the same
+// throttling keys (email and IP), and a right password withdraws it. The
+// new one must have at least [MinPasswordRunes] characters and at most
+// [MaxPasswordBytes] bytes, differ from the current one and, with
+// [Config.BreachCheck], not be known from breaches; a breach check that
+// fails refuses the change (fail closed). The new hash is stored, every
+// other session and bearer token of the user revoked (unless the caller
+// keeps them) and an [EventPasswordChanged] recorded in one transaction
+// of a [PasswordChanger] store, as a compare-and-set on the hash that was
+// verified, so of two concurrent changes only one wins, and the rehash of
+// a racing login cannot undo one. The revoked sessions get no
+// session_terminated event: the security report does not count them.
+//
 // # Blacklist
 //
 // [Manager.Blacklist] revokes every live session of a user, web and mobile,

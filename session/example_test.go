@@ -47,3 +47,38 @@ func Example() {
 	// 1 true
 	// invalid email or password
 }
+
+func ExampleManager_ChangePassword() {
+	ctx := context.Background()
+	store := memstore.New() // sqlitestore and pgstore can change passwords too
+	hasher := session.Hasher{}
+	phc, _ := hasher.Hash("old passphrase")
+	store.UpsertUser(ctx, session.User{Principal: security.Principal{UserID: 7, Name: "Joe",
+		Email: "joe@example.com", AccountType: security.AccountCustomer}, PasswordHash: phc})
+	mgr, _ := session.New(session.Config{Store: store, Users: store})
+	login := func(pw string) (session.LoginResult, error) {
+		return mgr.Login(ctx, session.LoginRequest{Email: "joe@example.com", Password: pw,
+			Kind: session.KindWeb, IP: netip.MustParseAddr("203.0.113.10")})
+	}
+	laptop, _ := login("old passphrase")
+	phone, _ := login("old passphrase")
+	auth, _ := mgr.Authenticate(ctx, laptop.Token)
+
+	// From the laptop: the phone's session is revoked, the laptop's stays.
+	revoked, err := mgr.ChangePassword(ctx, auth, session.PasswordChangeRequest{
+		CurrentPassword: "old passphrase", NewPassword: "a new passphrase",
+		IP: netip.MustParseAddr("203.0.113.10")})
+	fmt.Println(revoked, err)
+	_, err = mgr.Authenticate(ctx, phone.Token)
+	fmt.Println(err)
+	_, err = login("old passphrase")
+	fmt.Println(err)
+	_, err = mgr.ChangePassword(ctx, auth, session.PasswordChangeRequest{
+		CurrentPassword: "a new passphrase", NewPassword: "short"})
+	fmt.Println(err)
+	// Output:
+	// 1 <nil>
+	// not authenticated
+	// invalid email or password
+	// new_password: must be at least 8 characters
+}

@@ -94,6 +94,8 @@ type Manager struct {
 	hashSem chan struct{}
 	// joined is set when Store is also Users and reads both in one query.
 	joined SessionUserLoader
+	// changer is set when Store is also Users and changes passwords.
+	changer PasswordChanger
 
 	// dummy is what an unknown email's password is verified against.
 	dummy string
@@ -131,6 +133,9 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes), dummy: cfg.Hasher.dummy()}
 	if l, ok := cfg.Store.(SessionUserLoader); ok && samePointer(cfg.Store, cfg.Users) {
 		m.joined = l
+	}
+	if c, ok := cfg.Store.(PasswordChanger); ok && samePointer(cfg.Store, cfg.Users) {
+		m.changer = c
 	}
 	return m, nil
 }
@@ -204,8 +209,6 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	}
 	now := m.now()
 	ip := ipString(req.IP)
-	emailKey := "email:" + strings.ToLower(email)
-	ipKey := "ip:" + ip
 	failed := func(reason string, subjectUser int64) security.Event {
 		return security.Event{Time: now, Type: security.EventLoginFailed, SubjectUserID: subjectUser,
 			Subject: security.CleanText(email, MaxEmailBytes), IP: ip,
@@ -216,11 +219,9 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	// The attempt is reserved before the hash, as a failure that a right
 	// password withdraws, so that concurrent attempts are counted one after
 	// another: of any number sent at once, at most the limit's worth reach
-	// the hash. Failures count while they are younger than the window, so
-	// one made exactly FailureWindow ago has left it (matching RetryAfter).
-	since := now.Add(-m.cfg.FailureWindow + time.Nanosecond)
-	limits := []LoginLimit{{Key: emailKey, Max: m.cfg.MaxFailuresPerEmail}, {Key: ipKey, Max: m.cfg.MaxFailuresPerIP}}
-	res, err := m.cfg.Store.ReserveLoginAttempt(ctx, limits, since, now)
+	// the hash.
+	limits := m.loginLimits(email, ip)
+	res, err := m.cfg.Store.ReserveLoginAttempt(ctx, limits, m.windowStart(now), now)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -230,24 +231,13 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		}
 		return LoginResult{}, m.throttled(limits, res, now)
 	}
-	emailFails, ipFails := res.Failures[0], res.Failures[1]
 
 	user, uerr := m.cfg.Users.UserByEmail(ctx, email)
 	if uerr != nil && !errors.Is(uerr, security.ErrNotFound) {
 		return LoginResult{}, uerr
 	}
 	known := uerr == nil && user.PasswordHash != ""
-	hash := user.PasswordHash
-	if !known {
-		hash = m.dummy
-	}
-	ok, stale, verr := m.verify(ctx, hash, req.Password)
-	if verr != nil && known && ctx.Err() == nil {
-		// A stored hash we cannot parse: a wrong password, at the cost of
-		// a real one so timing does not tell.
-		_, _, verr = m.verify(ctx, m.dummy, req.Password)
-		ok = false
-	}
+	ok, stale, verr := m.verifyOrDummy(ctx, user.PasswordHash, req.Password)
 	if verr != nil {
 		return LoginResult{}, verr
 	}
@@ -256,16 +246,7 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		if !known {
 			reason, subject = "unknown_user", 0
 		}
-		events := []security.Event{failed(reason, subject)}
-		if emailFails+1 == m.cfg.MaxFailuresPerEmail {
-			events = append(events, security.Event{Time: now, Type: security.EventLockout,
-				SubjectUserID: subject, Subject: security.CleanText(email, MaxEmailBytes), IP: ip,
-				Details: map[string]string{"key": "email", "window": m.cfg.FailureWindow.String()}})
-		}
-		if ipFails+1 == m.cfg.MaxFailuresPerIP {
-			events = append(events, security.Event{Time: now, Type: security.EventLockout, IP: ip,
-				Subject: ip, Details: map[string]string{"key": "ip", "window": m.cfg.FailureWindow.String()}})
-		}
+		events := append([]security.Event{failed(reason, subject)}, m.lockoutEvents(res, now, subject, email, ip)...)
 		// The failures were recorded by the reservation.
 		if err := m.cfg.Store.RecordEvents(ctx, events...); err != nil {
 			return LoginResult{}, err
@@ -284,17 +265,11 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 		}
 		return LoginResult{}, m.refuseBlacklisted(ctx, failed("blacklisted", user.UserID))
 	}
-	if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, emailKey); err != nil {
+	if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, limits[0].Key); err != nil {
 		return LoginResult{}, err
 	}
 	if stale {
-		if up, isUp := m.cfg.Users.(PasswordUpdater); isUp {
-			if fresh, err := m.hash(ctx, req.Password); err == nil {
-				// Best effort: the login is valid whether or not the
-				// rehash is stored.
-				_ = up.SetPasswordHash(ctx, user.UserID, fresh)
-			}
-		}
+		m.rehash(ctx, user, req.Password)
 	}
 
 	breached := false
@@ -356,6 +331,83 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 			Location: s.Location, UserAgent: s.UserAgent, Time: now})
 	}
 	return LoginResult{Token: token, Session: s, Principal: user.Principal, NewIP: newIP, PasswordBreached: breached}, nil
+}
+
+// rehash stores a fresh hash of password, the right password of u made
+// with other parameters. Through a [PasswordChanger] the write is made only
+// if u's hash is still the one verified, so a password changed meanwhile is
+// never overwritten by a hash of the old one; otherwise through a
+// [PasswordUpdater]. Best effort: the login is valid whether or not the
+// rehash is stored.
+func (m *Manager) rehash(ctx context.Context, u User, password string) {
+	if m.changer == nil {
+		if _, ok := m.cfg.Users.(PasswordUpdater); !ok {
+			return
+		}
+	}
+	fresh, err := m.hash(ctx, password)
+	if err != nil {
+		return
+	}
+	if m.changer != nil {
+		_, _ = m.changer.ChangePassword(ctx, PasswordChange{UserID: u.UserID, OldHash: u.PasswordHash,
+			NewHash: fresh, At: m.now()}, nil)
+		return
+	}
+	_ = m.cfg.Users.(PasswordUpdater).SetPasswordHash(ctx, u.UserID, fresh)
+}
+
+// loginLimits are the throttling keys of an attempt on email's password
+// from ip: the same for a login and for a password change.
+func (m *Manager) loginLimits(email, ip string) []LoginLimit {
+	return []LoginLimit{
+		{Key: "email:" + strings.ToLower(strings.TrimSpace(email)), Max: m.cfg.MaxFailuresPerEmail},
+		{Key: "ip:" + ip, Max: m.cfg.MaxFailuresPerIP},
+	}
+}
+
+// windowStart is the oldest time a failure may have to count at now.
+// Failures count while they are younger than the window, so one made
+// exactly FailureWindow ago has left it (matching RetryAfter).
+func (m *Manager) windowStart(now time.Time) time.Time {
+	return now.Add(-m.cfg.FailureWindow + time.Nanosecond)
+}
+
+// lockoutEvents are the lockout events of a failed attempt reserved as res
+// under [Manager.loginLimits]: one per key that this failure brings to its
+// limit, so each lockout is recorded once.
+func (m *Manager) lockoutEvents(res LoginReservation, now time.Time, subject int64, email, ip string) []security.Event {
+	var events []security.Event
+	if res.Failures[0]+1 == m.cfg.MaxFailuresPerEmail {
+		events = append(events, security.Event{Time: now, Type: security.EventLockout,
+			SubjectUserID: subject, Subject: security.CleanText(email, MaxEmailBytes), IP: ip,
+			Details: map[string]string{"key": "email", "window": m.cfg.FailureWindow.String()}})
+	}
+	if res.Failures[1]+1 == m.cfg.MaxFailuresPerIP {
+		events = append(events, security.Event{Time: now, Type: security.EventLockout, IP: ip,
+			Subject: ip, Details: map[string]string{"key": "ip", "window": m.cfg.FailureWindow.String()}})
+	}
+	return events
+}
+
+// verifyOrDummy verifies password against the stored hash phc, or against
+// the dummy hash when phc is empty (an unknown user, or one without a
+// password) or malformed, so that every case costs one real verification
+// and timing does not tell them apart. ok is false unless phc is a real
+// hash that password matches.
+func (m *Manager) verifyOrDummy(ctx context.Context, phc, password string) (ok, stale bool, err error) {
+	if phc == "" {
+		_, _, err = m.verify(ctx, m.dummy, password)
+		return false, false, err
+	}
+	ok, stale, err = m.verify(ctx, phc, password)
+	if err != nil && ctx.Err() == nil {
+		// A stored hash we cannot parse: a wrong password, at the cost of
+		// a real one.
+		_, _, err = m.verify(ctx, m.dummy, password)
+		return false, false, err
+	}
+	return ok, stale, err
 }
 
 func (m *Manager) refuseBlacklisted(ctx context.Context, ev security.Event) error {

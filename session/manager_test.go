@@ -88,8 +88,16 @@ func (f *fixture) auth(res session.LoginResult) session.Auth {
 }
 
 func (f *fixture) events(typ security.EventType) []security.Event {
-	all, err := f.store.Events(f.ctx)
-	require.NoError(f.t, err)
+	return eventsOfType(f.t, f.store, typ)
+}
+
+// eventsOfType returns the events of typ that st recorded, oldest first.
+func eventsOfType(t *testing.T, st interface {
+	Events(context.Context) ([]security.Event, error)
+}, typ security.EventType) []security.Event {
+	t.Helper()
+	all, err := st.Events(context.Background())
+	require.NoError(t, err)
 	var out []security.Event
 	for _, e := range all {
 		if e.Type == typ {

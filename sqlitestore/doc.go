@@ -9,8 +9,8 @@
 //	mgr, err := session.New(session.Config{Store: st, Users: st})
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
-// [session.PasswordUpdater], [security.NonceStore], [security.SecretStore]
-// and [integrity.Store], with the same semantics as package memstore. It
+// [session.PasswordUpdater], [session.PasswordChanger],
+// [security.NonceStore], [security.SecretStore] and [integrity.Store], with the same semantics as package memstore. It
 // is safe for concurrent use by many goroutines; several processes may also
 // open one file, since every write is a transaction that SQLite serialises.
 //

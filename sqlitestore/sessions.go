@@ -1,12 +1,10 @@
 package sqlitestore
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/propops/propsec/internal/sqlrow"
@@ -176,22 +174,25 @@ func (s *Store) AddBlacklist(ctx context.Context, e session.BlacklistEntry, even
 		if n == 0 {
 			return fmt.Errorf("user %d is already blacklisted: %w", e.UserID, security.ErrConflict)
 		}
-		revoked, err = collect(sqlrow.ScanSession)(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = :at
-			WHERE user_id = :user AND `+liveAt+` RETURNING `+sqlrow.SessionCols,
-			sql.Named("at", sqlrow.NullNanos(e.CreatedAt)), sql.Named("user", e.UserID), sql.Named("now", nanos(e.CreatedAt))))
+		revoked, err = revokeLive(ctx, tx, e.UserID, "", e.CreatedAt)
 		if err != nil {
 			return err
 		}
-		slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
-		if events == nil {
-			return nil
-		}
-		return s.insertEvents(ctx, tx, events(revoked))
+		return s.insertEvents(ctx, tx, sqlrow.RevocationEvents(revoked, events))
 	})
 	if err != nil {
 		return 0, err
 	}
 	return len(revoked), nil
+}
+
+// revokeLive revokes, at at, every session of userID live at at but the
+// one with id keep ("": none), and returns them.
+func revokeLive(ctx context.Context, tx *sql.Tx, userID int64, keep string, at time.Time) ([]session.Session, error) {
+	return collect(sqlrow.ScanSession)(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = :at
+		WHERE user_id = :user AND id <> :keep AND `+liveAt+` RETURNING `+sqlrow.SessionCols,
+		sql.Named("at", sqlrow.NullNanos(at)), sql.Named("user", userID), sql.Named("keep", keep),
+		sql.Named("now", nanos(at))))
 }
 
 // RemoveBlacklist implements [session.Store].

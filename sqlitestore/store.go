@@ -223,6 +223,7 @@ var (
 	_ session.Store             = (*Store)(nil)
 	_ session.UserDirectory     = (*Store)(nil)
 	_ session.PasswordUpdater   = (*Store)(nil)
+	_ session.PasswordChanger   = (*Store)(nil)
 	_ session.SessionUserLoader = (*Store)(nil)
 	_ security.NonceStore       = (*Store)(nil)
 	_ security.SecretStore      = (*Store)(nil)

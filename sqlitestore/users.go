@@ -105,3 +105,35 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, phc string) e
 	}
 	return nil
 }
+
+// ChangePassword implements [session.PasswordChanger]: the compare-and-set
+// of the hash, the revocations and the events are one write transaction.
+// The revoked sessions are passed to events sorted by id; events runs
+// inside the transaction, so it must not call the store.
+func (s *Store) ChangePassword(ctx context.Context, c session.PasswordChange, events func([]session.Session) []security.Event) (int, error) {
+	var revoked []session.Session
+	err := s.write(ctx, "change password", func(tx *sql.Tx) error {
+		n, err := execN(ctx, tx, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`,
+			c.NewHash, c.UserID, c.OldHash)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var exists bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, c.UserID).Scan(&exists); err != nil {
+				return err
+			}
+			return sqlrow.PasswordNotChanged(c.UserID, exists)
+		}
+		if c.RevokeOthers {
+			if revoked, err = revokeLive(ctx, tx, c.UserID, c.KeepSessionID, c.At); err != nil {
+				return err
+			}
+		}
+		return s.insertEvents(ctx, tx, sqlrow.RevocationEvents(revoked, events))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(revoked), nil
+}

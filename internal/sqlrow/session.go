@@ -1,10 +1,13 @@
 package sqlrow
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
 
@@ -125,4 +128,26 @@ func ReserveLogin(q LoginQueries, row func(query string, args ...any) Scanner, l
 		r.Keys, r.Rows = append(r.Keys, l.Key), append(r.Rows, id)
 	}
 	return r, nil
+}
+
+// RevocationEvents sorts the sessions a store revoked by id and returns the
+// events that events (nil: none) makes of them, for the store to write in
+// the transaction that revoked them.
+func RevocationEvents(revoked []session.Session, events func([]session.Session) []security.Event) []security.Event {
+	slices.SortFunc(revoked, func(a, b session.Session) int { return cmp.Compare(a.ID, b.ID) })
+	if events == nil {
+		return nil
+	}
+	return events(revoked)
+}
+
+// PasswordNotChanged is the error of a password compare-and-set that
+// updated no row: the user does not exist ([security.ErrNotFound]), or
+// their hash is no longer the one the current password was verified against
+// ([security.ErrConflict]).
+func PasswordNotChanged(userID int64, exists bool) error {
+	if !exists {
+		return fmt.Errorf("user %d: %w", userID, security.ErrNotFound)
+	}
+	return fmt.Errorf("password of user %d changed since it was verified: %w", userID, security.ErrConflict)
 }

@@ -16,8 +16,9 @@
 // # What it checks
 //
 // Behaviour, never implementation: what [session.Store],
-// [session.UserDirectory], [session.PasswordUpdater], [security.NonceStore]
-// and [security.SecretStore] document, plus the user and event methods
+// [session.UserDirectory], [session.PasswordUpdater],
+// [session.PasswordChanger], [security.NonceStore] and
+// [security.SecretStore] document, plus the user and event methods
 // every store offers. Times are compared with [time.Time.Equal], so a store
 // may return them in another location; an empty permission list or event
 // detail map may come back as nil.
@@ -41,6 +42,7 @@ type Store interface {
 	session.Store
 	session.UserDirectory
 	session.PasswordUpdater
+	session.PasswordChanger
 	security.NonceStore
 	security.SecretStore
 
@@ -82,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AddBlacklist", testAddBlacklist},
 		{"RemoveBlacklist", testRemoveBlacklist},
 		{"Blacklist", testBlacklist},
+		{"ChangePassword", testChangePassword},
 		{"LoginFailures", testLoginFailures},
 		{"LoginReservations", testLoginReservations},
 		{"LoginReservationsConcurrent", testLoginReservationsConcurrent},
