@@ -77,10 +77,7 @@ func NewCSRF(cfg CSRFConfig) (*CSRF, error) {
 	}
 	c := &CSRF{nonces: cfg.Nonces, ttl: cfg.TTL, reusable: cfg.Reusable, clock: cfg.Clock}
 	if c.ttl <= 0 {
-		c.ttl = time.Hour
-		if c.reusable {
-			c.ttl = 12 * time.Hour
-		}
+		c.ttl = defaultCSRFTTL(c.reusable)
 	}
 	blake3.DeriveKey("propsec 2026 csrf token mac v1", cfg.Key, c.key[:])
 	c.macs.New = func() any {
@@ -88,6 +85,14 @@ func NewCSRF(cfg CSRFConfig) (*CSRF, error) {
 		return h
 	}
 	return c, nil
+}
+
+// defaultCSRFTTL is the documented default of [CSRFConfig.TTL].
+func defaultCSRFTTL(reusable bool) time.Duration {
+	if reusable {
+		return 12 * time.Hour
+	}
+	return time.Hour
 }
 
 // Issue returns a new token for the session with public id sessionID. It
@@ -172,4 +177,34 @@ type SecretStore interface {
 	// An existing secret is returned as stored, whatever size is asked; a
 	// size below one is [ErrInvalid].
 	Secret(ctx context.Context, name string, size int) ([]byte, error)
+}
+
+// Derive returns a CSRF whose tokens are valid only there, not at c, and
+// c's only at c: its MAC key is derived from c's key and purpose, so two
+// derived CSRFs with different purposes, and c itself, never accept each
+// other's tokens. It shares c's clock and NonceStore. reusable sets its
+// mode; its TTL is c's when the mode is c's, else the mode's default.
+// Single-use needs c to have a NonceStore. purpose must not be empty.
+func (c *CSRF) Derive(purpose string, reusable bool) (*CSRF, error) {
+	if purpose == "" {
+		return nil, errors.New("security: CSRF.Derive needs a purpose")
+	}
+	if !reusable && c.nonces == nil {
+		return nil, errors.New("security: single-use CSRF tokens need a NonceStore")
+	}
+	d := &CSRF{nonces: c.nonces, ttl: c.ttl, reusable: reusable, clock: c.clock}
+	if reusable != c.reusable {
+		d.ttl = defaultCSRFTTL(reusable)
+	}
+	// The purpose is length-prefixed inside the derivation's input, so no
+	// purpose is a prefix trick on another.
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(purpose)))
+	material := append(append(append([]byte{}, c.key[:]...), n[:]...), purpose...)
+	blake3.DeriveKey("propsec 2026 csrf derived purpose key v1", material, d.key[:])
+	d.macs.New = func() any {
+		h, _ := blake3.NewKeyed(d.key[:])
+		return h
+	}
+	return d, nil
 }

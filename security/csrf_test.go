@@ -169,3 +169,49 @@ func BenchmarkCSRFIssueCheck(b *testing.B) {
 		}
 	}
 }
+
+// Derived CSRFs accept only their own tokens: not their parent's, not a
+// sibling's of another purpose, and the parent accepts none of theirs,
+// whatever the modes.
+func TestCSRFDeriveSeparatesPurposes(t *testing.T) {
+	ctx := context.Background()
+	for _, parentReusable := range []bool{false, true} {
+		parent, clk := newCSRF(t, parentReusable)
+		forms, err := parent.Derive("host forms", parentReusable)
+		require.NoError(t, err)
+		formsAgain, err := parent.Derive("host forms", parentReusable)
+		require.NoError(t, err)
+		other, err := parent.Derive("host formsx", parentReusable)
+		require.NoError(t, err)
+
+		require.ErrorIs(t, parent.Check(ctx, "sess_a", forms.Issue("sess_a")), security.ErrCSRF, "parent took a derived token")
+		require.ErrorIs(t, forms.Check(ctx, "sess_a", parent.Issue("sess_a")), security.ErrCSRF, "derived took the parent's token")
+		require.ErrorIs(t, other.Check(ctx, "sess_a", forms.Issue("sess_a")), security.ErrCSRF, "sibling took a token")
+		require.ErrorIs(t, forms.Check(ctx, "sess_b", forms.Issue("sess_a")), security.ErrCSRF, "foreign session")
+		require.NoError(t, formsAgain.Check(ctx, "sess_a", forms.Issue("sess_a")), "same key and purpose")
+
+		// Mode and TTL: reusable derived tokens live the reusable default
+		// when the parent is single-use; single-use ones are consumed once.
+		reusable, err := parent.Derive("r", true)
+		require.NoError(t, err)
+		tok := reusable.Issue("sess_a")
+		require.NoError(t, reusable.Check(ctx, "sess_a", tok))
+		require.NoError(t, reusable.Check(ctx, "sess_a", tok))
+		single, err := parent.Derive("s", false)
+		require.NoError(t, err)
+		tok = single.Issue("sess_a")
+		require.NoError(t, single.Check(ctx, "sess_a", tok))
+		require.ErrorIs(t, single.Check(ctx, "sess_a", tok), security.ErrCSRF, "replayed")
+		tok = reusable.Issue("sess_a")
+		clk.Advance(11 * time.Hour)
+		require.NoError(t, reusable.Check(ctx, "sess_a", tok), "a reusable derived token lives 12h")
+		clk.Advance(time.Hour)
+		require.ErrorIs(t, reusable.Check(ctx, "sess_a", tok), security.ErrCSRF, "expired")
+	}
+	noStore, err := security.NewCSRF(security.CSRFConfig{Key: testKey, Reusable: true})
+	require.NoError(t, err)
+	_, err = noStore.Derive("s", false)
+	require.Error(t, err, "single-use without a nonce store")
+	_, err = noStore.Derive("", true)
+	require.Error(t, err, "empty purpose")
+}
