@@ -83,29 +83,46 @@ func (h *Handler) credential(r *http.Request, bearerOnly bool) (string, credenti
 
 type authKey struct{}
 
-// AuthFrom returns the session and principal that [Handler.RequireAuth] put
-// in ctx.
+// AuthFrom returns the session and principal that [Handler.RequireAuth],
+// [Handler.RequireLogin] or [Handler.Protect] put in ctx.
 func AuthFrom(ctx context.Context) (session.Auth, bool) {
-	a, ok := ctx.Value(authKey{}).(session.Auth)
-	return a, ok
+	st, ok := ctx.Value(authKey{}).(*requestState)
+	if !ok || !st.authed {
+		return session.Auth{}, false
+	}
+	return st.auth, true
 }
 
 // RequireAuth wraps a host route: a request without a live session (bearer
 // token or session cookie, as on the adapter's own routes) is answered with
 // 401 and a JSON error; otherwise next runs with the [session.Auth] in the
-// request's context, for [AuthFrom].
+// request's context, for [AuthFrom]. For pages, where a browser should be
+// sent to the login page instead, use [Handler.RequireLogin].
 //
 // RequireAuth checks neither CSRF tokens nor the request's origin: wrap
-// state-changing host routes in net/http's CrossOriginProtection as well.
+// state-changing host routes in [Handler.Protect] as well.
 func (h *Handler) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := h.authenticate(r, false)
+		r, err := h.requireSession(r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, a)))
+		next.ServeHTTP(w, r)
 	})
+}
+
+// requireSession returns r with its session in the context, authenticating
+// it unless an outer wrapper already did.
+func (h *Handler) requireSession(r *http.Request) (*http.Request, error) {
+	if _, ok := AuthFrom(r.Context()); ok {
+		return r, nil
+	}
+	a, err := h.authenticate(r, false)
+	if err != nil {
+		return r, err
+	}
+	return h.withState(r, &requestState{auth: a, authed: true}), nil
 }
 
 // ClientIP returns the address of the client that sent r.

@@ -76,8 +76,32 @@ type Config struct {
 	InsecureCookies bool
 	// CrossOrigin refuses cross-origin browser requests on every
 	// state-changing route. nil means http.NewCrossOriginProtection(); set
-	// one to trust another origin (AddTrustedOrigin).
+	// one to trust another origin (AddTrustedOrigin). The same instance
+	// guards host routes wrapped in [Handler.Protect] and form logins.
 	CrossOrigin *http.CrossOriginProtection
+
+	// LoginPage is the host's login page, a path on this origin: a browser
+	// sent away by [Handler.RequireLogin] goes there with ?next=, and a
+	// refused form login comes back to it with ?error= (see "Form login"
+	// in the package doc). Default "/login".
+	LoginPage string
+	// AfterLogin is where a successful form login goes when it names no
+	// usable next. Default "/".
+	AfterLogin string
+	// AfterLogout is where a form logout goes. Default: LoginPage.
+	AfterLogout string
+	// SingleUseFormTokens makes the tokens of [CSRFToken] and [CSRFField]
+	// single-use. By default they are reusable for the session until they
+	// expire (12 hours), so that a form reached with the back button or
+	// submitted from a second tab still works; see "Protecting your own
+	// routes" in the package doc. Single-use needs CSRF to have a
+	// NonceStore.
+	SingleUseFormTokens bool
+	// ForbiddenPage, when set, answers browsers (requests that accept
+	// text/html) refused with 403 by [Handler.Protect] or by a form
+	// login's or logout's origin or CSRF check; it should answer 403. nil
+	// means a short built-in page. API clients always get the JSON error.
+	ForbiddenPage http.Handler
 }
 
 // DefaultMaxBodyBytes is the default of [Config.MaxBodyBytes].
@@ -108,6 +132,12 @@ type Handler struct {
 	secureCookie bool
 	crossOrigin  *http.CrossOriginProtection
 	mux          *http.ServeMux
+
+	formCSRF      *security.CSRF
+	loginPage     string
+	afterLogin    string
+	afterLogout   string
+	forbiddenPage http.Handler
 }
 
 // New returns a Handler for cfg, or an error when a required field is
@@ -156,6 +186,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.crossOrigin == nil {
 		h.crossOrigin = http.NewCrossOriginProtection()
+	}
+	if err := h.configurePages(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Events != nil {
 		if cfg.RefusalQueue < 0 {
@@ -326,6 +359,9 @@ type endpoint struct {
 	// prepare decodes and validates the request (errors are 400s) and
 	// returns the domain call, which runs only after the CSRF check.
 	prepare func(c *call) (run func() (reply, error), err error)
+	// form, when set, serves the request instead when its body is an
+	// HTML form (application/x-www-form-urlencoded): see form.go.
+	form http.HandlerFunc
 }
 
 // call is one request passing through an endpoint.
@@ -365,6 +401,10 @@ func (h *Handler) route(methods map[string]endpoint) http.Handler {
 		if !ok {
 			h.fail(w, r, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
 				message: "Method not allowed", allow: allowHeader})
+			return
+		}
+		if ep.form != nil && isMediaType(r.Header.Values("Content-Type"), formMediaType) {
+			ep.form(w, r)
 			return
 		}
 		c := &call{w: w, r: r, ep: ep, ip: ClientIP(r, h.trusted)}
@@ -461,13 +501,18 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		return nil, &httpError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMediaType,
 			message: "Content-Type must be application/json"}
 	}
+	return h.readLimited(w, r)
+}
+
+// readLimited reads the body through http.MaxBytesReader: at most
+// Config.MaxBodyBytes, else a 413.
+func (h *Handler) readLimited(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	// MaxBytesReader stops after MaxBodyBytes+1 bytes whatever the
 	// Content-Length says, and has the server close the connection.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-			message: fmt.Sprintf("Request body must be at most %d bytes", h.maxBody)}
+		return nil, h.errTooLarge()
 	}
 	if err != nil {
 		return nil, security.Invalid("", "could not read the request body")
@@ -475,14 +520,33 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	return body, nil
 }
 
+// errTooLarge is the 413 of a body over Config.MaxBodyBytes.
+func (h *Handler) errTooLarge() error {
+	return &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+		message: fmt.Sprintf("Request body must be at most %d bytes", h.maxBody)}
+}
+
 // jsonMediaType reports whether the Content-Type values are exactly one
 // application/json, with no parameter but an optional charset=utf-8.
 func jsonMediaType(values []string) bool {
+	return isMediaType(values, "application/json")
+}
+
+// hasMediaType reports whether the Content-Type value v names the media
+// type want, whatever its parameters.
+func hasMediaType(v, want string) bool {
+	mt, _, err := mime.ParseMediaType(v)
+	return err == nil && mt == want
+}
+
+// isMediaType reports whether the Content-Type values are exactly one
+// want, with no parameter but an optional charset=utf-8.
+func isMediaType(values []string, want string) bool {
 	if len(values) != 1 {
 		return false
 	}
 	mt, params, err := mime.ParseMediaType(values[0])
-	if err != nil || mt != "application/json" {
+	if err != nil || mt != want {
 		return false
 	}
 	for k, v := range params {

@@ -468,6 +468,9 @@ func TestUnsupportedMediaType(t *testing.T) {
 		"application/jsonx", "application/json; charset=latin1", "application/json; foo=bar",
 		"text/json", "application/*"} {
 		for _, path := range []string{"/api/security/sessions", "/api/security/mobile-auth", "/login", "/logout"} {
+			if ct == "application/x-www-form-urlencoded" && (path == "/login" || path == "/logout") {
+				continue // HTML form login and logout: hostroutes_test.go
+			}
 			t.Run(ct+" "+path, func(t *testing.T) {
 				e.refuse(t, request{method: "POST", path: path, bearer: admin, body: body, contentType: ct}, http.StatusUnsupportedMediaType, "unsupported_media_type")
 			})

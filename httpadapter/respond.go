@@ -208,8 +208,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // failAs is fail for a request made as auth (zero: not authenticated); a
 // refused authorization or CSRF check is also queued as an audit event.
 func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, auth session.Auth, err error) {
-	p := classify(err)
-	h.noteRefusal(r, auth, p)
+	p := h.account(r, auth, err)
 	hdr := w.Header()
 	if p.allow != "" {
 		hdr.Set("Allow", p.allow)
@@ -221,7 +220,13 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, auth session.Au
 		hdr.Set("WWW-Authenticate", p.wwwAuth)
 	}
 	writeJSON(w, p.status, envelope{Success: false, Data: p.data, Message: p.message, Error: p.code})
+}
 
+// account classifies err, queues the audit event of a refusal (see
+// noteRefusal) and logs it, and returns how to answer it.
+func (h *Handler) account(r *http.Request, auth session.Auth, err error) problem {
+	p := classify(err)
+	h.noteRefusal(r, auth, p)
 	level := slog.LevelDebug
 	msg := "propsec: request refused"
 	if p.status >= 500 {
@@ -237,6 +242,7 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, auth session.Au
 		slog.Int("status", p.status),
 		slog.String("code", p.code),
 		slog.String("error", err.Error()))
+	return p
 }
 
 // The audit events of refused requests, recorded when [Config.Events] is set.

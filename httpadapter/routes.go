@@ -31,11 +31,11 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 			http.MethodDelete: {auth: authBearer, prepare: h.revokeToken},
 		},
 		"/login": {
-			http.MethodPost: {body: true, prepare: h.login},
+			http.MethodPost: {body: true, prepare: h.login, form: h.formLogin},
 		},
 		"/logout": {
 			http.MethodGet:  {auth: authAny, checkOrigin: true, prepare: h.logout},
-			http.MethodPost: {auth: authAny, body: true, csrf: true, prepare: h.logout},
+			http.MethodPost: {auth: authAny, body: true, csrf: true, prepare: h.logout, form: h.formLogout},
 		},
 	}
 	maps.Copy(r, h.integrityRoutes())
@@ -343,8 +343,7 @@ func (h *Handler) login(c *call) (func() (reply, error), error) {
 		if err != nil {
 			return reply{}, err
 		}
-		maxAge := int(res.Session.ExpiresAt.Sub(res.Session.CreatedAt) / time.Second)
-		http.SetCookie(c.w, h.cookie(res.Token, max(maxAge, 1)))
+		h.setSessionCookie(c.w, res)
 		p := res.Principal
 		perms := p.Permissions
 		if perms == nil {
