@@ -10,6 +10,7 @@
 //	mux := http.NewServeMux()
 //	h.Register(mux) // the endpoints below
 //	mux.Handle("GET /api/orders", h.RequireAuth(orders)) // a host route
+//	mux.Handle("/notes", h.RequireLogin(h.Protect(notes))) // a host page and its form
 //	srv := &http.Server{Handler: h.CanonicalPaths(mux)}
 //
 // CanonicalPaths is what keeps every answer under the adapter's prefixes
@@ -27,8 +28,8 @@
 //	POST   /api/security/sessions                   staff; terminate, blacklist_add, blacklist_remove
 //	POST   /api/security/mobile-auth                unauthenticated: email + password → bearer token
 //	DELETE /api/security/mobile-auth                the bearer token's own holder
-//	POST   /login                                   browser login: sets the session cookie
-//	GET    /logout, POST /logout                    ends the caller's session
+//	POST   /login                                   browser login: sets the session cookie (JSON or an HTML form)
+//	GET    /logout, POST /logout                    ends the caller's session (JSON or an HTML form)
 //	POST   /api/security/password                   any authenticated user: changes their own password
 //
 // POST /api/security/password is an extension of the documented API (see
@@ -149,6 +150,76 @@
 // the session that fetched them; whether they are single-use is the
 // [security.CSRF]'s setting. POST and DELETE /api/security/mobile-auth and
 // POST /login need no token; cross-origin protection still applies to them.
+// A form POST /logout takes a host-form token instead (see "Protecting your
+// own routes").
+//
+// # Protecting your own routes
+//
+// A host's own pages and handlers use the same sessions, CSRF keys and
+// origin rules as the endpoints, from the same [Config]:
+//
+//	mux.Handle("GET /login", loginPage)                  // the host's page; its form posts to /login
+//	mux.Handle("/notes", h.RequireLogin(h.Protect(notes))) // a page and its form
+//	mux.Handle("/api/orders", h.RequireAuth(h.Protect(orders)))
+//
+// [Handler.RequireLogin] sends a browser without a session (a request that
+// accepts text/html and has no X-Requested-With) to Config.LoginPage with
+// ?next=<the page>, and answers other clients with the JSON 401 of
+// [Handler.RequireAuth]. [AuthFrom] gives the handler the session.
+//
+// [Handler.Protect] checks every unsafe method (not GET, HEAD, OPTIONS,
+// TRACE): the request must pass Config.CrossOrigin (the instance the
+// endpoints use, so trusting another origin is done once) and carry a
+// token bound to its session, in the X-CSRF-Token header or the csrf_token
+// field of a urlencoded or multipart form (never the query string). A
+// page puts one in a form with {{.CSRFField}} from [CSRFField], or in a
+// <meta> tag for scripts with [CSRFToken]. A refusal is a 403: the JSON
+// envelope for API clients and scripts, a short page (or
+// Config.ForbiddenPage) for browsers.
+//
+// Host-form tokens are a separate kind from those of GET
+// /api/security/csrf-token: their MAC key is derived for host forms
+// ([security.CSRF.Derive]), so the JSON endpoints refuse them and Protect
+// refuses theirs, and a token that leaks from a host page cannot be spent
+// on the security endpoints. They are reusable for the session until they
+// expire (12 hours) by default, for three reasons. The back button
+// re-shows a page from the browser's cache, with the token it was rendered
+// with: a single-use token already spent makes the resubmitted form a 403
+// and loses what the user typed; the same happens when a form that failed
+// validation is posted again. Several tabs work either way, since every
+// page render issues its own token. And what single-use adds, a token
+// that cannot be replayed, matters little here: a forged request comes
+// from another origin, which the cross-origin check refuses in every
+// browser that sends Sec-Fetch-Site or Origin, whatever the token; the
+// token is the defence for older browsers, against which a leaked
+// reusable token stays usable until it expires or its session ends.
+// Config.SingleUseFormTokens makes them
+// single-use (each consumption is one NonceStore write) for hosts that
+// want it; the endpoints' tokens stay single-use by default either way.
+//
+// Form login: POST /login with an application/x-www-form-urlencoded body
+// of email, password and an optional next logs in as the JSON form does.
+// Success answers 303 to next, when it is a path on this origin (it must
+// start with one "/", and schemes, "//host", backslashes, encoded slashes
+// and backslashes, dot segments, control characters and values over 2 KiB
+// are ignored: no open redirect), else to Config.AfterLogin. Failure
+// answers 303 to Config.LoginPage with ?error=<code> (one of the Code
+// constants: invalid_credentials, too_many_attempts, account_blacklisted,
+// invalid_request, …), the next it was given and, when throttled,
+// retry_after=<seconds>, for the page to show; the email is never put in
+// the URL. A form login has no session to bind a token to; it is
+// protected from login CSRF (a foreign page logging the browser into the
+// attacker's account) by the cross-origin check, which refuses a
+// cross-site form post by its Sec-Fetch-Site or Origin header before the
+// password is looked at (browsers that send neither, from before 2020,
+// are let through, as by net/http). A form POST /logout with the page's
+// csrf_token ends the session and answers 303 to Config.AfterLogout
+// (without a session there is nothing to end and it does the same). JSON
+// requests to both get what they always did.
+//
+// [WriteSuccess] and [WriteError] write the envelope of the endpoints for
+// host handlers that answer alike, and [Handler.Fail] maps an error of the
+// domain packages as the endpoints do.
 //
 // # Password change
 //
