@@ -24,27 +24,9 @@ import (
 // adapter's POST /login; /notes is a page behind RequireLogin whose form is
 // protected by Protect and carries CSRFField.
 func ExampleHandler_Protect() {
-	ctx := context.Background()
-	st := memstore.New()
-	hasher := session.Hasher{Memory: 64, Time: 1, Threads: 1} // cheap for the example; use the default in production
-	hash, _ := hasher.Hash("correct horse battery staple")
-	st.UpsertUser(ctx, session.User{PasswordHash: hash, Principal: security.Principal{UserID: 42,
-		Name: "Jane Smith", Email: "jane@example.com", AccountType: security.AccountCustomer}})
-	mgr, err := session.New(session.Config{Store: st, Users: st, Hasher: hasher})
-	if err != nil {
-		log.Fatal(err)
-	}
-	key, _ := st.Secret(ctx, "csrf-key", 32)
-	csrf, err := security.NewCSRF(security.CSRFConfig{Key: key, Nonces: st})
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, CSRF: csrf,
+	h, _ := exampleHandler(httpadapter.Config{
 		InsecureCookies: true, // only because this example serves plain HTTP
 		LoginPage:       "/login", AfterLogin: "/notes"})
-	if err != nil {
-		log.Fatal(err)
-	}
 
 	loginPage := template.Must(template.New("login").Parse(`<form method="post" action="/login">
 {{if .Error}}<p>Login failed: {{.Error}}</p>{{end}}
@@ -118,15 +100,16 @@ func ExampleHandler_Protect() {
 	// POST /notes → 403
 }
 
-// exampleHandler is a Handler on a memstore with one user, and the
-// session cookie of a login of that user.
-func exampleHandler() (*httpadapter.Handler, string) {
+// exampleHandler returns a Handler configured by cfg on a memstore with
+// one user, Jane Smith (jane@example.com, "correct horse battery staple"),
+// and the session cookie of a login of hers.
+func exampleHandler(cfg httpadapter.Config) (*httpadapter.Handler, string) {
 	ctx := context.Background()
 	st := memstore.New()
-	hasher := session.Hasher{Memory: 64, Time: 1, Threads: 1} // cheap for the example
+	hasher := session.Hasher{Memory: 64, Time: 1, Threads: 1} // cheap for the example; use the default in production
 	hash, _ := hasher.Hash("correct horse battery staple")
-	st.UpsertUser(ctx, session.User{PasswordHash: hash,
-		Principal: security.Principal{UserID: 7, Name: "Sam", Email: "sam@example.com"}})
+	st.UpsertUser(ctx, session.User{PasswordHash: hash, Principal: security.Principal{UserID: 42,
+		Name: "Jane Smith", Email: "jane@example.com", AccountType: security.AccountCustomer}})
 	mgr, err := session.New(session.Config{Store: st, Users: st, Hasher: hasher})
 	if err != nil {
 		log.Fatal(err)
@@ -136,11 +119,12 @@ func exampleHandler() (*httpadapter.Handler, string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, CSRF: csrf})
+	cfg.Sessions, cfg.CSRF = mgr, csrf
+	h, err := httpadapter.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := mgr.Login(ctx, session.LoginRequest{Email: "sam@example.com", Password: "correct horse battery staple",
+	res, err := mgr.Login(ctx, session.LoginRequest{Email: "jane@example.com", Password: "correct horse battery staple",
 		Kind: session.KindWeb})
 	if err != nil {
 		log.Fatal(err)
@@ -151,7 +135,7 @@ func exampleHandler() (*httpadapter.Handler, string) {
 // CSRFField puts the token into a form; CSRFToken gives it alone, for a
 // <meta> tag that scripts read to set X-CSRF-Token.
 func ExampleCSRFField() {
-	h, cookie := exampleHandler()
+	h, cookie := exampleHandler(httpadapter.Config{})
 	page := template.Must(template.New("").Parse(
 		`<meta name="csrf-token" content="{{.Token}}"><form method="post">{{.Field}}</form>`))
 	app := h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +154,7 @@ func ExampleCSRFField() {
 // RequireLogin sends a browser to the login page and answers an API client
 // with the JSON 401.
 func ExampleHandler_RequireLogin() {
-	h, _ := exampleHandler()
+	h, _ := exampleHandler(httpadapter.Config{})
 	page := h.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "account page")
 	}))
@@ -211,7 +195,7 @@ func ExampleWriteError() {
 // Fail answers a domain error as the adapter's endpoints do; an unexpected
 // error becomes a 500 whose cause stays in the log.
 func ExampleHandler_Fail() {
-	h, _ := exampleHandler()
+	h, _ := exampleHandler(httpadapter.Config{})
 	for _, err := range []error{
 		fmt.Errorf("order 12: %w", security.ErrNotFound),
 		security.Invalid("quantity", "must be positive"),
