@@ -50,10 +50,13 @@ type propsecStore interface {
 	UpsertUser(context.Context, session.User) error
 }
 
-// seedSessions is how many live sessions the store holds while measured.
-const seedSessions = 10000
+// seededSessions is how many live sessions the store holds while measured.
+const seededSessions = 10000
 
-func benchPropsec(b *testing.B, st propsecStore, users session.UserDirectory) {
+// seedSessions stores user 1 (staff) and seededSessions live sessions of
+// theirs, and returns the credential of the last.
+func seedSessions(b *testing.B, st propsecStore) string {
+	b.Helper()
 	ctx := context.Background()
 	if err := st.UpsertUser(ctx, session.User{Principal: security.Principal{UserID: 1, Name: "B", Email: "b@x",
 		AccountType: security.AccountStaff, Permissions: security.AllPermissions}}); err != nil {
@@ -61,7 +64,7 @@ func benchPropsec(b *testing.B, st propsecStore, users session.UserDirectory) {
 	}
 	now := time.Now()
 	var token string
-	for range seedSessions {
+	for range seededSessions {
 		token = security.NewToken()
 		s := session.Session{ID: security.NewID(session.IDPrefix), TokenHash: security.HashToken(token), UserID: 1,
 			Kind: session.KindMobile, CreatedAt: now, LastActive: now, IdleTimeout: time.Hour, ExpiresAt: now.Add(time.Hour)}
@@ -69,6 +72,11 @@ func benchPropsec(b *testing.B, st propsecStore, users session.UserDirectory) {
 			b.Fatal(err)
 		}
 	}
+	return token
+}
+
+func benchPropsec(b *testing.B, st propsecStore, users session.UserDirectory) {
+	token := seedSessions(b, st)
 	mgr, err := session.New(session.Config{Store: st, Users: users})
 	if err != nil {
 		b.Fatal(err)
@@ -101,7 +109,7 @@ func benchPeer(b *testing.B) {
 	sm.Store = sqlite3store.NewWithCleanupInterval(db, 0)
 	expiry := time.Now().Add(time.Hour)
 	var token string
-	for range seedSessions {
+	for range seededSessions {
 		raw := make([]byte, 32)
 		rand.Read(raw)
 		token = base64.RawURLEncoding.EncodeToString(raw)
