@@ -87,8 +87,12 @@ func CSRFField(r *http.Request) template.HTML {
 // Host) and carry a token from CSRFToken, bound to the request's session:
 // in the X-CSRF-Token header, or else in the csrf_token field of an
 // application/x-www-form-urlencoded body (at most Config.MaxBodyBytes) or
-// a multipart/form-data body, never in the query string. A request without
-// a session is refused: wrap only routes of logged-in users.
+// a multipart/form-data body, never in the query string. A multipart body
+// is parsed as r.ParseMultipartForm does, Config.MaxBodyBytes of it in
+// memory and the rest of its files in temporary files, with no cap on the
+// whole: bound uploads with http.MaxBytesHandler around Protect, or send
+// the token in the header (the body is then not read). A request without a
+// session is refused: wrap only routes of logged-in users.
 //
 // A refusal is a 403 (a body over the limit: 413), answered with the JSON
 // error envelope (csrf_invalid or cross_origin) to API clients and scripts,
