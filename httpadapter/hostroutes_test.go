@@ -2,6 +2,7 @@ package httpadapter_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,6 +32,8 @@ const (
 type hostApp struct {
 	*env
 	posts atomic.Int64 // POSTs that reached the host handler
+	// mount serves the app's routes on a.h (again, after a.h changed).
+	mount func()
 }
 
 func newHostApp(t *testing.T, opts ...envOption) *hostApp {
@@ -48,11 +52,14 @@ func newHostApp(t *testing.T, opts ...envOption) *hostApp {
 		a.posts.Add(1)
 		fmt.Fprintf(w, "saved %q for %d", r.PostFormValue("note"), au.Principal.UserID)
 	})
-	mux := http.NewServeMux()
-	a.h.Register(mux)
-	mux.Handle("/notes", a.h.RequireLogin(a.h.Protect(notes)))
-	mux.Handle("/api/notes", a.h.Protect(a.h.RequireAuth(notes)))
-	a.serve(mux)
+	a.mount = func() {
+		mux := http.NewServeMux()
+		a.h.Register(mux)
+		mux.Handle("/notes", a.h.RequireLogin(a.h.Protect(notes)))
+		mux.Handle("/api/notes", a.h.Protect(a.h.RequireAuth(notes)))
+		a.serve(mux)
+	}
+	a.mount()
 	return a
 }
 
@@ -597,5 +604,48 @@ func TestFail(t *testing.T) {
 	}
 	if !strings.Contains(e.log.String(), "secret-dsn") {
 		t.Error("the 500's cause is not in the log")
+	}
+}
+
+// Protect's refusals are audit events, as the endpoints' are, with the
+// caller as actor and no token in them.
+func TestProtectRefusalEvents(t *testing.T) {
+	a := newHostApp(t)
+	h, err := httpadapter.New(httpadapter.Config{Sessions: a.mgr, CSRF: a.csrf, Events: a.mem, Clock: a.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.h = h
+	a.mount()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h.Run(ctx) }()
+
+	web, id := a.login(victimID, session.KindWeb)
+	tok := a.pageToken(web)
+	for _, header := range [][]string{{"Accept", htmlAccept}, {"Accept", "application/json"},
+		{"Sec-Fetch-Site", "cross-site"}} {
+		if r := a.raw(a.hostReq("POST", "/notes", url.Values{"csrf_token": {"forged" + tok}}, web, header...)); r.status != 403 {
+			t.Fatalf("%v: %d", header, r.status)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	events, _ := a.mem.Events(context.Background())
+	var codes []string
+	for _, ev := range events {
+		if ev.Type != httpadapter.EventCSRFFailed {
+			continue
+		}
+		if ev.ActorSessionID != id || ev.ActorUserID != victimID || ev.Subject != "/notes" {
+			t.Errorf("event %+v", ev)
+		}
+		codes = append(codes, ev.Details["code"])
+	}
+	slices.Sort(codes)
+	if !slices.Equal(codes, []string{"cross_origin", "csrf_invalid", "csrf_invalid"}) {
+		t.Fatalf("csrf_failed events with codes %v", codes)
 	}
 }
