@@ -79,3 +79,20 @@ func BenchmarkAuthenticate(b *testing.B) {
 		storebench.Authenticate(b, st, tokens)
 	})
 }
+
+// BenchmarkDropped measures the check shouldPing makes of every connection
+// taken from the pool (a non-blocking peek at its socket), on a live idle
+// connection: its whole cost on the read path.
+func BenchmarkDropped(b *testing.B) {
+	st, err := Open(b.Context(), pgtest.Schema(b))
+	require.NoError(b, err)
+	b.Cleanup(func() { st.Close() })
+	conn, err := st.pool.Acquire(b.Context())
+	require.NoError(b, err)
+	defer conn.Release()
+	for b.Loop() {
+		if dropped(b.Context(), conn.Conn()) {
+			b.Fatal("a live connection was taken for dropped")
+		}
+	}
+}

@@ -580,7 +580,7 @@ func (h *hostStore) ListAlerts(ctx context.Context, q integrity.AlertQuery) ([]i
 		where, order, len(args)+1, len(args)+2)
 	var page []integrity.Alert
 	var total int
-	err := retryIf(ctx, readTransient, func() error {
+	err := h.s.retryIf(ctx, readTransient, func() error {
 		return pgx.BeginTxFunc(ctx, h.s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 			func(tx pgx.Tx) error {
 				if err := tx.QueryRow(ctx, `SELECT count(*) FROM integrity_alerts WHERE `+where, args...).Scan(&total); err != nil {

@@ -37,10 +37,12 @@ func transient(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-// connLost reports whether err says the connection failed or the server
-// ended it (SQLSTATE classes 08 and 57P, a network error, an unexpected
-// EOF). Whether the statement ran is then unknown, so only operations that
-// are safe to repeat whatever happened (reads, BEGIN) retry on it.
+// connLost reports whether err says the connection failed, could not be
+// made or was closed, or the server ended it (SQLSTATE classes 08 and 57P,
+// a network error, an unexpected EOF, a connection pgx had already closed:
+// [pgconn.ErrConnClosed]). Whether the statement ran is then unknown, so
+// only operations that are safe to repeat whatever happened (reads, BEGIN)
+// retry on it.
 func connLost(err error) bool {
 	if err == nil {
 		return false
@@ -51,7 +53,7 @@ func connLost(err error) bool {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
-	return errors.As(err, &ce) || errors.As(err, &ne) ||
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, pgconn.ErrConnClosed) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
@@ -86,23 +88,57 @@ func writeTransient(err error) bool {
 	return transient(err) || (errors.As(err, &be) && connLost(be.err))
 }
 
-// retry runs fn, and again after a pause while it fails with a transient
-// error, up to len(retryDelays) more times or until ctx is done.
-func retry(ctx context.Context, fn func() error) error { return retryIf(ctx, transient, fn) }
+// retry is [Store.retryIf] for operations that are safe to repeat only
+// when they certainly did nothing ([transient]).
+func (s *Store) retry(ctx context.Context, fn func() error) error {
+	return s.retryIf(ctx, transient, fn)
+}
 
-// retryIf is retry with again deciding which errors are transient.
-func retryIf(ctx context.Context, again func(error) bool, fn func() error) error {
+// retryIf is [retryIf] on the store's pool: a lost connection resets it.
+func (s *Store) retryIf(ctx context.Context, again func(error) bool, fn func() error) error {
+	return retryIf(ctx, again, s.pool.Reset, fn)
+}
+
+// retryIf runs fn, and again while it fails with an error that again
+// accepts and ctx is not done:
+//
+//   - after a lost connection ([connLost]), once and at once: reset has
+//     closed the pool's other connections, which the same restart or
+//     network failure most likely broke too, so the second run is on a new
+//     connection (or finds the server down);
+//   - after any other error again accepts, up to len(retryDelays) more
+//     times, each after a pause.
+//
+// Every lost connection calls reset, whether fn runs again or not.
+func retryIf(ctx context.Context, again func(error) bool, reset func(), fn func() error) error {
 	err := fn()
-	for _, d := range retryDelays {
-		if ctx.Err() != nil || !again(err) {
-			return err
+	delays := retryDelays
+	fresh := false
+	for err != nil && ctx.Err() == nil {
+		lost := connLost(err)
+		if lost {
+			reset()
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		switch {
+		case !again(err):
 			return err
-		case <-t.C:
+		case lost:
+			if fresh {
+				return err
+			}
+			fresh = true
+		default:
+			if len(delays) == 0 {
+				return err
+			}
+			t := time.NewTimer(delays[0])
+			delays = delays[1:]
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
 		}
 		err = fn()
 	}

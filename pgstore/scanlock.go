@@ -62,7 +62,7 @@ func (s *Store) RecordedCheck(ctx context.Context, id string) (integrity.Check, 
 func (h *hostStore) LockScan(ctx context.Context, c integrity.Check, wait bool) (integrity.ScanLease, error) {
 	const op = "lock integrity scans"
 	var conn *pgxpool.Conn
-	if err := retry(ctx, func() (err error) {
+	if err := h.s.retry(ctx, func() (err error) {
 		conn, err = h.s.pool.Acquire(ctx)
 		return err
 	}); err != nil {

@@ -111,7 +111,7 @@ func (s *Store) ListSessions(ctx context.Context, q session.ListQuery) ([]sessio
 	// the total matches the page.
 	var list []session.Session
 	var total int
-	err := retryIf(ctx, readTransient, func() error {
+	err := s.retryIf(ctx, readTransient, func() error {
 		list, total = nil, 0
 		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 			func(tx pgx.Tx) error {

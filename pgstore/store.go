@@ -55,8 +55,11 @@ func maxConns() int32 { return int32(max(8, 2*runtime.GOMAXPROCS(0))) }
 // and otherwise: max(8, 2×GOMAXPROCS) connections, idle connections closed
 // after [DefaultMaxConnIdleTime], connections replaced after
 // [DefaultMaxConnLifetime], health checks every [DefaultHealthCheckPeriod],
-// and [DefaultConnectTimeout] to connect. Tables live in the first schema
-// of the connection's search_path (search_path=… in the DSN selects it).
+// and [DefaultConnectTimeout] to connect. A connection taken from the
+// pool is pinged first when idle for a second or when its socket shows
+// that the server closed it (see the package documentation, "Transient
+// errors and outages"). Tables live in the first schema of the
+// connection's search_path (search_path=… in the DSN selects it).
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -74,6 +77,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if !strings.Contains(dsn, "pool_health_check_period") {
 		cfg.HealthCheckPeriod = DefaultHealthCheckPeriod
 	}
+	cfg.ShouldPing = shouldPing
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -100,7 +104,7 @@ func (s *Store) Close() error {
 // (see transient) is run again from the start, so fn must only set
 // variables it assigns afresh on every run.
 func (s *Store) write(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
-	err := retryIf(ctx, writeTransient, func() error {
+	err := s.retryIf(ctx, writeTransient, func() error {
 		tx, err := s.pool.Begin(ctx)
 		if err != nil {
 			return &beginError{err}
@@ -134,7 +138,7 @@ func (s *Store) execIdem(ctx context.Context, op, query string, args ...any) (in
 
 func (s *Store) execIf(ctx context.Context, again func(error) bool, op, query string, args ...any) (int64, error) {
 	var tag pgconn.CommandTag
-	err := retryIf(ctx, again, func() (err error) {
+	err := s.retryIf(ctx, again, func() (err error) {
 		tag, err = s.pool.Exec(ctx, query, args...)
 		return err
 	})
@@ -148,7 +152,7 @@ func (s *Store) execIf(ctx context.Context, again func(error) bool, op, query st
 // whole read after a transient error or a lost connection.
 func query[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), sql string, args ...any) ([]T, error) {
 	var out []T
-	err := retryIf(ctx, readTransient, func() (err error) {
+	err := s.retryIf(ctx, readTransient, func() (err error) {
 		out, err = collect(scan)(s.pool.Query(ctx, sql, args...))
 		return err
 	})
@@ -171,18 +175,18 @@ func notFound(what string) error { return fmt.Errorf("%s: %w", what, security.Er
 // row returns a one-row read whose Scan runs the query, again after a
 // transient error (see transient): reads are always safe to repeat.
 func (s *Store) row(ctx context.Context, query string, args ...any) scanner {
-	return retryRow{ctx: ctx, pool: s.pool, query: query, args: args}
+	return retryRow{ctx: ctx, s: s, query: query, args: args}
 }
 
 type retryRow struct {
 	ctx   context.Context
-	pool  *pgxpool.Pool
+	s     *Store
 	query string
 	args  []any
 }
 
 func (r retryRow) Scan(dest ...any) error {
-	return retryIf(r.ctx, readTransient, func() error { return r.pool.QueryRow(r.ctx, r.query, r.args...).Scan(dest...) })
+	return r.s.retryIf(r.ctx, readTransient, func() error { return r.s.pool.QueryRow(r.ctx, r.query, r.args...).Scan(dest...) })
 }
 
 // rowErr turns pgx.ErrNoRows into a not-found error and wraps anything else.

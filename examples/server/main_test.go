@@ -26,11 +26,17 @@ import (
 // base URL and everything it printed on stdout before it was ready.
 func server(t *testing.T, args ...string) (base string, printed []string) {
 	t.Helper()
+	return serverLogging(t, io.Discard, args...)
+}
+
+// serverLogging is [server] with the server's log written to stderr.
+func serverLogging(t *testing.T, stderr io.Writer, args ...string) (base string, printed []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, io.Discard)
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, stderr)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

@@ -15,8 +15,9 @@ import (
 )
 
 // pgUsers writes a users file: a staff administrator (id 1) and the
-// customers bob (2) and carol (3), all with password pgPassword.
-func pgUsers(t *testing.T) string {
+// customers bob (2) and carol (3), all with password pgPassword, and then
+// the extra users.
+func pgUsers(t *testing.T, extra ...map[string]any) string {
 	t.Helper()
 	users := []map[string]any{
 		{"id": 1, "name": "Admin", "email": "admin@example.com", "password": pgPassword, "account_type": "staff",
@@ -24,7 +25,7 @@ func pgUsers(t *testing.T) string {
 		{"id": 2, "name": "Bob", "email": "bob@example.com", "password": pgPassword, "account_type": "customer"},
 		{"id": 3, "name": "Carol", "email": "carol@example.com", "password": pgPassword, "account_type": "customer"},
 	}
-	b, err := json.Marshal(users)
+	b, err := json.Marshal(append(users, extra...))
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "users.json")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
