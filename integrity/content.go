@@ -12,13 +12,15 @@ import (
 // The known-good copies kept for diffs are stored encrypted (see "Content
 // at rest" in the package doc). A stored copy is
 //
-//	version (1 byte) || nonce (24 bytes) || XChaCha20-Poly1305(content) || tag (16 bytes)
+//	XChaCha20-Poly1305(content) || tag (16 bytes) || nonce (24 bytes) || version (1 byte)
 //
-// with associated data contentAD || version || the content's hash.
+// with associated data contentAD || version || the content's hash. The
+// nonce and version come last so that a copy can be sealed in place, in
+// the buffer the content was read into (see [reader.keepContent]).
 const (
 	contentVersion  = 1
 	contentAD       = "propsec integrity v1 content copy"
-	contentOverhead = 1 + chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+	contentOverhead = chacha20poly1305.Overhead + chacha20poly1305.NonceSizeX + 1
 )
 
 // The reasons a stored copy is not used; [Monitor.Diff] says them after
@@ -49,21 +51,26 @@ func contentAssociatedData(h Hash) []byte {
 	return append(ad, h[:]...)
 }
 
-// seal returns the stored form of data, whose hash is h.
+// seal returns the stored form of data, whose hash is h. When data has
+// room for contentOverhead more bytes, it is sealed in place: data's bytes
+// are overwritten and the result shares its array.
 func (b contentBox) seal(h Hash, data []byte) []byte {
-	out := make([]byte, 1+chacha20poly1305.NonceSizeX, len(data)+contentOverhead)
-	out[0] = contentVersion
-	nonce := out[1:]
-	rand.Read(nonce) // never fails (crypto/rand)
-	return b.aead.Seal(out, nonce, data, contentAssociatedData(h))
+	if cap(data)-len(data) < contentOverhead {
+		data = append(make([]byte, 0, len(data)+contentOverhead), data...)
+	}
+	var nonce [chacha20poly1305.NonceSizeX]byte
+	rand.Read(nonce[:]) // never fails (crypto/rand)
+	out := b.aead.Seal(data[:0], nonce[:], data, contentAssociatedData(h))
+	out = append(out, nonce[:]...)
+	return append(out, contentVersion)
 }
 
 // open returns the content of stored, the stored form of content whose hash
-// is h, or errContentRefused or errContentPlain.
+// is h, or errContentRefused or errContentPlain. stored is left as it is.
 func (b contentBox) open(h Hash, stored []byte) ([]byte, error) {
-	if len(stored) >= contentOverhead && stored[0] == contentVersion {
-		nonce := stored[1 : 1+chacha20poly1305.NonceSizeX]
-		data, err := b.aead.Open(nil, nonce, stored[1+chacha20poly1305.NonceSizeX:], contentAssociatedData(h))
+	if n := len(stored); n >= contentOverhead && stored[n-1] == contentVersion {
+		sealed, nonce := stored[:n-1-chacha20poly1305.NonceSizeX], stored[n-1-chacha20poly1305.NonceSizeX:n-1]
+		data, err := b.aead.Open(nil, nonce, sealed, contentAssociatedData(h))
 		if err == nil {
 			return data, nil
 		}

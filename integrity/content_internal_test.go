@@ -22,8 +22,19 @@ func TestContentBox(t *testing.T) {
 	if bytes.Contains(stored, []byte("hunter2")) || len(stored) != len(data)+contentOverhead {
 		t.Fatalf("stored copy %q", stored)
 	}
-	if again := box.seal(h, data); bytes.Equal(again[1:25], stored[1:25]) {
+	if Hash(blake3.Sum256(data)) != h {
+		t.Fatal("seal altered content that had no room to be sealed in place")
+	}
+	nonce := func(b []byte) []byte { return b[len(b)-25 : len(b)-1] }
+	if again := box.seal(h, data); bytes.Equal(nonce(again), nonce(stored)) {
 		t.Fatal("two copies share a nonce")
+	}
+	// With room after it, content is sealed in its own array.
+	roomy := append(make([]byte, 0, len(data)+contentOverhead), data...)
+	if inPlace := box.seal(h, roomy); &inPlace[0] != &roomy[0] || bytes.Contains(roomy, []byte("hunter2")) {
+		t.Fatal("not sealed in place")
+	} else if got, err := box.open(h, inPlace); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("open after sealing in place: %q %v", got, err)
 	}
 	flip := func(i int) []byte {
 		b := bytes.Clone(stored)
@@ -41,12 +52,12 @@ func TestContentBox(t *testing.T) {
 		{"empty content", box, Hash(blake3.Sum256(nil)), box.seal(Hash(blake3.Sum256(nil)), nil), nil},
 		{"under another hash", box, other, stored, errContentRefused},
 		{"another key", newContentBox([]byte("another key, also of 32 bytes!!!")), h, stored, errContentRefused},
-		{"version byte", box, h, flip(0), errContentRefused},
-		{"nonce byte", box, h, flip(3), errContentRefused},
-		{"ciphertext byte", box, h, flip(30), errContentRefused},
-		{"tag byte", box, h, flip(len(stored) - 1), errContentRefused},
-		{"truncated", box, h, stored[:len(stored)-1], errContentRefused},
-		{"header only", box, h, stored[:25], errContentRefused},
+		{"version byte", box, h, flip(len(stored) - 1), errContentRefused},
+		{"nonce byte", box, h, flip(len(stored) - 10), errContentRefused},
+		{"ciphertext byte", box, h, flip(3), errContentRefused},
+		{"tag byte", box, h, flip(len(data) + 2), errContentRefused},
+		{"truncated", box, h, stored[1:], errContentRefused},
+		{"no ciphertext", box, h, stored[len(data):], errContentRefused},
 		{"empty", box, h, nil, errContentRefused},
 		{"plaintext of an earlier version", box, h, data, errContentPlain},
 		{"plaintext under another hash", box, other, data, errContentRefused},
