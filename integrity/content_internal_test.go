@@ -3,6 +3,7 @@ package integrity
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/zeebo/blake3"
@@ -69,6 +70,34 @@ func TestContentBox(t *testing.T) {
 			}
 			if err == nil && Hash(blake3.Sum256(got)) != c.hash {
 				t.Fatalf("opened %q", got)
+			}
+		})
+	}
+}
+
+// BenchmarkContentBox measures sealing a copy (in place, as a scan does)
+// and opening it, per size.
+func BenchmarkContentBox(b *testing.B) {
+	box := newContentBox([]byte("0123456789abcdef0123456789abcdef"))
+	for _, size := range []int{8 << 10, 1 << 20} {
+		data := bytes.Repeat([]byte("DB_PASSWORD=hunter2\n"), size/20)
+		h := Hash(blake3.Sum256(data))
+		buf := make([]byte, len(data), len(data)+contentOverhead)
+		b.Run(fmt.Sprintf("seal/size=%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				copy(buf, data)
+				box.seal(h, buf)
+			}
+		})
+		stored := box.seal(h, bytes.Clone(data))
+		b.Run(fmt.Sprintf("open/size=%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := box.open(h, stored); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
