@@ -283,7 +283,8 @@ func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error 
 
 // entryFor makes the baseline entry (with its MAC) for a current state, and
 // the content blob to keep with it, if any. When the content is missing,
-// rd (if not nil) reads it again.
+// rd (if not nil) reads it again. The blob is sealed in c.Content's array:
+// c.Content is not to be read after (its length stays, for the budget).
 func (m *Monitor) entryFor(c *current, rd *reader) (Entry, *Blob) {
 	e := c.Entry
 	e.ContentKept = false
@@ -297,7 +298,7 @@ func (m *Monitor) entryFor(c *current, rd *reader) (Entry, *Blob) {
 		}
 		if data != nil {
 			e.ContentKept = true
-			blob = &Blob{Hash: e.Hash, Data: data}
+			blob = &Blob{Hash: e.Hash, Data: m.box.seal(e.Hash, data)}
 		}
 	}
 	e.MAC = m.keys.entryMAC(&e)

@@ -80,3 +80,46 @@ func BenchmarkInit(b *testing.B) {
 		mon.Close()
 	}
 }
+
+// BenchmarkMonitorDiff measures Monitor.Diff of one modified text file
+// (the stored known-good copy read back and diffed with the file on
+// disk), at several sizes, with a few lines changed.
+func BenchmarkMonitorDiff(b *testing.B) {
+	for _, size := range []int{4 << 10, 64 << 10, 1000 << 10} { // the last under the 1 MiB cap
+		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
+			old, new := diffInput(size, 10)
+			root := b.TempDir()
+			file := filepath.Join(root, "app.conf")
+			if err := os.WriteFile(file, old, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			mon, err := integrity.New(integrity.Config{Store: memstore.New(), Key: testKey, Roots: []string{root}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer mon.Close()
+			if _, err := mon.Init(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(file, new, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			c, err := mon.Scan(b.Context())
+			if err != nil || c.ViolationsFound != 1 {
+				b.Fatalf("%+v %v", c, err)
+			}
+			alerts, _, err := mon.Alerts(b.Context(), integrity.ListOptions{})
+			if err != nil || len(alerts) != 1 {
+				b.Fatalf("%d alerts, %v", len(alerts), err)
+			}
+			b.SetBytes(int64(len(old) + len(new)))
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := mon.Diff(b.Context(), alerts[0].ID)
+				if err != nil || d.LinesAdded == 0 {
+					b.Fatalf("%+v %v", d, err)
+				}
+			}
+		})
+	}
+}

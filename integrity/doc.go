@@ -23,8 +23,8 @@
 // For every path under a root the baseline holds an [Entry]: type, size,
 // mode, owner, times, inode, symlink target, device number, and the BLAKE3
 // hash of a regular file's content. The content of text files no larger
-// than the diff cap (1 MiB) is kept too, addressed by its hash (so
-// duplicates are stored once), for diffs.
+// than the diff cap (1 MiB) is kept too, encrypted (see below) and
+// addressed by its hash (so duplicates are stored once), for diffs.
 //
 // The baseline is authenticated with keys derived from [Config.Key], which
 // the host supplies and the store never sees: each entry carries a keyed
@@ -102,6 +102,40 @@
 // known-good content and the current file, with the lines added and
 // removed; "Binary files differ" for binary files; and an explicit "not
 // diffed: over N bytes" past the cap.
+//
+// # Content at rest
+//
+// The copies kept for diffs are often the files most worth stealing (a
+// config.env with a database password), so the store only ever holds them
+// encrypted: XChaCha20-Poly1305 under a key derived from [Config.Key]
+// (BLAKE3 derive-key, context "propsec integrity v1 content encryption";
+// the key never enters the store), with a random 24-byte nonce per copy.
+// The associated data is a domain string, a format version and the
+// content's BLAKE3 hash, the address the copy is stored under. A stolen
+// database or backup therefore discloses no watched file's content (the
+// entries' hashes, sizes and paths stay readable, as before), and
+// [Monitor.Diff] refuses a copy that fails to decrypt, "not diffed: the
+// stored known-good copy failed decryption …": one altered, one moved
+// under another hash, or one stored under another key. A stored copy costs
+// 41 bytes more than its content.
+//
+// Copies are bound to their hash, not to a baseline entry (root and path).
+// The store deduplicates by hash: one copy serves every entry, and in a
+// store shared by several machines every host, with that content, so it
+// cannot carry one entry's name. Binding to the hash refuses what binding to
+// an entry would: a copy moved to an entry of other content fails
+// decryption (and the content is checked against the entry's MAC'd hash
+// besides), while a copy "moved" to an entry of the same content is that
+// entry's own copy. Machines that share a store and its content (pgstore)
+// must share [Config.Key] to diff content they both have: a copy another
+// key encrypted is refused.
+//
+// Copies stored in plaintext by earlier versions are never used: Diff says
+// "not diffed: the known-good copy was stored unencrypted by an earlier
+// version …". sqlitestore and pgstore delete them when they migrate (the
+// diff then says the content is not stored); the content is stored again,
+// encrypted, whenever a new state of the file is accepted (a scan of a
+// deployment, [Monitor.AcceptAlert], a new baseline).
 //
 // # Storage
 //

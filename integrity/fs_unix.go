@@ -366,14 +366,15 @@ func pread(fd int, p []byte, off int64) (int, error) {
 	}
 }
 
-// keepContent copies data if the budget of content in flight allows.
+// keepContent copies data if the budget of content in flight allows, with
+// room after it to seal the copy in place ([contentBox.seal]).
 func (r *reader) keepContent(data []byte) []byte {
 	n := int64(len(data))
 	if r.budget != nil && r.budget.Add(n) > r.budgetMax {
 		r.budget.Add(-n)
 		return nil
 	}
-	return bytes.Clone(data)
+	return append(make([]byte, 0, len(data)+contentOverhead), data...)
 }
 
 // inspectPath inspects root/rel, opening each directory on the way with

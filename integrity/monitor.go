@@ -45,6 +45,7 @@ var (
 type Monitor struct {
 	cfg    Config
 	keys   *macKeys
+	box    contentBox // encrypts the known-good copies
 	filter filter
 	rules  []severityRule
 	// hook, if set (tests only), runs after each read of a file.
@@ -114,7 +115,7 @@ func New(cfg Config) (*Monitor, error) {
 	if hs, ok := cfg.Store.(HostStores); ok {
 		cfg.Store = hs.IntegrityStore(cfg.Host)
 	}
-	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), filter: filter{include: inc, exclude: exc},
+	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: newContentBox(cfg.Key), filter: filter{include: inc, exclude: exc},
 		rules: rules, slot: make(chan struct{}, 1)}
 	m.locker, _ = cfg.Store.(ScanLocker)
 	m.base, m.stop = context.WithCancel(context.Background())

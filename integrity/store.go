@@ -33,7 +33,8 @@ type Store interface {
 	Entries(ctx context.Context, root string) iter.Seq2[Entry, error]
 	// Entry returns one baseline entry.
 	Entry(ctx context.Context, k Key) (Entry, error)
-	// Content returns the known-good content with hash h.
+	// Content returns the stored copy of the known-good content with hash
+	// h, as the Monitor staged it (encrypted; see "Content at rest").
 	Content(ctx context.Context, h Hash) ([]byte, error)
 
 	// Stage saves a batch of baseline changes under set, invisible until
@@ -81,9 +82,11 @@ type Store interface {
 	BeginDeployment(ctx context.Context, d Deployment, events []security.Event) error
 }
 
-// Blob is known-good content, addressed by its BLAKE3 hash.
+// Blob is a copy of known-good content, addressed by the content's BLAKE3
+// hash.
 type Blob struct {
 	Hash Hash
+	// Data is the content encrypted by the Monitor, opaque to the store.
 	Data []byte
 }
 

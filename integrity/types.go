@@ -92,7 +92,7 @@ type Entry struct {
 	// file was not read (over the hash cap, or unreadable).
 	Hash Hash
 	// ContentKept says the content is kept: it is text no larger than the
-	// diff cap, and Store.Content(Hash) returns it.
+	// diff cap, and Store.Content(Hash) returns it, encrypted.
 	ContentKept bool
 	// MAC authenticates the entry with the host's key.
 	MAC Hash

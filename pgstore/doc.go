@@ -69,7 +69,15 @@
 // instance lists and resolves every machine's alerts, each carrying its
 // host, and the Monitor refuses to accept or diff another host's alert,
 // whose file is not on its machine); known-good content is shared, by its
-// hash, and kept while any host's entry refers to it. Used directly as an
+// hash, and kept while any host's entry refers to it. The Monitor stores
+// that content encrypted under a key derived from its integrity.Config.Key
+// (integrity's "Content at rest"), so machines that share a schema must
+// share that Key to diff content they have in common: a copy another
+// machine's Key encrypted is refused ("not diffed: … failed decryption").
+// Migration 0003 deletes the plaintext copies of earlier versions; run
+// VACUUM FULL integrity_content after upgrading so that the table's files
+// no longer hold them (the server's WAL archive and older backups still
+// do). Used directly as an
 // integrity.Store, a Store is the Store of os.Hostname() ("localhost" if
 // that fails).
 //

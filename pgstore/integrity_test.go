@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zeebo/blake3"
 
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/integrity/integritytest"
@@ -205,19 +206,31 @@ func TestTwoHosts(t *testing.T) {
 	assert.Contains(t, d.Text, "-<?php echo 'a';")
 	require.NoError(t, monA.AcceptAlert(ctx, integrity.Actor{}, a.ID))
 
-	// Each host's baseline now holds the content it last accepted.
-	for host, want := range map[string]string{"web-a": "b", "web-b": "b"} {
+	// Each host's baseline now holds the content it last accepted, one
+	// copy shared by both and encrypted.
+	want := blake3.Sum256([]byte("<?php echo 'b';\n"))
+	for _, host := range []string{"web-a", "web-b"} {
 		e, err := st.IntegrityStore(host).Entry(ctx, integrity.Key{Root: root, Path: "index.php"})
 		require.NoError(t, err)
+		require.Equal(t, integrity.Hash(want), e.Hash, host)
 		data, err := st.Content(ctx, e.Hash)
 		require.NoError(t, err)
-		assert.Equal(t, "<?php echo '"+want+"';\n", string(data), host)
+		assert.NotContains(t, string(data), "echo", host)
 	}
 	writeFile(t, file, "<?php echo 'c';\n")
 	for _, m := range []*integrity.Monitor{monA, monB} {
 		c, err := m.Scan(ctx)
 		require.NoError(t, err)
 		assert.EqualValues(t, 1, c.ViolationsFound)
+		as, _, err := m.Alerts(ctx, integrity.ListOptions{})
+		require.NoError(t, err)
+		for _, a := range as {
+			if a.CheckID == c.ID {
+				d, err := m.Diff(ctx, a.ID)
+				require.NoError(t, err)
+				assert.Contains(t, d.Text, "-<?php echo 'b';\n+<?php echo 'c';\n", a.Host)
+			}
+		}
 	}
 }
 
@@ -301,4 +314,72 @@ func TestScanLockWaiterLeavesNoLock(t *testing.T) {
 	require.Equal(t, 1, held())
 	require.NoError(t, second.Release(ctx))
 	require.Zero(t, held())
+}
+
+// TestIntegrityPlaintextCopiesDropped builds a schema of the previous
+// format (version 2, the copies in plaintext), opens it: migration 0003
+// drops the copies, the diff says the content is not stored, and the next
+// accepted state is stored encrypted and diffed. It fails without the
+// migration.
+func TestIntegrityPlaintextCopiesDropped(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	ctx := t.Context()
+	root := t.TempDir()
+	file := filepath.Join(root, "config.env")
+	writeFile(t, file, "DB_PASSWORD=hunter2-pg\n")
+	st, err := Open(ctx, dsn)
+	require.NoError(t, err)
+	mon := newMonitor(t, st, "web-a", root)
+	_, err = mon.Init(ctx)
+	require.NoError(t, err)
+	// What version 2 stored: the copy in the clear.
+	sum := blake3.Sum256([]byte("DB_PASSWORD=hunter2-pg\n"))
+	tag, err := st.pool.Exec(ctx, `UPDATE integrity_content SET data = $1 WHERE hash = $2`,
+		[]byte("DB_PASSWORD=hunter2-pg\n"), sum[:])
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	_, err = st.pool.Exec(ctx, `DELETE FROM propsec_schema WHERE version = 3`)
+	require.NoError(t, err)
+	require.NoError(t, mon.Close())
+	require.NoError(t, st.Close())
+
+	st, err = Open(ctx, dsn)
+	require.NoError(t, err)
+	defer st.Close()
+	var copies, plain int
+	require.NoError(t, st.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE position('hunter2'::bytea IN data) > 0)
+		FROM integrity_content`).Scan(&copies, &plain))
+	assert.Zero(t, plain, "plaintext copies left")
+	assert.Zero(t, copies)
+
+	mon = newMonitor(t, st, "web-a", root)
+	writeFile(t, file, "DB_PASSWORD=swordfish\n")
+	c, err := mon.Scan(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, c.ViolationsFound)
+	as, _, err := mon.Alerts(ctx, integrity.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, as, 1)
+	d, err := mon.Diff(ctx, as[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, "not diffed: the known-good content is not stored", d.Text)
+	require.NoError(t, mon.AcceptAlert(ctx, integrity.Actor{UserID: 1}, as[0].ID))
+	require.NoError(t, st.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE position('swordfish'::bytea IN data) > 0)
+		FROM integrity_content`).Scan(&copies, &plain))
+	assert.Equal(t, 1, copies)
+	assert.Zero(t, plain, "the accepted copy is stored in the clear")
+
+	writeFile(t, file, "DB_PASSWORD=again\n")
+	c, err = mon.Scan(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, c.ViolationsFound)
+	as, _, err = mon.Alerts(ctx, integrity.ListOptions{})
+	require.NoError(t, err)
+	for _, a := range as {
+		if a.CheckID == c.ID {
+			d, err := mon.Diff(ctx, a.ID)
+			require.NoError(t, err)
+			assert.Contains(t, d.Text, "-DB_PASSWORD=swordfish\n+DB_PASSWORD=again\n")
+		}
+	}
 }

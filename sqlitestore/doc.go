@@ -24,6 +24,18 @@
 // reverse. Reads go through a separate pool of read-only connections and
 // never wait for the writer.
 //
+// # File permissions
+//
+// The database holds password hashes, secrets such as the CSRF key, and
+// the integrity baseline, so [Open] creates a new database file mode 0600
+// whatever the umask, and SQLite creates its -wal and -shm files with the
+// database's mode. Opening an existing database that group or others can
+// read logs a warning ([Options].Logger) with the chmod 600 command to run.
+// The integrity package stores the copies it keeps for diffs encrypted;
+// migration 0005 deletes the plaintext copies of earlier versions (with
+// secure_delete, and a checkpoint that truncates the WAL), so older backups
+// are the only place they remain.
+//
 // # Schema
 //
 // The schema is created and upgraded by versioned migrations compiled into

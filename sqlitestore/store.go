@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"time"
@@ -53,18 +54,45 @@ func fileURI(path string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath()
 }
 
-// Open opens the database at path, creating the file if it is missing, and
-// brings its schema up to date. The caller must call [Store.Close].
+// Options are the settings of [OpenWith].
+type Options struct {
+	// Logger receives the warning that other local users can read the
+	// database's files. Nil means [slog.Default].
+	Logger *slog.Logger
+}
+
+// Open opens the database at path with the default [Options]; see
+// [OpenWith].
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens the database at path, creating the file if it is missing,
+// and brings its schema up to date. The caller must call [Store.Close].
+//
+// A new database, and the -wal and -shm files beside it, are created mode
+// 0600 whatever the umask: they hold password hashes and secrets. Opening
+// an existing one that group or others can read logs a warning with the
+// chmod command that fixes it.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if path == "" || path == ":memory:" {
 		return nil, errors.New("sqlitestore: a database file path is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	s := &Store{}
 	fail := func(err error) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
-	var err error
+	created, err := createPrivate(path)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	if !created {
+		warnExposed(o.Logger, path)
+	}
 	if s.w, err = sql.Open("sqlite", writerDSN(path)); err != nil {
 		return fail(wrap("open", err))
 	}
@@ -75,8 +103,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.checkWriter(ctx); err != nil {
 		return fail(err)
 	}
-	if err := migrate(ctx, s.w); err != nil {
+	applied, err := migrate(ctx, s.w)
+	if err != nil {
 		return fail(err)
+	}
+	if applied > 0 {
+		// Leave no page a migration deleted (0005: plaintext content) in
+		// the WAL. Best effort: a reader of another process may hold
+		// frames back; they go at a later checkpoint.
+		if _, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return fail(wrap("checkpoint", err))
+		}
 	}
 
 	if s.r, err = sql.Open("sqlite", readerDSN(path)); err != nil {

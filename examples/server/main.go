@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := openStore(ctx, o.db)
+	store, err := openStore(ctx, o.db, log)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"strings"
 
@@ -36,12 +37,13 @@ func isPostgres(db string) bool {
 
 // openStore opens the store -db names: a postgres:// or postgresql:// URL
 // selects PostgreSQL (pgstore), for several instances sharing one
-// database; anything else is a SQLite file.
-func openStore(ctx context.Context, db string) (backend, error) {
+// database; anything else is a SQLite file. log receives the store's
+// warnings.
+func openStore(ctx context.Context, db string, log *slog.Logger) (backend, error) {
 	if isPostgres(db) {
 		return pgstore.Open(ctx, db)
 	}
-	return sqlitestore.Open(ctx, db)
+	return sqlitestore.OpenWith(ctx, db, sqlitestore.Options{Logger: log})
 }
 
 // redactDB returns db fit for a log line: a URL without its password.
