@@ -49,6 +49,13 @@
 //	POST   /api/security/run-integrity-check        starts a check: {"check_id": "chk_…", "status": "running"}
 //	GET    /api/security/file-integrity-progress    ?check_id=chk_…
 //	GET    /api/security/file-diff                  ?alert_id=12
+//	POST   /api/security/ignore-alert               {"alert_id": 12} (extension)
+//	POST   /api/security/bulk-ignore-alerts         {"alert_ids": [12, 13]} (extension)
+//	GET    /api/security/deployments                ?limit=: the open window and recent ones (extension)
+//	POST   /api/security/deployments                {"action": "begin", "description": "…"} or {"action": "end"} (extension)
+//
+// The ignore and deployment endpoints are extensions of the documented API
+// (see Deployments and ignored alerts below).
 //
 // Any other path under /api/security/ or /api/admin/ is a JSON 404, and so
 // is a path there that is not in canonical form (see Use); a wrong method
@@ -132,6 +139,46 @@
 // message. The permission is checked by the adapter, at the domain-call
 // step, since the Monitor knows no principals; audit events name the
 // caller as the Monitor's Actor.
+//
+// # Deployments and ignored alerts
+//
+// These extensions of the documented API are file-integrity endpoints like
+// the others (staff, api.security.file_integrity_alerts.manage, CSRF on
+// the POSTs, audited, the same envelope, check order and errors).
+//
+// The seed raises alerts for changes "outside of a planned deployment";
+// POST /api/security/deployments opens and closes that window on the
+// machine of the instance that serves it (integrity.Monitor). {"action":
+// "begin", "description": "release 1.2"} first runs a scan, so that
+// earlier changes still alert (the request waits for it), then opens the
+// window: message "Deployment started", data the deployment. The
+// description is required, trimmed, and at most 500 characters. While the
+// window is open, checks raise no alerts. {"action": "end"} accepts every
+// change since it opened into the baseline and closes it: message
+// "Deployment ended", data {"accepted": N, "deployment": {…}}, N counting
+// the baseline entries accepted. A begin while a window is open is a 409
+// whose message and data.deployment name the open one; an end with none
+// open is a 404. A deployment is
+//
+//	{"id": "dep_…", "description": "…", "started_at": "2024-06-14T10:00:00Z",
+//	 "started_by": 1, "ended_at": null, "ended_by": null, "accepted": null}
+//
+// started_by and ended_by being user ids (0: the host application), and the
+// last three null while it is open. GET /api/security/deployments answers
+// {"open": {…} or null, "recent": […]}, recent holding the latest ended
+// deployments, the latest first (?limit= 1 to 100, default 25). A stored
+// window that fails verification (written to the database behind the
+// Monitor's back) is a 409 for GET and for end: scans ignore it and raise a
+// baseline_tampered alert.
+//
+// POST /api/security/ignore-alert {"alert_id": 12} (message "Alert
+// ignored") and POST /api/security/bulk-ignore-alerts {"alert_ids": […]}
+// (message "N alert(s) ignored") set status 2, which the alert list's
+// filter knows. They work as resolve-alert and bulk-resolve-alerts do: the
+// same limits, a 404 naming unknown ids with nothing changed, duplicates
+// counted once, and an alert already in that status counted but not
+// changed. An ignored alert can be resolved and a resolved one ignored;
+// each change is audited with the status it had.
 //
 // # Request bodies
 //

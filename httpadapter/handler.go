@@ -219,6 +219,9 @@ func New(cfg Config) (*Handler, error) {
 //	POST        /api/security/run-integrity-check
 //	GET         /api/security/file-integrity-progress
 //	GET         /api/security/file-diff
+//	POST        /api/security/ignore-alert
+//	POST        /api/security/bulk-ignore-alerts
+//	GET, POST   /api/security/deployments
 //
 // with Config.Breach set, GET /api/security/password-breach-check; with
 // Config.Report set, GET /api/admin/security-report; when the session store

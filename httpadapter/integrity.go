@@ -39,12 +39,15 @@ func (h *Handler) integrityRoutes() map[string]map[string]endpoint {
 	}
 	return map[string]map[string]endpoint{
 		"/api/security/file-integrity-alerts":   get(h.listAlerts),
-		"/api/security/resolve-alert":           post(h.resolveAlert),
+		"/api/security/resolve-alert":           post(h.oneAlert(h.integrity.ResolveAlerts, "Alert resolved")),
 		"/api/security/bulk-resolve-alerts":     post(h.bulkAlerts(h.integrity.ResolveAlerts, "%d alert(s) resolved")),
+		"/api/security/ignore-alert":            post(h.oneAlert(h.integrity.IgnoreAlerts, "Alert ignored")),
+		"/api/security/bulk-ignore-alerts":      post(h.bulkAlerts(h.integrity.IgnoreAlerts, "%d alert(s) ignored")),
 		"/api/security/bulk-delete-alerts":      post(h.bulkAlerts(h.integrity.DeleteAlerts, "%d alert(s) deleted")),
 		"/api/security/run-integrity-check":     post(h.runIntegrityCheck),
 		"/api/security/file-integrity-progress": get(h.integrityProgress),
 		"/api/security/file-diff":               get(h.fileDiff),
+		"/api/security/deployments":             methods(get(h.readDeployments), post(h.changeDeployment)),
 	}
 }
 
@@ -152,21 +155,24 @@ func (h *Handler) listAlerts(c *call) (func() (reply, error), error) {
 	}, nil
 }
 
-// resolveAlert serves POST /api/security/resolve-alert.
-func (h *Handler) resolveAlert(c *call) (func() (reply, error), error) {
-	var id int64
-	if err := c.bind(intField("alert_id", &id, true)); err != nil {
-		return nil, err
-	}
-	if id <= 0 {
-		return nil, security.Invalid("alert_id", "must be a positive integer")
-	}
-	return func() (reply, error) {
-		if _, err := h.integrity.ResolveAlerts(c.r.Context(), c.actor(), id); err != nil {
-			return reply{}, describe(err, security.ErrNotFound, "Alert not found")
+// oneAlert serves a POST that applies op (resolve, ignore) to the body's
+// alert_id and answers with message.
+func (h *Handler) oneAlert(op func(context.Context, integrity.Actor, ...int64) (int, error), message string) prepareFunc {
+	return func(c *call) (func() (reply, error), error) {
+		var id int64
+		if err := c.bind(intField("alert_id", &id, true)); err != nil {
+			return nil, err
 		}
-		return reply{message: "Alert resolved"}, nil
-	}, nil
+		if id <= 0 {
+			return nil, security.Invalid("alert_id", "must be a positive integer")
+		}
+		return func() (reply, error) {
+			if _, err := op(c.r.Context(), c.actor(), id); err != nil {
+				return reply{}, describe(err, security.ErrNotFound, "Alert not found")
+			}
+			return reply{message: message}, nil
+		}, nil
+	}
 }
 
 // bulkAlerts serves a POST that applies op to the body's alert_ids and

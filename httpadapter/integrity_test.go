@@ -520,6 +520,8 @@ func integrityRoutes() map[string]struct {
 		"list":     {"GET", "/api/security/file-integrity-alerts?status=0", nil},
 		"resolve":  {"POST", "/api/security/resolve-alert", map[string]any{"alert_id": 1}},
 		"bulk":     {"POST", "/api/security/bulk-resolve-alerts", map[string]any{"alert_ids": []int{1, 2}}},
+		"ignore":   {"POST", "/api/security/ignore-alert", map[string]any{"alert_id": 1}},
+		"bulk ign": {"POST", "/api/security/bulk-ignore-alerts", map[string]any{"alert_ids": []int{1, 2}}},
 		"delete":   {"POST", "/api/security/bulk-delete-alerts", map[string]any{"alert_ids": []int{1, 2}}},
 		"run":      {"POST", "/api/security/run-integrity-check", map[string]any{}},
 		"progress": {"GET", "/api/security/file-integrity-progress?check_id=chk_aaaaaaaaaaaaaaaaaaaa", nil},
@@ -643,7 +645,7 @@ func TestIntegrityNotFound(t *testing.T) {
 		"progress":        {request{method: "GET", path: "/api/security/file-integrity-progress?check_id=" + security.NewID(integrity.CheckIDPrefix), bearer: f.admin}, "Check not found"},
 		"diff":            {request{method: "GET", path: "/api/security/file-diff?alert_id=999", bearer: f.admin}, "Alert not found"},
 		"unknown path":    {request{method: "GET", path: "/api/security/file-integrity-alerts/1", bearer: f.admin}, "Not found"},
-		"unknown sibling": {request{method: "POST", path: "/api/security/bulk-ignore-alerts", bearer: f.admin, body: `{}`}, "Not found"},
+		"unknown sibling": {request{method: "POST", path: "/api/security/bulk-reopen-alerts", bearer: f.admin, body: `{}`}, "Not found"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := f.refuse(t, c.rq, http.StatusNotFound, "not_found")
@@ -759,6 +761,13 @@ func TestIntegrityBadQuery(t *testing.T) {
 	}
 }
 
+// The alert status endpoints that take one alert_id, and those that take
+// alert_ids.
+var (
+	singlePaths = []string{"/api/security/resolve-alert", "/api/security/ignore-alert"}
+	bulkPaths   = []string{"/api/security/bulk-resolve-alerts", "/api/security/bulk-ignore-alerts", "/api/security/bulk-delete-alerts"}
+)
+
 func TestIntegrityBadBody(t *testing.T) {
 	f := newFIM(t)
 	got := f.changeThree()
@@ -793,7 +802,7 @@ func TestIntegrityBadBody(t *testing.T) {
 		"trailing comma": {`[1,]`, "JSON"},
 		"unterminated":   {`[1`, "JSON"},
 	}
-	for _, path := range []string{"/api/security/bulk-resolve-alerts", "/api/security/bulk-delete-alerts"} {
+	for _, path := range bulkPaths {
 		for name, c := range bulk {
 			t.Run(path+"/"+name, func(t *testing.T) {
 				body := `{}`
@@ -834,12 +843,14 @@ func TestIntegrityBadBody(t *testing.T) {
 		"ids":        {`{"alert_id":1,"alert_ids":[1]}`, "alert_ids"},
 		"empty body": {``, "JSON"},
 	} {
-		t.Run("resolve/"+name, func(t *testing.T) {
-			r := f.refuse(t, request{method: "POST", path: "/api/security/resolve-alert", bearer: f.admin, body: c.body, header: hdr, contentType: "application/json"}, http.StatusBadRequest, "invalid_request")
-			if msg := r.body["message"].(string); !strings.Contains(msg, c.want) {
-				t.Fatalf("message %q does not name %q", msg, c.want)
-			}
-		})
+		for _, path := range singlePaths {
+			t.Run(path+"/"+name, func(t *testing.T) {
+				r := f.refuse(t, request{method: "POST", path: path, bearer: f.admin, body: c.body, header: hdr, contentType: "application/json"}, http.StatusBadRequest, "invalid_request")
+				if msg := r.body["message"].(string); !strings.Contains(msg, c.want) {
+					t.Fatalf("message %q does not name %q", msg, c.want)
+				}
+			})
+		}
 	}
 	t.Run("run/extra field", func(t *testing.T) {
 		f.refuse(t, request{method: "POST", path: "/api/security/run-integrity-check", bearer: f.admin, body: `{"roots":["/"]}`, header: hdr}, http.StatusBadRequest, "invalid_request")
@@ -855,17 +866,19 @@ func TestIntegrityBodyTooLarge(t *testing.T) {
 	got := f.changeThree()
 	id := fmt.Sprint(ids(got["index.php"])[0])
 	long := "[" + strings.Repeat(id+", ", 100) + id + "]"
-	for _, path := range []string{"/api/security/bulk-resolve-alerts", "/api/security/bulk-delete-alerts"} {
+	for _, path := range bulkPaths {
 		t.Run(path, func(t *testing.T) {
 			f.refuse(t, request{method: "POST", path: path, bearer: f.admin, body: `{"alert_ids":` + long + `}`,
 				header: http.Header{"X-Csrf-Token": {f.csrfToken(f.admin)}}}, http.StatusRequestEntityTooLarge, "body_too_large")
 		})
 	}
-	t.Run("resolve", func(t *testing.T) {
-		f.refuse(t, request{method: "POST", path: "/api/security/resolve-alert", bearer: f.admin,
-			body: `{"alert_id":` + id + strings.Repeat(" ", 300) + `}`, header: http.Header{"X-Csrf-Token": {f.csrfToken(f.admin)}}},
-			http.StatusRequestEntityTooLarge, "body_too_large")
-	})
+	for _, path := range singlePaths {
+		t.Run(path, func(t *testing.T) {
+			f.refuse(t, request{method: "POST", path: path, bearer: f.admin,
+				body: `{"alert_id":` + id + strings.Repeat(" ", 300) + `}`, header: http.Header{"X-Csrf-Token": {f.csrfToken(f.admin)}}},
+				http.StatusRequestEntityTooLarge, "body_too_large")
+		})
+	}
 	t.Run("run", func(t *testing.T) {
 		f.refuse(t, request{method: "POST", path: "/api/security/run-integrity-check", bearer: f.admin,
 			body: `{"csrf_token":"` + f.csrfToken(f.admin) + `"` + strings.Repeat(" ", 300) + `}`},

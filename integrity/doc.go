@@ -91,10 +91,13 @@
 // # Deployments
 //
 // [Monitor.BeginDeployment] scans (so earlier changes still alert) and
-// opens a window, kept in the store; scans during it raise nothing.
-// [Monitor.EndDeployment] accepts every change into the baseline and closes
-// the window in one commit, with one audit event recording how many
-// entries were accepted.
+// opens a window, kept in the store; scans during it raise nothing. Its
+// description is required, at most [MaxDescriptionRunes] characters
+// ([CleanDescription]). [Monitor.EndDeployment] accepts every change into
+// the baseline and closes the window in one commit, with one audit event
+// recording how many entries were accepted; the ended window, with when,
+// by whom and how many, joins the history that
+// [Monitor.EndedDeployments] reads.
 //
 // # Diffs
 //
@@ -153,7 +156,8 @@
 //     implements [HostStores], and the Monitor works on the Store of its
 //     host: its baseline, seals, observations, staged changes and open
 //     deployment are its own, even where two machines watch the same root
-//     path. Deployments are therefore opened and ended per machine.
+//     path. Deployments are therefore opened and ended per machine, and
+//     each machine has its own history of them.
 //   - Alerts are shared: every instance lists, resolves, ignores and
 //     deletes the alerts of every machine. Accepting an alert and diffing
 //     it need its file, so a Monitor of another host refuses them with an

@@ -65,8 +65,8 @@ func ExampleMonitor_BeginDeployment() {
 	mon.BeginDeployment(ctx, integrity.Actor{}, "release 2.0")
 	os.WriteFile(filepath.Join(dir, "app.js"), []byte("v2\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "vendor.js"), []byte("lib\n"), 0o644)
-	accepted, _ := mon.EndDeployment(ctx, integrity.Actor{})
-	fmt.Println("accepted", accepted)
+	ended, _ := mon.EndDeployment(ctx, integrity.Actor{})
+	fmt.Println("accepted", ended.Accepted)
 
 	check, _ := mon.Scan(ctx)
 	fmt.Println("violations", check.ViolationsFound)

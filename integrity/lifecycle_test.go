@@ -36,10 +36,14 @@ func TestDeploymentWindow(t *testing.T) {
 	wantNone(t, e.scan())
 	e.open() // the host restarts mid-deployment: the window is stored
 	wantNone(t, e.scan())
-	n, err := e.mon.EndDeployment(e.ctx, actor)
+	ended, err := e.mon.EndDeployment(e.ctx, actor)
 	must(t, err)
-	if n != 3 {
-		t.Fatalf("accepted %d, want 3", n)
+	if ended.Accepted != 3 || ended.Deployment != d || ended.EndedByUserID != 42 || !ended.EndedAt.Equal(e.clock.Now()) {
+		t.Fatalf("ended %+v, want 3 accepted of %+v", ended, d)
+	}
+	if hist, err := e.mon.EndedDeployments(e.ctx, 0); err != nil || len(hist) != 1 || hist[0].ID != d.ID ||
+		hist[0].Accepted != 3 || hist[0].EndedByUserID != 42 || hist[0].Description != "release 1.2" {
+		t.Fatalf("history %+v %v", hist, err)
 	}
 	evs := events(t, e.store, integrity.EventDeploymentEnded)
 	if len(evs) != 1 || evs[0].Details["accepted"] != "3" || evs[0].ActorUserID != 42 || evs[0].Subject != d.ID {

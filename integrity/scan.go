@@ -934,15 +934,15 @@ func (m *Monitor) runInit(ctx context.Context, j *job) error {
 }
 
 // runEnd accepts the changes of deployment d into the baseline and ends it,
-// in one commit.
-func (m *Monitor) runEnd(ctx context.Context, j *job, d Deployment, actor Actor) error {
+// in one commit, and returns how it ended.
+func (m *Monitor) runEnd(ctx context.Context, j *job, d Deployment, actor Actor) (DeploymentEnd, error) {
 	t := &tamperLog{}
 	seals, err := m.sealsByRoot(ctx)
 	if err != nil {
-		return err
+		return DeploymentEnd{}, err
 	}
 	if err := m.cfg.Store.DiscardStaged(ctx, ""); err != nil {
-		return err
+		return DeploymentEnd{}, err
 	}
 	var commits []RootCommit
 	var accepted int64
@@ -957,7 +957,7 @@ func (m *Monitor) runEnd(ctx context.Context, j *job, d Deployment, actor Actor)
 		}
 		if err := r.run(old, obs); err != nil {
 			m.cfg.Store.DiscardStaged(context.WithoutCancel(ctx), j.id)
-			return err
+			return DeploymentEnd{}, err
 		}
 		if has && r.oldSeal.sum() != seal.Sum {
 			t.note(Key{Root: root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch; rebuilt)", root))
@@ -966,13 +966,14 @@ func (m *Monitor) runEnd(ctx context.Context, j *job, d Deployment, actor Actor)
 		commits = append(commits, RootCommit{Previous: seal.Sum, Replace: !has,
 			Seal: Seal{Root: root, Sum: r.newSeal.sum(), Entries: r.newSeal.n, UpdatedAt: m.now()}})
 	}
-	ev := actor.event(EventDeploymentEnded, m.now(), d.ID, map[string]string{
+	end := DeploymentEnd{EndedAt: m.now(), EndedByUserID: actor.UserID, Accepted: accepted}
+	ev := actor.event(EventDeploymentEnded, end.EndedAt, d.ID, map[string]string{
 		"accepted": fmt.Sprint(accepted), "description": d.Description, "check_id": j.id})
-	if err := m.cfg.Store.Commit(ctx, Commit{Set: j.id, Roots: commits, EndDeployment: d.ID,
+	if err := m.cfg.Store.Commit(ctx, Commit{Set: j.id, Roots: commits, EndDeployment: d.ID, Ended: end,
 		Events: []security.Event{ev}}); err != nil {
 		m.cfg.Store.DiscardStaged(context.WithoutCancel(ctx), j.id)
-		return err
+		return DeploymentEnd{}, err
 	}
 	j.accepted.Add(accepted)
-	return m.raiseTamper(ctx, j, t)
+	return end, m.raiseTamper(ctx, j, t)
 }

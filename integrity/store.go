@@ -80,6 +80,10 @@ type Store interface {
 	// [security.ErrConflict] if one is open. A deployment ends in
 	// [Store.Commit].
 	BeginDeployment(ctx context.Context, d Deployment, events []security.Event) error
+	// EndedDeployments returns at most limit ended deployments, the
+	// latest ended first (of two ended at the same time, the one ended
+	// later by [Store.Commit] first).
+	EndedDeployments(ctx context.Context, limit int) ([]EndedDeployment, error)
 }
 
 // Blob is a copy of known-good content, addressed by the content's BLAKE3
@@ -121,8 +125,9 @@ type RootCommit struct {
 //     staged puts and deletes of Set (Set may be "" or have nothing staged);
 //   - forgets the observation of every key whose entry it put or deleted,
 //     and every observation of a root with Replace;
-//   - stores the new seals, ends the deployment, writes Events and drops
-//     the staged set;
+//   - stores the new seals, ends the deployment (moving it to the history
+//     of [Store.EndedDeployments] with Ended), writes Events and drops the
+//     staged set;
 //   - may drop content no entry refers to any more.
 //
 // Every root the set touches is listed in Roots.
@@ -130,7 +135,10 @@ type Commit struct {
 	Set           string
 	Roots         []RootCommit
 	EndDeployment string
-	Events        []security.Event
+	// Ended is how the deployment EndDeployment names ended, for the
+	// history.
+	Ended  DeploymentEnd
+	Events []security.Event
 }
 
 // Findings is what one batch of a scan stores.

@@ -25,6 +25,7 @@ type integrityState struct {
 	alerts       map[int64]*integrity.Alert
 	nextAlertID  int64
 	deployment   *integrity.Deployment
+	ended        []integrity.EndedDeployment // in the order they ended
 }
 
 // integrityRoot is one root's baseline. entries is sorted by Path and never
@@ -236,6 +237,7 @@ func (s *Store) Commit(_ context.Context, c integrity.Commit) error {
 	maps.Copy(st.content, ss.blobs)
 	delete(st.staged, c.Set)
 	if c.EndDeployment != "" {
+		st.ended = append(st.ended, integrity.EndedDeployment{Deployment: *st.deployment, DeploymentEnd: c.Ended})
 		st.deployment = nil
 	}
 	// Drop content no entry refers to.
@@ -426,4 +428,14 @@ func (s *Store) BeginDeployment(_ context.Context, d integrity.Deployment, event
 	st.deployment = &d
 	s.appendEvents(events)
 	return nil
+}
+
+// EndedDeployments implements [integrity.Store].
+func (s *Store) EndedDeployments(_ context.Context, limit int) ([]integrity.EndedDeployment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.integ().ended)
+	slices.Reverse(out) // the last ended first among equal times
+	slices.SortStableFunc(out, func(a, b integrity.EndedDeployment) int { return b.EndedAt.Compare(a.EndedAt) })
+	return out[:min(max(limit, 0), len(out))], nil
 }

@@ -128,6 +128,11 @@ func (s *Store) BeginDeployment(ctx context.Context, d integrity.Deployment, eve
 	return s.own().BeginDeployment(ctx, d, events)
 }
 
+// EndedDeployments implements [integrity.Store] for this machine.
+func (s *Store) EndedDeployments(ctx context.Context, limit int) ([]integrity.EndedDeployment, error) {
+	return s.own().EndedDeployments(ctx, limit)
+}
+
 // bytea is s as a bytea parameter: never nil, since a nil []byte is NULL.
 func bytea(s string) []byte {
 	if s == "" {
@@ -351,7 +356,12 @@ func (h *hostStore) Commit(ctx context.Context, c integrity.Commit) error {
 			}
 		}
 		if c.EndDeployment != "" {
-			tag, err := tx.Exec(ctx, `DELETE FROM integrity_deployments WHERE host = $1 AND id = $2`, h.host, c.EndDeployment)
+			tag, err := tx.Exec(ctx, `WITH ended AS (DELETE FROM integrity_deployments WHERE host = $1 AND id = $2
+				RETURNING host, id, description, started_at, actor_user_id, mac)
+				INSERT INTO integrity_deployments_ended (host, id, description, started_at, actor_user_id, mac,
+					ended_at, ended_by, accepted)
+				SELECT host, id, description, started_at, actor_user_id, mac, $3, $4, $5 FROM ended`,
+				h.host, c.EndDeployment, nanos(c.Ended.EndedAt), c.Ended.EndedByUserID, c.Ended.Accepted)
 			if err != nil {
 				return err
 			}
@@ -659,6 +669,31 @@ func (h *hostStore) Deployment(ctx context.Context) (integrity.Deployment, error
 		return integrity.Deployment{}, wrap("integrity deployment", err)
 	}
 	return d, nil
+}
+
+// EndedDeployments implements [integrity.Store]: the ended deployments of
+// this host.
+func (h *hostStore) EndedDeployments(ctx context.Context, limit int) ([]integrity.EndedDeployment, error) {
+	list, err := query(ctx, h.s, scanEndedDeployment, `SELECT id, description, started_at, actor_user_id, mac,
+		ended_at, ended_by, accepted FROM integrity_deployments_ended WHERE host = $1
+		ORDER BY ended_at DESC, seq DESC LIMIT $2`, h.host, max(limit, 0))
+	if err != nil {
+		return nil, wrap("ended integrity deployments", err)
+	}
+	return list, nil
+}
+
+func scanEndedDeployment(sc scanner) (integrity.EndedDeployment, error) {
+	var d integrity.EndedDeployment
+	var started, ended int64
+	var mac []byte
+	if err := sc.Scan(&d.ID, &d.Description, &started, &d.ActorUserID, &mac, &ended, &d.EndedByUserID, &d.Accepted); err != nil {
+		return d, err
+	}
+	d.StartedAt, d.EndedAt = fromNanos(started), fromNanos(ended)
+	var err error
+	d.MAC, err = hash(mac)
+	return d, err
 }
 
 // BeginDeployment implements [integrity.Store]: one INSERT … ON CONFLICT

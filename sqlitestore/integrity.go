@@ -393,7 +393,11 @@ func (s *Store) Commit(ctx context.Context, c integrity.Commit) error {
 				VALUES (?, ?, ?, ?)`, []any{blob(rc.Seal.Root), rc.Seal.Sum[:], rc.Seal.Entries, nanos(rc.Seal.UpdatedAt)}})
 		}
 		if c.EndDeployment != "" {
-			steps = append(steps, step{`DELETE FROM integrity_deployment`, nil})
+			steps = append(steps, step{`INSERT INTO integrity_deployments_ended (id, description, started_at,
+				actor_user_id, mac, ended_at, ended_by, accepted)
+				SELECT id, description, started_at, actor_user_id, mac, ?, ?, ? FROM integrity_deployment`,
+				[]any{nanos(c.Ended.EndedAt), c.Ended.EndedByUserID, c.Ended.Accepted}},
+				step{`DELETE FROM integrity_deployment`, nil})
 		}
 		if err := execAll(ctx, tx, steps...); err != nil {
 			return err
@@ -604,6 +608,24 @@ func (s *Store) Deployment(ctx context.Context) (integrity.Deployment, error) {
 		return integrity.Deployment{}, rowErr("integrity deployment", "deployment", err)
 	}
 	return d, nil
+}
+
+// EndedDeployments implements [integrity.Store].
+func (s *Store) EndedDeployments(ctx context.Context, limit int) ([]integrity.EndedDeployment, error) {
+	list, err := collect(scanEndedDeployment)(s.r.QueryContext(ctx, `SELECT id, description, started_at,
+		actor_user_id, mac, ended_at, ended_by, accepted FROM integrity_deployments_ended
+		ORDER BY ended_at DESC, seq DESC LIMIT ?`, max(limit, 0)))
+	if err != nil {
+		return nil, wrap("ended integrity deployments", err)
+	}
+	return list, nil
+}
+
+func scanEndedDeployment(sc scanner) (integrity.EndedDeployment, error) {
+	var d integrity.EndedDeployment
+	err := sc.Scan(&d.ID, &d.Description, timeCol{&d.StartedAt}, &d.ActorUserID, hashCol{&d.MAC},
+		timeCol{&d.EndedAt}, &d.EndedByUserID, &d.Accepted)
+	return d, err
 }
 
 // BeginDeployment implements [integrity.Store].

@@ -477,9 +477,9 @@ func TestIntegrityMonitorSQLite(t *testing.T) {
 	_, err = mon.BeginDeployment(ctx, integrity.Actor{}, "release")
 	require.NoError(t, err)
 	write("dir3/file3.txt", "deployed\n")
-	accepted, err := mon.EndDeployment(ctx, integrity.Actor{})
+	ended, err := mon.EndDeployment(ctx, integrity.Actor{})
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), accepted, "the deployment's change, not those alerted on before")
+	assert.Equal(t, int64(1), ended.Accepted, "the deployment's change, not those alerted on before")
 	assert.Zero(t, scan(mon).ViolationsFound)
 
 	// A record altered in the database is caught.

@@ -495,13 +495,60 @@ func testDeployment(t *testing.T, s Store) {
 	if err := s.Commit(ctx, integrity.Commit{EndDeployment: "dep_other"}); !errors.Is(err, security.ErrConflict) {
 		t.Fatalf("ending another deployment: %v", err)
 	}
-	check(t, s.Commit(ctx, integrity.Commit{EndDeployment: "dep_1", Events: []security.Event{{Time: t0, Type: integrity.EventDeploymentEnded}}}))
+	if got, err := s.EndedDeployments(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("history while open: %+v %v", got, err)
+	}
+	end1 := integrity.DeploymentEnd{EndedAt: t0.Add(time.Hour), EndedByUserID: 5, Accepted: 3}
+	check(t, s.Commit(ctx, integrity.Commit{EndDeployment: "dep_1", Ended: end1,
+		Events: []security.Event{{Time: t0, Type: integrity.EventDeploymentEnded}}}))
 	if _, err := s.Deployment(ctx); !errors.Is(err, security.ErrNotFound) {
 		t.Fatalf("after end: %v", err)
 	}
 	want := []security.EventType{integrity.EventDeploymentStarted, integrity.EventDeploymentEnded}
 	if got := eventTypes(t, s); !slices.Equal(got, want) {
 		t.Fatalf("events %v", got)
+	}
+
+	// The history: latest ended first; of two ended at the same time, the
+	// one committed later first; an ended window's id may be reused.
+	ends := map[string]integrity.DeploymentEnd{"dep_1": end1}
+	for _, c := range []struct {
+		id  string
+		end time.Duration
+	}{{"dep_2", 3 * time.Hour}, {"dep_3", 2 * time.Hour}, {"dep_4", 3 * time.Hour}} {
+		d := integrity.Deployment{ID: c.id, Description: "d " + c.id, StartedAt: t0.Add(time.Minute), ActorUserID: 6}
+		check(t, s.BeginDeployment(ctx, d, nil))
+		ends[c.id] = integrity.DeploymentEnd{EndedAt: t0.Add(c.end), EndedByUserID: 7, Accepted: int64(len(ends))}
+		check(t, s.Commit(ctx, integrity.Commit{EndDeployment: c.id, Ended: ends[c.id]}))
+	}
+	check(t, s.BeginDeployment(ctx, integrity.Deployment{ID: "dep_open", StartedAt: t0}, nil))
+	for limit, want := range map[int][]string{10: {"dep_4", "dep_2", "dep_3", "dep_1"}, 2: {"dep_4", "dep_2"}, 1: {"dep_4"}} {
+		got, err := s.EndedDeployments(ctx, limit)
+		check(t, err)
+		var ids []string
+		for _, d := range got {
+			ids = append(ids, d.ID)
+			e := ends[d.ID]
+			if !d.EndedAt.Equal(e.EndedAt) || d.EndedByUserID != e.EndedByUserID || d.Accepted != e.Accepted {
+				t.Fatalf("%s ended as %+v, want %+v", d.ID, d.DeploymentEnd, e)
+			}
+		}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("limit %d: %v, want %v", limit, ids, want)
+		}
+		if first := got[0]; limit == 1 && (first.Description != "d dep_4" || first.ActorUserID != 6 ||
+			!first.StartedAt.Equal(t0.Add(time.Minute))) {
+			t.Fatalf("%+v", first)
+		}
+	}
+	got, err = s.Deployment(ctx)
+	check(t, err)
+	hist, err := s.EndedDeployments(ctx, 10)
+	check(t, err)
+	last := hist[len(hist)-1]
+	last.StartedAt = t0
+	if got.ID != "dep_open" || last.Deployment != d {
+		t.Fatalf("open %+v; dep_1 in the history %+v, want %+v", got, last.Deployment, d)
 	}
 }
 
@@ -606,9 +653,15 @@ func testHostStores(t *testing.T, s Store) {
 	if err := b.Commit(ctx, integrity.Commit{EndDeployment: "dep_a"}); !errors.Is(err, security.ErrConflict) {
 		t.Fatalf("host b ends host a's deployment: %v", err)
 	}
-	check(t, b.Commit(ctx, integrity.Commit{EndDeployment: "dep_b"}))
+	check(t, b.Commit(ctx, integrity.Commit{EndDeployment: "dep_b", Ended: integrity.DeploymentEnd{EndedAt: t0}}))
 	if got, err := a.Deployment(ctx); err != nil || got.ID != "dep_a" {
 		t.Fatalf("host a's deployment: %+v %v", got, err)
+	}
+	if got, err := a.EndedDeployments(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("host a sees host b's ended deployment: %+v %v", got, err)
+	}
+	if got, err := b.EndedDeployments(ctx, 10); err != nil || len(got) != 1 || got[0].ID != "dep_b" {
+		t.Fatalf("host b's ended deployments: %+v %v", got, err)
 	}
 
 	// Alerts are shared, each with its host.
