@@ -141,6 +141,8 @@ func TestIntegrityPlaintextCopiesPurged(t *testing.T) {
 			WHERE id = (SELECT data_id FROM integrity_content WHERE hash = ?)`, data, hashOf(data))
 		require.NoError(t, err)
 	}
+	// Back to schema version 4: the later migrations run again on Open.
+	sqlExec(t, st, "DROP TABLE integrity_deployments_ended")
 	sqlExec(t, st, "PRAGMA user_version = 4")
 	require.NoError(t, mon.Close())
 	require.NoError(t, st.Close())
@@ -153,7 +155,7 @@ func TestIntegrityPlaintextCopiesPurged(t *testing.T) {
 	defer st.Close()
 	var version int
 	require.NoError(t, st.w.QueryRowContext(t.Context(), "PRAGMA user_version").Scan(&version))
-	require.Equal(t, 5, version)
+	require.GreaterOrEqual(t, version, 5, "migration 0005 ran")
 	requireNowhere(t, path, "after the migration", password)
 
 	mon = newIntegrityMonitor(t, st, root)

@@ -1,4 +1,4 @@
--- 0003: the history of each host's ended deployment windows
+-- 0004: the history of each host's ended deployment windows
 -- (integrity.Store.EndedDeployments). A commit that ends a host's open
 -- deployment moves its row here, with how it ended; seq orders two ended
 -- at the same time.

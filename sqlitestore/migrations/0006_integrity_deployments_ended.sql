@@ -1,4 +1,4 @@
--- 0005: the history of ended deployment windows
+-- 0006: the history of ended deployment windows
 -- (integrity.Store.EndedDeployments). A commit that ends the open
 -- deployment moves its row here, with how it ended; seq orders two ended
 -- at the same time.
