@@ -51,6 +51,8 @@ type app struct {
 	notes   *noteBook
 	flash   *flashes
 	mux     *http.ServeMux
+	// handler is mux behind the adapter's CanonicalPaths.
+	handler http.Handler
 }
 
 // Paths of the app's pages.
@@ -93,6 +95,7 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 		return nil, err
 	}
 	a.routes()
+	a.handler = a.adapter.CanonicalPaths(a.mux)
 	return a, nil
 }
 
@@ -126,7 +129,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "same-origin")
 	hdr.Set("X-Frame-Options", "DENY")
-	a.adapter.CanonicalPaths(a.mux).ServeHTTP(w, r)
+	a.handler.ServeHTTP(w, r)
 }
 
 // view is what a page template is given.

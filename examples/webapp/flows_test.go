@@ -184,9 +184,9 @@ func TestPasswordChangeRefusals(t *testing.T) {
 	}
 }
 
-// With the breach source down, a login still works (it is only not
-// checked) while a password change is refused: "could not check" never
-// passes for "not breached" there.
+// With the breach source down, a login still works: it is only not
+// checked. (A password change is refused then: the "breach data
+// unreachable" case of TestPasswordChangeRefusals.)
 func TestBreachSourceDownLoginStillWorks(t *testing.T) {
 	var down atomic.Bool
 	e := newEnv(t, envOptions{breach: fakeHIBP(t, &down)})
