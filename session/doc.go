@@ -55,6 +55,16 @@
 // a racing login cannot undo one. The revoked sessions get no
 // session_terminated event: the security report does not count them.
 //
+// # One's own sessions
+//
+// Any authenticated user may list their own live sessions
+// ([Manager.ListOwn]) and sign out everywhere else
+// ([Manager.TerminateOthers]): every other session and bearer token of
+// theirs is revoked, each with a session_terminated event (reason
+// signed_out_elsewhere), which the security report counts. Listing every
+// user's sessions ([Manager.List]) and terminating one by id
+// ([Manager.Terminate]) are for staff.
+//
 // # Blacklist
 //
 // [Manager.Blacklist] revokes every live session of a user, web and mobile,

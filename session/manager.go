@@ -516,7 +516,8 @@ func (m *Manager) Logout(ctx context.Context, a Auth, ip netip.Addr) error {
 	return m.cfg.Store.RevokeSession(ctx, a.Session.ID, now, []security.Event{ev})
 }
 
-// SessionInfo is a live session as listed to staff.
+// SessionInfo is a live session as listed by [Manager.List] and
+// [Manager.ListOwn].
 type SessionInfo struct {
 	Session
 	UserName string
@@ -548,6 +549,11 @@ func (m *Manager) List(ctx context.Context, actor Auth, opts ListOptions) ([]Ses
 	if !actor.Principal.Can(security.PermSessionsList) {
 		return nil, 0, security.ErrForbidden
 	}
+	return m.list(ctx, actor, opts)
+}
+
+// list is List (and ListOwn) after the permission check.
+func (m *Manager) list(ctx context.Context, actor Auth, opts ListOptions) ([]SessionInfo, int, error) {
 	if opts.Page == 0 {
 		opts.Page = 1
 	}
