@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -104,7 +105,7 @@ func TestCrashDurability(t *testing.T) {
 	blacklisted := map[int64]bool{} // acknowledged blacklistings
 	var heads []security.AuditHead  // audit heads after earlier restarts
 	for round := range 5 {
-		acks := runAndKill(t, path, time.Duration(20+rand.IntN(281))*time.Millisecond)
+		acks := runAndKill(t, "TestCrashHelper", path, time.Duration(20+rand.IntN(281))*time.Millisecond)
 		for _, a := range acks {
 			kind, id, _ := strings.Cut(a, " ")
 			switch kind {
@@ -139,12 +140,12 @@ func prepareCrashSessions(t *testing.T, st *Store) {
 	insertSessions(t, st, ss)
 }
 
-// runAndKill starts the helper on path, lets it write for about d after it
-// is ready, kills it with SIGKILL, and returns the writes it acknowledged
-// ("revoke sess_…", "blacklist 12").
-func runAndKill(t *testing.T, path string, d time.Duration) []string {
+// runAndKill starts the helper test on path, lets it write for about d
+// after it is ready, kills it with SIGKILL, and returns the writes it
+// acknowledged ("revoke sess_…", "blacklist 12").
+func runAndKill(t *testing.T, helper, path string, d time.Duration) []string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnv+"="+path)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -245,4 +246,74 @@ func checkCrashState(t *testing.T, path string, revoked map[string]bool, blackli
 		assert.True(t, terminated[sessID], "event of the revocation of %s by blacklisting lost", sessID)
 	}
 	return audit.Head
+}
+
+// crashNonce is the nonce a crash helper consumes in its i-th call.
+func crashNonce(i int) [32]byte { return sha256.Sum256([]byte(strconv.Itoa(i))) }
+
+// TestNonceCrashHelper is not a test of its own: TestNonceCrashDurability
+// runs it as a process it kills. It consumes nonces 0, 1, 2, … and
+// acknowledges each one its store reports fresh (those an earlier round
+// spent are not).
+func TestNonceCrashHelper(t *testing.T) {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		t.Skip("runs only as the subprocess of TestNonceCrashDurability")
+	}
+	ctx := context.Background()
+	st, err := Open(ctx, path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	exp := time.Now().Add(time.Hour)
+	for i := 0; ; i++ {
+		fresh, err := st.ConsumeNonce(ctx, crashNonce(i), exp)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "consume:", err)
+			os.Exit(2)
+		}
+		if fresh {
+			fmt.Println("ack nonce", i)
+		}
+	}
+}
+
+// TestNonceCrashDurability kills a process consuming nonces at random
+// moments and checks, after each restart, that every nonce the process was
+// told was fresh (and so spent its token) is still used, and that the file
+// is intact. The nonce connection commits with synchronous=NORMAL, which
+// must still survive a crash of the process.
+func TestNonceCrashDurability(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	_, path := openTemp(t)
+	spent := map[int]bool{}
+	for round := range 5 {
+		acks := runAndKill(t, "TestNonceCrashHelper", path, time.Duration(20+rand.IntN(281))*time.Millisecond)
+		for _, a := range acks {
+			kind, n, _ := strings.Cut(a, " ")
+			i, err := strconv.Atoi(n)
+			require.NoError(t, err)
+			require.Equal(t, "nonce", kind)
+			require.False(t, spent[i], "nonce %d acknowledged fresh twice", i)
+			spent[i] = true
+		}
+		t.Logf("round %d: %d nonces acknowledged, %d in all", round, len(acks), len(spent))
+
+		st, err := Open(t.Context(), path)
+		require.NoError(t, err)
+		var integrity string
+		require.NoError(t, st.w.QueryRowContext(t.Context(), "PRAGMA integrity_check").Scan(&integrity))
+		require.Equal(t, "ok", integrity)
+		for i := range spent {
+			fresh, err := st.ConsumeNonce(t.Context(), crashNonce(i), time.Now().Add(time.Hour))
+			require.NoError(t, err)
+			require.False(t, fresh, "nonce %d, acknowledged before the crash, is fresh again", i)
+		}
+		require.NoError(t, st.Close())
+	}
+	require.NotEmpty(t, spent, "the helper never acknowledged a nonce")
 }

@@ -186,12 +186,8 @@ func (h *hotReader) row(ctx context.Context, q hotQuery, scan func(scanner) erro
 }
 
 func (c *hotConn) query(q hotQuery, scan func(scanner) error, args []any) error {
-	c.args = c.args[:0]
-	for i, a := range args {
-		c.args = append(c.args, driver.NamedValue{Ordinal: i + 1, Value: a})
-	}
 	// The background context: see row.
-	rows, err := c.stmts[q].(driver.StmtQueryContext).QueryContext(context.Background(), c.args)
+	rows, err := c.stmts[q].(driver.StmtQueryContext).QueryContext(context.Background(), c.bind(args))
 	if err != nil {
 		return err
 	}
@@ -214,6 +210,38 @@ func (c *hotConn) query(q hotQuery, scan func(scanner) error, args []any) error 
 		return &hotScanError{err}
 	}
 	return nil
+}
+
+// exec runs statement q, which returns no rows, with args and reports how
+// many rows it changed. ctx is honoured as in row.
+func (h *hotReader) exec(ctx context.Context, q hotQuery, args ...any) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	c, err := h.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.exec(q, args)
+	h.put(c, err != nil)
+	return n, err
+}
+
+func (c *hotConn) exec(q hotQuery, args []any) (int64, error) {
+	res, err := c.stmts[q].(driver.StmtExecContext).ExecContext(context.Background(), c.bind(args))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// bind returns args as the driver's arguments, in c's reused slice.
+func (c *hotConn) bind(args []any) []driver.NamedValue {
+	c.args = c.args[:0]
+	for i, a := range args {
+		c.args = append(c.args, driver.NamedValue{Ordinal: i + 1, Value: a})
+	}
+	return c.args
 }
 
 // close closes every idle connection and makes those in use close when

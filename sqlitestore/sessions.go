@@ -303,11 +303,22 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) error {
 
 // ConsumeNonce implements [security.NonceStore]: one INSERT that does
 // nothing when hash is already recorded, so exactly one of any number of
-// concurrent calls sees fresh=true.
+// concurrent calls, from this process or any other on the file, sees
+// fresh=true. It commits on the nonce connection, with
+// synchronous=NORMAL: once it has returned, the nonce stays used across a
+// crash of the process, but not necessarily across a crash of the
+// machine (see Durability in the package documentation). Like the hot
+// reads, it honours ctx until the statement starts.
 func (s *Store) ConsumeNonce(ctx context.Context, hash [32]byte, expires time.Time) (bool, error) {
-	n, err := s.exec(ctx, "consume nonce",
-		`INSERT INTO nonces (hash, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, hash[:], nanos(expires))
-	return n == 1, err
+	if err := s.takeTurn(ctx); err != nil {
+		return false, wrap("consume nonce", err)
+	}
+	defer s.endTurn()
+	n, err := s.nonces.exec(ctx, nonceInsert, hash[:], nanos(expires))
+	if err != nil {
+		return false, wrap("consume nonce", err)
+	}
+	return n == 1, nil
 }
 
 // Secret implements [security.SecretStore]. The secret is created, if

@@ -22,7 +22,15 @@ import (
 // [Open] and release it with [Store.Close].
 type Store struct {
 	w *sql.DB // the single writer connection; transactions BEGIN IMMEDIATE
-	r *sql.DB // read-only connections
+	// nonces records CSRF nonces on a second writing connection of its
+	// own, with synchronous=NORMAL (see Durability in the package
+	// documentation): one connection, statements from nonceQueries.
+	nonces *hotReader
+	// turn is held by whichever of w and nonces is writing, so that in
+	// one process they queue here rather than in SQLite's busy handler,
+	// which polls with sleeps of a millisecond and more.
+	turn chan struct{}
+	r    *sql.DB // read-only connections
 
 	// hot runs the point reads of every authenticated request (hotQueries)
 	// on read-only connections of its own, without database/sql.
@@ -44,6 +52,27 @@ const commonPragmas = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 func writerDSN(path string) string {
 	return fileURI(path) + "?" + commonPragmas +
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+}
+
+// nonceDSN is writerDSN with synchronous=NORMAL. In WAL mode a commit on
+// this connection is written to the WAL but not synced; the next commit
+// of the writer (synchronous=FULL) or the next checkpoint syncs it, with
+// everything written before it.
+func nonceDSN(path string) string {
+	return fileURI(path) + "?" + commonPragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// The statements of the nonce connection, by hotQuery.
+const (
+	nonceInsert hotQuery = iota
+	nonceSynchronous
+	nonceJournalMode
+)
+
+var nonceQueries = [...]string{
+	nonceInsert:      `INSERT INTO nonces (hash, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	nonceSynchronous: `PRAGMA synchronous`,
+	nonceJournalMode: `PRAGMA journal_mode`,
 }
 
 func readerDSN(path string) string {
@@ -81,7 +110,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Store{}
+	s := &Store{turn: make(chan struct{}, 1)}
 	fail := func(err error) (*Store, error) {
 		_ = s.Close()
 		return nil, err
@@ -100,7 +129,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
-	if err := s.checkWriter(ctx); err != nil {
+	if err := checkDurability("writer", syncFull, func(q hotQuery, dst any) error {
+		return s.w.QueryRowContext(ctx, nonceQueries[q]).Scan(dst)
+	}); err != nil {
 		return fail(err)
 	}
 	applied, err := migrate(ctx, s.w)
@@ -134,6 +165,12 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil
 	}
 	s.hot = newHotReader(readerDSN(path), n, hotQueries[:]...)
+	s.nonces = newHotReader(nonceDSN(path), 1, nonceQueries[:]...)
+	if err := checkDurability("nonce connection", syncNormal, func(q hotQuery, dst any) error {
+		return s.nonces.row(ctx, q, func(sc scanner) error { return sc.Scan(dst) })
+	}); err != nil {
+		return fail(err)
+	}
 	if err := errors.Join(
 		s.hot.check(ctx),
 		prep(s.w, &s.insertEvent, insertEventSQL),
@@ -144,18 +181,28 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// checkWriter makes sure the settings durability depends on took effect.
-func (s *Store) checkWriter(ctx context.Context) error {
+// Values of PRAGMA synchronous.
+const (
+	syncNormal = 1
+	syncFull   = 2
+)
+
+// checkDurability makes sure the settings durability depends on took
+// effect on the connection called conn: WAL mode and synchronous=want.
+// query runs nonceJournalMode or nonceSynchronous there, scanning the
+// one value into dst.
+func checkDurability(conn string, want int64, query func(q hotQuery, dst any) error) error {
 	var mode string
-	var sync int
-	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	var sync int64
+	if err := query(nonceJournalMode, &mode); err != nil {
 		return wrap("open", err)
 	}
-	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+	if err := query(nonceSynchronous, &sync); err != nil {
 		return wrap("open", err)
 	}
-	if mode != "wal" || sync != 2 {
-		return fmt.Errorf("sqlitestore: open: got journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, sync)
+	if mode != "wal" || sync != want {
+		return fmt.Errorf("sqlitestore: open: %s has journal_mode=%s synchronous=%d, want wal and %d",
+			conn, mode, sync, want)
 	}
 	return nil
 }
@@ -168,8 +215,10 @@ func (s *Store) Close() error {
 			errs = append(errs, st.Close())
 		}
 	}
-	if s.hot != nil {
-		s.hot.close()
+	for _, h := range []*hotReader{s.hot, s.nonces} {
+		if h != nil {
+			h.close()
+		}
 	}
 	// Readers first: the writer, closing last, checkpoints the WAL.
 	for _, db := range []*sql.DB{s.r, s.w} {
@@ -186,6 +235,10 @@ func (s *Store) Close() error {
 // write runs fn in one BEGIN IMMEDIATE transaction on the writer and
 // commits it, or rolls it back when fn fails.
 func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	if err := s.takeTurn(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.endTurn()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(op, err)
@@ -203,12 +256,29 @@ func (s *Store) write(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 // exec runs one statement on the writer, outside any explicit transaction,
 // and returns how many rows it changed.
 func (s *Store) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
+	if err := s.takeTurn(ctx); err != nil {
+		return 0, wrap(op, err)
+	}
+	defer s.endTurn()
 	n, err := execN(ctx, s.w, query, args...)
 	if err != nil {
 		return 0, wrap(op, err)
 	}
 	return n, nil
 }
+
+// takeTurn waits until no other write of s is running, or ctx is done.
+// The caller must call endTurn after its write.
+func (s *Store) takeTurn(ctx context.Context) error {
+	select {
+	case s.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) endTurn() { <-s.turn }
 
 // execer is a *sql.DB or *sql.Tx.
 type execer interface {

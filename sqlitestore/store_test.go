@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,97 @@ func TestConnectionSettings(t *testing.T) {
 	}
 	_, err := st.r.ExecContext(ctx, `DELETE FROM sessions`)
 	assert.Error(t, err, "readers cannot write")
+}
+
+// The nonce connection alone commits with synchronous=NORMAL: a nonce
+// consumed on it leaves the writer's setting, and so every other write's
+// durability, at FULL.
+func TestNonceConnectionSettings(t *testing.T) {
+	st, path := openTemp(t)
+	ctx := t.Context()
+	fresh, err := st.ConsumeNonce(ctx, [32]byte{7}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, fresh)
+
+	// The DSN the nonce connection is opened with.
+	db, err := sql.Open("sqlite", nonceDSN(path))
+	require.NoError(t, err)
+	defer db.Close()
+	nonceDB := func(name string) string {
+		var v string
+		require.NoError(t, db.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v))
+		return v
+	}
+	// The connections themselves.
+	nonceConn := func(q hotQuery) func(string) string {
+		return func(string) string {
+			var v string
+			require.NoError(t, st.nonces.row(ctx, q, func(sc scanner) error {
+				if q == nonceSynchronous {
+					var n int64
+					err := sc.Scan(&n)
+					v = strconv.FormatInt(n, 10)
+					return err
+				}
+				return sc.Scan(&v)
+			}))
+			return v
+		}
+	}
+	writer := func(name string) string {
+		var v string
+		require.NoError(t, st.w.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v))
+		return v
+	}
+	for _, tc := range []struct {
+		conn, name, want string
+		get              func(string) string
+	}{
+		{"nonce DSN", "journal_mode", "wal", nonceDB},
+		{"nonce DSN", "synchronous", "1", nonceDB}, // NORMAL
+		{"nonce DSN", "foreign_keys", "1", nonceDB},
+		{"nonce DSN", "busy_timeout", "10000", nonceDB},
+		{"nonce connection", "journal_mode", "wal", nonceConn(nonceJournalMode)},
+		{"nonce connection", "synchronous", "1", nonceConn(nonceSynchronous)},
+		{"writer", "synchronous", "2", writer}, // FULL
+	} {
+		assert.Equal(t, tc.want, tc.get(tc.name), "%s: %s", tc.conn, tc.name)
+	}
+}
+
+// A consumed nonce is in the file: it stays used after the store is
+// closed and opened again, and one consumed elsewhere stays fresh.
+func TestNonceStaysUsedAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "propsec.db")
+	exp := time.Now().Add(time.Hour)
+	used := [][32]byte{{1}, {2}, {3}}
+	st, err := Open(t.Context(), path)
+	require.NoError(t, err)
+	for _, n := range used {
+		fresh, err := st.ConsumeNonce(t.Context(), n, exp)
+		require.NoError(t, err)
+		require.True(t, fresh)
+	}
+	require.NoError(t, st.Close())
+
+	st, err = Open(t.Context(), path)
+	require.NoError(t, err)
+	defer st.Close()
+	for _, tc := range []struct {
+		name  string
+		nonce [32]byte
+		fresh bool
+	}{
+		{"first used before", used[0], false},
+		{"last used before", used[2], false},
+		{"never used", [32]byte{4}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fresh, err := st.ConsumeNonce(t.Context(), tc.nonce, exp)
+			require.NoError(t, err)
+			assert.Equal(t, tc.fresh, fresh)
+		})
+	}
 }
 
 func TestErrorsAfterCloseAreNotNotFound(t *testing.T) {
