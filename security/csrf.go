@@ -16,7 +16,9 @@ import (
 )
 
 // NonceStore remembers the CSRF nonces that have been used. Stores implement
-// it.
+// it, and document what a crash can make them forget (see CSRF in the
+// package documentation): a forgotten nonce's token is accepted once more
+// until it expires.
 type NonceStore interface {
 	// ConsumeNonce records hash as used until expires. It reports fresh=false,
 	// without error, when hash was already recorded. Concurrent calls with one

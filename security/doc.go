@@ -27,4 +27,13 @@
 // one records its nonce's hash in a [NonceStore], which refuses a second use.
 // A session may hold any number of outstanding tokens (one per tab); each
 // expires after [CSRFConfig.TTL].
+//
+// How long "used" lasts is the NonceStore's durability: a store that loses
+// recorded nonces lets each of their tokens be accepted once more until it
+// expires. The bundled stores: memstore forgets every nonce when the
+// process ends; sqlitestore keeps them across a crash of the process but
+// may forget those consumed in the moments before a crash of the machine
+// (power loss, kernel panic; see its Durability section); pgstore keeps
+// them as durably as PostgreSQL keeps any commit (with synchronous_commit
+// on, the default, across a crash of the database server).
 package security
