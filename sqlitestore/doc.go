@@ -25,22 +25,23 @@
 // never wait for the writer.
 //
 // There is one exception: [Store.ConsumeNonce], which spends a single-use
-// CSRF token, commits on a connection of its own with synchronous=NORMAL,
-// so that a POST does not wait for an fsync (about 430 → 130–200 µs per
-// request, bench/README.md). Once it has returned, the nonce stays used
-// across a crash or kill of the process, and every process on the file
-// sees it at once. A crash of the machine (kernel panic, power loss) can
-// forget the nonces consumed since the WAL was last synced to disk, which
-// happens at every other write of the store (every login, logout,
-// revocation, audit event) and at every checkpoint. After such a crash, a
-// token spent in that window, if not yet expired (single-use tokens last an
-// hour by default), would be accepted once more. Replaying it needs the
-// token itself, and a request carrying the victim's session (tokens are
-// bound to it): a CSRF attacker who can read the victim's page. Nothing
-// else is lost: synchronous is a setting of each connection, the WAL
-// records commits in order, and a FULL commit syncs the whole WAL up to
-// it, so a nonce commit before it becomes durable with it and none after
-// it can undo it.
+// CSRF token, commits on a connection of its own with synchronous=NORMAL, so
+// that a POST does not wait for an fsync (a host form POST with a single-use
+// token: 341 → 66 µs of CPU, bench/README.md). Once it has returned, the
+// nonce stays used across a crash or kill of the process, and every process
+// on the file sees it at once. A crash of the machine (kernel panic, power
+// loss) can forget the nonces consumed since the WAL was last synced to
+// disk, which happens at every other write of the store (every login,
+// logout, revocation, audit event) and at every checkpoint (at the latest
+// once the WAL has grown by 1,000 pages: a few hundred nonces). After such a
+// crash, a token spent in that window, if not yet expired (single-use tokens
+// last an hour by default), would be accepted once more. Replaying it needs
+// the token itself, and a request carrying the victim's session (tokens are
+// bound to it): a CSRF attacker who can read the victim's page. Nothing else
+// is lost: synchronous is a setting of each connection, the WAL records
+// commits in order, and a FULL commit syncs the whole WAL up to it, so a
+// nonce commit before it becomes durable with it and none after it can undo
+// it.
 //
 // # File permissions
 //
