@@ -37,17 +37,8 @@ func crashUser(i int) int64 { return int64(i) + 1 }
 // TestCrashHelper is not a test of its own: TestCrashDurability runs the
 // test binary again with this test selected, as a process it kills.
 func TestCrashHelper(t *testing.T) {
-	path := os.Getenv(crashEnv)
-	if path == "" {
-		t.Skip("runs only as the subprocess of TestCrashDurability")
-	}
+	st := openCrashHelper(t, "TestCrashDurability")
 	ctx := context.Background()
-	st, err := Open(ctx, path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "open:", err)
-		os.Exit(2)
-	}
-	fmt.Println("ready")
 	now := time.Now()
 	for i := range crashSessions {
 		id := crashSessionID(i)
@@ -87,6 +78,23 @@ func TestCrashHelper(t *testing.T) {
 	}
 	fmt.Println("exhausted")
 	select {} // wait to be killed
+}
+
+// openCrashHelper opens the store a crash helper writes to and tells the
+// test that runs it, parent, that it is ready. It skips the test when
+// there is no parent, and exits when the store does not open.
+func openCrashHelper(t *testing.T, parent string) *Store {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		t.Skip("runs only as the subprocess of " + parent)
+	}
+	st, err := Open(context.Background(), path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		os.Exit(2)
+	}
+	fmt.Println("ready")
+	return st
 }
 
 // TestCrashDurability kills a process writing to the store at random
@@ -256,17 +264,8 @@ func crashNonce(i int) [32]byte { return sha256.Sum256([]byte(strconv.Itoa(i))) 
 // acknowledges each one its store reports fresh (those an earlier round
 // spent are not).
 func TestNonceCrashHelper(t *testing.T) {
-	path := os.Getenv(crashEnv)
-	if path == "" {
-		t.Skip("runs only as the subprocess of TestNonceCrashDurability")
-	}
+	st := openCrashHelper(t, "TestNonceCrashDurability")
 	ctx := context.Background()
-	st, err := Open(ctx, path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "open:", err)
-		os.Exit(2)
-	}
-	fmt.Println("ready")
 	exp := time.Now().Add(time.Hour)
 	for i := 0; ; i++ {
 		fresh, err := st.ConsumeNonce(ctx, crashNonce(i), exp)
