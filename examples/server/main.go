@@ -7,6 +7,12 @@
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //
+// Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
+// -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
+// or a key need not appear in the process list; the command line wins.
+// Repeatable flags take a comma list (-watch: a list separated by
+// os.PathListSeparator). -h names each flag's variable.
+//
 // With no users in the database and no -users file it creates a staff
 // administrator with every permission and prints its email and a random
 // password once.
@@ -47,6 +53,7 @@ import (
 
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
@@ -85,10 +92,28 @@ func (p *prefixList) Set(v string) error {
 	return nil
 }
 
+// Separator implements [envflag.List]: $PROPSEC_TRUSTED_PROXY is a comma
+// list.
+func (p *prefixList) Separator() string { return "," }
+
+// stringList is a repeatable flag, a comma list in its variable.
 type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *stringList) Separator() string  { return "," }
+
+// pathList is a repeatable flag of file names, separated by
+// os.PathListSeparator (":") in its variable since names may hold commas.
+type pathList []string
+
+func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
+func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *pathList) Separator() string  { return envflag.PathSeparator }
+
+// envPrefix is the prefix of the variables that may give every flag
+// (internal/envflag): -db comes from $PROPSEC_DB.
+const envPrefix = "PROPSEC"
 
 type options struct {
 	addr            string
@@ -96,7 +121,7 @@ type options struct {
 	users           string
 	trusted         prefixList
 	insecureCookies bool
-	watch           stringList
+	watch           pathList
 	scanInterval    time.Duration
 	integrityKey    string
 	hibpURL         string
@@ -118,8 +143,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.auditAnchors, "audit-anchor", "audit head ID:HASH exported earlier, checked at start (repeatable)")
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
-	fs.StringVar(&o.integrityKey, "integrity-key", "", "baseline MAC key, hex (default: $"+integrityKeyEnv+", else a key file beside -db)")
+	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
+		_, err := parseKey(v)
+		o.integrityKey = v
+		return err
+	})
+	envflag.Annotate(fs, envPrefix)
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if err := envflag.Apply(fs, envPrefix, os.LookupEnv); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -274,7 +307,7 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 	if len(o.watch) == 0 {
 		return nil, nil
 	}
-	if isPostgres(o.db) && o.integrityKey == "" && os.Getenv(integrityKeyEnv) == "" {
+	if isPostgres(o.db) && o.integrityKey == "" {
 		return nil, errors.New("-watch with a PostgreSQL -db needs -integrity-key or $" + integrityKeyEnv + " (no key file is kept beside a database URL)")
 	}
 	key, keySource, err := integrityKey(o.integrityKey, o.db)
