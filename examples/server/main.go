@@ -29,6 +29,11 @@
 // /api/security/password-breach-check and checks passwords at login,
 // flagging breached ones; the corpus wins when both are given.
 //
+// It serves GET /healthz (200 while the process serves HTTP) and GET
+// /readyz (200 when the store answers with this program's schema, the
+// audit chain verified at start and every -watch root has a baseline; 503
+// with the failing checks otherwise), unauthenticated, for probes.
+//
 // It always serves GET /api/admin/security-report (staff with
 // api.admin.security_report.manage), and audits refused authorizations and
 // CSRF failures as events in the same database.
@@ -209,7 +214,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := loadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
 		return err
 	}
-	if err := verifyAudit(ctx, store, o.auditAnchors, log); err != nil {
+	auditOK, err := verifyAudit(ctx, store, o.auditAnchors, log)
+	if err != nil {
 		return err
 	}
 	key, err := store.Secret(ctx, "csrf", 32)
@@ -241,6 +247,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
+	registerHealth(mux, &readiness{store: store, auditOK: auditOK, monitor: mon, log: log})
 	// A host route of its own, behind propsec's authentication.
 	mux.Handle("GET /api/me", h.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, _ := httpadapter.AuthFrom(r.Context())
@@ -331,28 +338,29 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 }
 
 // verifyAudit walks the audit log's hash chain at start (against any
-// anchors given) and logs its head, for the operator to export elsewhere. A
-// broken chain is logged loudly but does not stop the server: the evidence
-// stays where it is for inspection.
-func verifyAudit(ctx context.Context, log security.AuditLog, anchorTexts []string, logger *slog.Logger) error {
+// anchors given), logs its head, for the operator to export elsewhere, and
+// reports whether the chain is intact. A broken chain is logged loudly and
+// makes /readyz answer 503 but does not stop the server: the evidence stays
+// where it is for inspection.
+func verifyAudit(ctx context.Context, log security.AuditLog, anchorTexts []string, logger *slog.Logger) (intact bool, err error) {
 	var anchors []security.AuditHead
 	for _, a := range anchorTexts {
 		h, err := security.ParseAuditHead(a)
 		if err != nil {
-			return fmt.Errorf("-audit-anchor %q: %w", a, err)
+			return false, fmt.Errorf("-audit-anchor %q: %w", a, err)
 		}
 		anchors = append(anchors, h)
 	}
 	res, err := log.VerifyEvents(ctx, anchors...)
 	if err != nil {
-		return fmt.Errorf("verifying the audit log: %w", err)
+		return false, fmt.Errorf("verifying the audit log: %w", err)
 	}
 	if !res.OK() {
 		logger.Error("AUDIT LOG TAMPERED", "event", res.Break.ID, "problem", string(res.Break.Problem), "detail", res.Break.Detail)
-		return nil
+		return false, nil
 	}
 	logger.Info("audit log verified", "events", res.Events, "head", res.Head.String())
-	return nil
+	return true, nil
 }
 
 // purge deletes ended sessions and expired records hourly until ctx is done.
