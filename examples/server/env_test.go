@@ -30,6 +30,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		"PROPSEC_HIBP_URL":         "https://hibp.example",
 		"PROPSEC_BREACH_CORPUS":    "/var/lib/pwned.bin",
 		"PROPSEC_INTEGRITY_KEY":    key,
+		"PROPSEC_GEOIP":            "/var/lib/GeoLite2-City.mmdb",
 	} {
 		t.Setenv(name, value)
 	}
@@ -47,6 +48,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		hibpURL:         "https://hibp.example",
 		breachCorpus:    "/var/lib/pwned.bin",
 		auditAnchors:    stringList{"7:" + key, "9:" + key},
+		geoIP:           "/var/lib/GeoLite2-City.mmdb",
 	}, o)
 
 	o, err = parseFlags([]string{"-addr", "127.0.0.1:1", "-watch", "/only", "-insecure-cookies=false"}, io.Discard)

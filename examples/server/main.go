@@ -6,6 +6,7 @@
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
+//	    [-audit-anchor ID:HASH]... [-geoip FILE]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
 // -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
@@ -28,6 +29,10 @@
 // https://api.pwnedpasswords.com) it serves GET
 // /api/security/password-breach-check and checks passwords at login,
 // flagging breached ones; the corpus wins when both are given.
+//
+// With -geoip FILE (a MaxMind DB file: GeoLite2 or GeoIP2 City, or DB-IP
+// City Lite) sessions show where a login came from ("London, GB");
+// without it, only local addresses are named ("Local network").
 //
 // It serves GET /healthz (200 while the process serves HTTP) and GET
 // /readyz (200 when the store answers with this program's schema, the
@@ -132,6 +137,7 @@ type options struct {
 	hibpURL         string
 	breachCorpus    string
 	auditAnchors    stringList
+	geoIP           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -148,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.auditAnchors, "audit-anchor", "audit head ID:HASH exported earlier, checked at start (repeatable)")
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
+	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := parseKey(v)
 		o.integrityKey = v
@@ -196,7 +203,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBreach()
-	scfg := session.Config{Store: store, Users: store,
+	locator, closeGeo, err := openLocator(o.geoIP, log)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
+	scfg := session.Config{Store: store, Users: store, Locator: locator,
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
