@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -68,10 +67,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // latestVersion is the number of migrations this program has.
-var latestVersion = sync.OnceValues(func() (int, error) {
-	ms, err := sqlrow.LoadMigrations(migrationFiles)
-	return len(ms), err
-})
+var latestVersion = sqlrow.LatestVersion(migrationFiles)
 
 // SchemaVersion returns the database's schema version and the latest one
 // this program knows, with one query: cheap enough for a readiness probe,

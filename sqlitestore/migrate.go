@@ -6,7 +6,6 @@ import (
 	"embed"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/propops/propsec/internal/sqlrow"
 )
@@ -68,10 +67,7 @@ func applyMigration(ctx context.Context, db *sql.DB, m sqlrow.Migration, latest 
 }
 
 // latestVersion is the number of migrations this program has.
-var latestVersion = sync.OnceValues(func() (int, error) {
-	ms, err := sqlrow.LoadMigrations(migrationFiles)
-	return len(ms), err
-})
+var latestVersion = sqlrow.LatestVersion(migrationFiles)
 
 // SchemaVersion returns the database's schema version and the latest one
 // this program knows, with one query on a reader connection: cheap enough
