@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -441,5 +442,30 @@ func TestInitAndMissingBaseline(t *testing.T) {
 	must(t, os.WriteFile(other+"/x", []byte("x"), 0o644))
 	if got := e.scan(); len(got) != 1 || got[0].FilePath != other+"/x" {
 		t.Fatalf("%s", describeAlerts(got))
+	}
+}
+
+func TestRootsWithoutBaseline(t *testing.T) {
+	e := newEnv(t, map[string]string{"a": "a"})
+	other := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		roots []string
+		store integrity.Store
+		want  []string
+	}{
+		{"baselined", []string{e.root}, e.store, nil},
+		{"a new root", []string{e.root, other}, e.store, []string{other}},
+		{"a removed seal", []string{e.root}, &noSeals{Store: e.store}, []string{e.root}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.cfg.Roots, e.cfg.Store = tc.roots, tc.store
+			e.open()
+			missing, err := e.mon.RootsWithoutBaseline(e.ctx)
+			must(t, err)
+			if !slices.Equal(missing, tc.want) {
+				t.Fatalf("got %q, want %q", missing, tc.want)
+			}
+		})
 	}
 }

@@ -828,6 +828,24 @@ func (m *Monitor) sealsByRoot(ctx context.Context) (map[string]Seal, error) {
 	return out, nil
 }
 
+// RootsWithoutBaseline returns the configured roots that have no sealed
+// baseline in the store, in configuration order: none after a successful
+// [Monitor.Init] unless a seal was removed since. It is one store query,
+// cheap enough for a readiness probe, and verifies nothing (a scan does).
+func (m *Monitor) RootsWithoutBaseline(ctx context.Context) ([]string, error) {
+	seals, err := m.sealsByRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, root := range m.cfg.Roots {
+		if _, ok := seals[root]; !ok {
+			missing = append(missing, root)
+		}
+	}
+	return missing, nil
+}
+
 // deploymentOpen reports whether a deployment window is open, noting in t
 // a stored window that fails verification (which is then ignored).
 func (m *Monitor) deploymentOpen(ctx context.Context, t *tamperLog) (bool, error) {

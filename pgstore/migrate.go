@@ -65,3 +65,21 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// latestVersion is the number of migrations this program has.
+var latestVersion = sqlrow.LatestVersion(migrationFiles)
+
+// SchemaVersion returns the database's schema version and the latest one
+// this program knows, with one query: cheap enough for a readiness probe,
+// and an error when the server cannot be reached within ctx. Open brings
+// the schema up to date, so current > latest means that a newer program,
+// another instance on the same database, migrated it since.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int, err error) {
+	if latest, err = latestVersion(); err != nil {
+		return 0, 0, wrap("schema version", err)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(version), 0) FROM propsec_schema`).Scan(&current); err != nil {
+		return 0, latest, wrap("schema version", err)
+	}
+	return current, latest, nil
+}

@@ -57,3 +57,18 @@ func (l *NetworkLocator) Locate(ip netip.Addr) string {
 	}
 	return best
 }
+
+// Locators asks each locator in turn and returns the first non-empty
+// answer: Locators{&NetworkLocator{}, geo} names local addresses "Local
+// network" and asks geo (a GeoIP database, say) about the rest.
+type Locators []Locator
+
+// Locate implements [Locator].
+func (ls Locators) Locate(ip netip.Addr) string {
+	for _, l := range ls {
+		if s := l.Locate(ip); s != "" {
+			return s
+		}
+	}
+	return ""
+}

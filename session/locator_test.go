@@ -97,3 +97,26 @@ func TestLoginUsesLocator(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Croydon office", stored.Location)
 }
+
+// TestLocators checks the chain: the first locator with an answer wins,
+// later ones are asked only when earlier ones know nothing.
+func TestLocators(t *testing.T) {
+	table := session.NewNetworkLocator([]session.NamedPrefix{{Prefix: netip.MustParsePrefix("203.0.113.0/24"), Name: "London, GB"}})
+	wide := session.NewNetworkLocator([]session.NamedPrefix{{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Name: "Earth"}})
+	for _, tc := range []struct {
+		name  string
+		chain session.Locators
+		ip    string
+		want  string
+	}{
+		{"empty chain", nil, "203.0.113.1", ""},
+		{"first answers", session.Locators{table, wide}, "203.0.113.1", "London, GB"},
+		{"second answers", session.Locators{table, wide}, "198.51.100.1", "Earth"},
+		{"local first", session.Locators{&session.NetworkLocator{}, wide}, "10.1.2.3", session.LocalNetworkName},
+		{"nobody knows", session.Locators{&session.NetworkLocator{}, table}, "198.51.100.1", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.chain.Locate(netip.MustParseAddr(tc.ip)))
+		})
+	}
+}

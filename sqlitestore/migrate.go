@@ -65,3 +65,22 @@ func applyMigration(ctx context.Context, db *sql.DB, m sqlrow.Migration, latest 
 	}
 	return true, tx.Commit()
 }
+
+// latestVersion is the number of migrations this program has.
+var latestVersion = sqlrow.LatestVersion(migrationFiles)
+
+// SchemaVersion returns the database's schema version and the latest one
+// this program knows, with one query on a reader connection: cheap enough
+// for a readiness probe, and an error when the database cannot be read
+// (closed, or its file gone bad). Open brings the schema up to date, so
+// current < latest means another process rolled it back, and current >
+// latest that a newer program migrated it since.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int, err error) {
+	if latest, err = latestVersion(); err != nil {
+		return 0, 0, wrap("schema version", err)
+	}
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return 0, latest, wrap("schema version", err)
+	}
+	return current, latest, nil
+}

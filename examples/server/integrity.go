@@ -14,24 +14,21 @@ import (
 
 // integrityKeyEnv names the environment variable that may hold the baseline
 // MAC key (hex), instead of -integrity-key, which other local users can see
-// in the process list.
-const integrityKeyEnv = "PROPSEC_INTEGRITY_KEY"
+// in the process list. envflag fills -integrity-key from it.
+const integrityKeyEnv = envPrefix + "_INTEGRITY_KEY"
 
 // integrityKey returns the key that authenticates the integrity baseline:
-// from the flag, else the environment, else the key file beside the
-// database, which is created (0600) with 32 random bytes on first use. The
-// key is never stored in the database: whoever could rewrite the baseline
-// there could otherwise forge its MAC too.
+// from -integrity-key (or its variable, $PROPSEC_INTEGRITY_KEY), else the
+// key file beside the database, which is created (0600) with 32 random
+// bytes on first use. The key is never stored in the database: whoever
+// could rewrite the baseline there could otherwise forge its MAC too.
 func integrityKey(flagValue, dbPath string) ([]byte, string, error) {
-	for _, src := range []struct{ name, value string }{{"-integrity-key", flagValue}, {integrityKeyEnv, os.Getenv(integrityKeyEnv)}} {
-		if src.value == "" {
-			continue
-		}
-		k, err := parseKey(src.value)
+	if flagValue != "" {
+		k, err := parseKey(flagValue)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", src.name, err)
+			return nil, "", fmt.Errorf("-integrity-key: %w", err)
 		}
-		return k, src.name, nil
+		return k, "-integrity-key", nil
 	}
 	path := dbPath + ".integrity-key"
 	k, err := readKeyFile(path)

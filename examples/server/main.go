@@ -6,6 +6,13 @@
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
+//	    [-audit-anchor ID:HASH]... [-geoip FILE]
+//
+// Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
+// -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
+// or a key need not appear in the process list; the command line wins.
+// Repeatable flags take a comma list (-watch: a list separated by
+// os.PathListSeparator). -h names each flag's variable.
 //
 // With no users in the database and no -users file it creates a staff
 // administrator with every permission and prints its email and a random
@@ -22,6 +29,15 @@
 // https://api.pwnedpasswords.com) it serves GET
 // /api/security/password-breach-check and checks passwords at login,
 // flagging breached ones; the corpus wins when both are given.
+//
+// With -geoip FILE (a MaxMind DB file: GeoLite2 or GeoIP2 City, or DB-IP
+// City Lite) sessions show where a login came from ("London, GB");
+// without it, only local addresses are named ("Local network").
+//
+// It serves GET /healthz (200 while the process serves HTTP) and GET
+// /readyz (200 when the store answers with this program's schema, the
+// audit chain verified at start and every -watch root has a baseline; 503
+// with the failing checks otherwise), unauthenticated, for probes.
 //
 // It always serves GET /api/admin/security-report (staff with
 // api.admin.security_report.manage), and audits refused authorizations and
@@ -47,6 +63,7 @@ import (
 
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
@@ -85,10 +102,28 @@ func (p *prefixList) Set(v string) error {
 	return nil
 }
 
+// Separator implements [envflag.List]: $PROPSEC_TRUSTED_PROXY is a comma
+// list.
+func (p *prefixList) Separator() string { return "," }
+
+// stringList is a repeatable flag, a comma list in its variable.
 type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *stringList) Separator() string  { return "," }
+
+// pathList is a repeatable flag of file names, separated by
+// os.PathListSeparator (":") in its variable since names may hold commas.
+type pathList []string
+
+func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
+func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
+func (l *pathList) Separator() string  { return envflag.PathSeparator }
+
+// envPrefix is the prefix of the variables that may give every flag
+// (internal/envflag): -db comes from $PROPSEC_DB.
+const envPrefix = "PROPSEC"
 
 type options struct {
 	addr            string
@@ -96,12 +131,13 @@ type options struct {
 	users           string
 	trusted         prefixList
 	insecureCookies bool
-	watch           stringList
+	watch           pathList
 	scanInterval    time.Duration
 	integrityKey    string
 	hibpURL         string
 	breachCorpus    string
 	auditAnchors    stringList
+	geoIP           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -118,8 +154,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&o.auditAnchors, "audit-anchor", "audit head ID:HASH exported earlier, checked at start (repeatable)")
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
-	fs.StringVar(&o.integrityKey, "integrity-key", "", "baseline MAC key, hex (default: $"+integrityKeyEnv+", else a key file beside -db)")
+	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
+	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
+		_, err := parseKey(v)
+		o.integrityKey = v
+		return err
+	})
+	envflag.Annotate(fs, envPrefix)
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if err := envflag.Apply(fs, envPrefix, os.LookupEnv); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -158,7 +203,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeBreach()
-	scfg := session.Config{Store: store, Users: store,
+	locator, closeGeo, err := openLocator(o.geoIP, log)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
+	scfg := session.Config{Store: store, Users: store, Locator: locator,
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
@@ -176,7 +226,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := loadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
 		return err
 	}
-	if err := verifyAudit(ctx, store, o.auditAnchors, log); err != nil {
+	auditOK, err := verifyAudit(ctx, store, o.auditAnchors, log)
+	if err != nil {
 		return err
 	}
 	key, err := store.Secret(ctx, "csrf", 32)
@@ -208,6 +259,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
+	registerHealth(mux, &readiness{store: store, auditOK: auditOK, monitor: mon, log: log})
 	// A host route of its own, behind propsec's authentication.
 	mux.Handle("GET /api/me", h.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, _ := httpadapter.AuthFrom(r.Context())
@@ -274,7 +326,7 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 	if len(o.watch) == 0 {
 		return nil, nil
 	}
-	if isPostgres(o.db) && o.integrityKey == "" && os.Getenv(integrityKeyEnv) == "" {
+	if isPostgres(o.db) && o.integrityKey == "" {
 		return nil, errors.New("-watch with a PostgreSQL -db needs -integrity-key or $" + integrityKeyEnv + " (no key file is kept beside a database URL)")
 	}
 	key, keySource, err := integrityKey(o.integrityKey, o.db)
@@ -298,28 +350,29 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 }
 
 // verifyAudit walks the audit log's hash chain at start (against any
-// anchors given) and logs its head, for the operator to export elsewhere. A
-// broken chain is logged loudly but does not stop the server: the evidence
-// stays where it is for inspection.
-func verifyAudit(ctx context.Context, log security.AuditLog, anchorTexts []string, logger *slog.Logger) error {
+// anchors given), logs its head, for the operator to export elsewhere, and
+// reports whether the chain is intact. A broken chain is logged loudly and
+// makes /readyz answer 503 but does not stop the server: the evidence stays
+// where it is for inspection.
+func verifyAudit(ctx context.Context, log security.AuditLog, anchorTexts []string, logger *slog.Logger) (intact bool, err error) {
 	var anchors []security.AuditHead
 	for _, a := range anchorTexts {
 		h, err := security.ParseAuditHead(a)
 		if err != nil {
-			return fmt.Errorf("-audit-anchor %q: %w", a, err)
+			return false, fmt.Errorf("-audit-anchor %q: %w", a, err)
 		}
 		anchors = append(anchors, h)
 	}
 	res, err := log.VerifyEvents(ctx, anchors...)
 	if err != nil {
-		return fmt.Errorf("verifying the audit log: %w", err)
+		return false, fmt.Errorf("verifying the audit log: %w", err)
 	}
 	if !res.OK() {
 		logger.Error("AUDIT LOG TAMPERED", "event", res.Break.ID, "problem", string(res.Break.Problem), "detail", res.Break.Detail)
-		return nil
+		return false, nil
 	}
 	logger.Info("audit log verified", "events", res.Events, "head", res.Head.String())
-	return nil
+	return true, nil
 }
 
 // purge deletes ended sessions and expired records hourly until ctx is done.

@@ -99,7 +99,16 @@ func TestPostgresOutage(t *testing.T) {
 	for acks.Load() < 3 {
 		time.Sleep(5 * time.Millisecond)
 	}
+	code, ready, _ := probe(t, "GET", base+"/readyz")
+	require.Equal(t, 200, code, "ready before the outage: %v", ready.Checks)
 	c.Stop(t)
+	// Not ready while down, without a word of the DSN; the process is up.
+	code, ready, body := probe(t, "GET", base+"/readyz")
+	require.Equal(t, 503, code)
+	require.Equal(t, map[string]string{"store": "unreachable", "migrations": "unknown", "audit": "ok"}, ready.Checks)
+	require.NotContains(t, body, c.DSN)
+	code, _, _ = probe(t, "GET", base+"/healthz")
+	require.Equal(t, 200, code)
 
 	// Down: each kind of request answers 503 with the JSON error.
 	for _, r := range []struct {
@@ -129,6 +138,8 @@ func TestPostgresOutage(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the server did not recover within a minute of PostgreSQL's restart (last %d)", code)
 		time.Sleep(50 * time.Millisecond)
 	}
+	code, ready, _ = probe(t, "GET", base+"/readyz")
+	require.Equal(t, 200, code, "ready again: %v", ready.Checks)
 	stopAll()
 	require.Empty(t, bad, "answers other than 200 or 503 across the outage")
 	t.Logf("revocations: %d attempted, %d acknowledged; reader: %d ok, %d unavailable",

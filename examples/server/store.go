@@ -26,6 +26,7 @@ type backend interface {
 	integrity.Store
 	report.Store
 	userStore
+	schemaStore
 	Close() error
 }
 

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Migration is one schema version: the file migrations/NNNN_name.sql of a
@@ -43,4 +44,14 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 		ms = append(ms, Migration{Version: v, Name: base, SQL: string(body)})
 	}
 	return ms, nil
+}
+
+// LatestVersion returns a function that gives the number of migrations
+// in fsys (see [LoadMigrations]), the schema version a store of this
+// program brings a database to; it reads fsys once.
+func LatestVersion(fsys fs.FS) func() (int, error) {
+	return sync.OnceValues(func() (int, error) {
+		ms, err := LoadMigrations(fsys)
+		return len(ms), err
+	})
 }
