@@ -145,7 +145,7 @@ func (h *Handler) checkHostForm(w http.ResponseWriter, r *http.Request, st *requ
 		if authErr != nil && !errors.Is(authErr, security.ErrUnauthenticated) {
 			return authErr // the store failed: a 500, not a CSRF refusal
 		}
-		return fmt.Errorf("%w: no session", security.ErrCSRF)
+		return security.CSRFRefusal(security.CSRFMissing, "no session")
 	}
 	var field []string
 	if len(r.Header.Values(CSRFHeader)) == 0 {
@@ -200,5 +200,5 @@ func pickToken(header, field []string) (string, error) {
 	case len(field) == 1:
 		return field[0], nil
 	}
-	return "", fmt.Errorf("%w: missing", security.ErrCSRF)
+	return "", security.CSRFRefusal(security.CSRFMissing, "missing")
 }

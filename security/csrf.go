@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -132,31 +131,31 @@ func (c *CSRF) mac(sessionID string, body, out []byte) {
 // wraps [ErrCSRF] except a failure of the NonceStore, which is returned as is.
 func (c *CSRF) Check(ctx context.Context, sessionID, token string) error {
 	if token == "" {
-		return fmt.Errorf("%w: missing", ErrCSRF)
+		return CSRFRefusal(CSRFMissing, "missing")
 	}
 	if len(token) != CSRFTokenLen || !lowerHex(token) {
-		return fmt.Errorf("%w: malformed", ErrCSRF)
+		return CSRFRefusal(CSRFForged, "malformed")
 	}
 	var raw [csrfRawLen]byte
 	if n, err := hex.Decode(raw[:], []byte(token)); err != nil || n != csrfRawLen {
-		return fmt.Errorf("%w: malformed", ErrCSRF)
+		return CSRFRefusal(CSRFForged, "malformed")
 	}
 	var want [csrfMACLen]byte
 	c.mac(sessionID, raw[:csrfRawLen-csrfMACLen], want[:])
 	if subtle.ConstantTimeCompare(want[:], raw[csrfRawLen-csrfMACLen:]) != 1 {
-		return fmt.Errorf("%w: not issued for this session", ErrCSRF)
+		return CSRFRefusal(CSRFForeign, "not issued for this session")
 	}
 	if raw[0] != csrfVersion {
-		return fmt.Errorf("%w: unknown version", ErrCSRF)
+		return CSRFRefusal(CSRFForged, "unknown version")
 	}
 	// A token made in one mode is not accepted in the other, so switching a
 	// deployment to single-use takes effect at once.
 	if (raw[1] == modeReusable) != c.reusable {
-		return fmt.Errorf("%w: wrong mode", ErrCSRF)
+		return CSRFRefusal(CSRFForeign, "wrong mode")
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[2:10])), 0)
 	if !Now(c.clock).Before(exp) {
-		return fmt.Errorf("%w: expired", ErrCSRF)
+		return CSRFRefusal(CSRFExpired, "expired")
 	}
 	if c.reusable {
 		return nil
@@ -166,7 +165,7 @@ func (c *CSRF) Check(ctx context.Context, sessionID, token string) error {
 		return err
 	}
 	if !fresh {
-		return fmt.Errorf("%w: already used", ErrCSRF)
+		return CSRFRefusal(CSRFReplayed, "already used")
 	}
 	return nil
 }

@@ -59,21 +59,24 @@ func TestCSRFSingleUse(t *testing.T) {
 	fresh := c.Issue("sess_a")
 	cases := []struct {
 		name, session, token string
+		reason               security.CSRFReason
 	}{
-		{"replayed", "sess_a", tok},
-		{"missing", "sess_a", ""},
-		{"foreign session", "sess_b", fresh},
-		{"forged mac", "sess_a", flip(fresh, len(fresh)-1)},
-		{"forged expiry", "sess_a", flip(fresh, 5)},
-		{"truncated", "sess_a", fresh[:len(fresh)-2]},
-		{"not hex", "sess_a", strings.Repeat("z", security.CSRFTokenLen)},
-		{"uppercase", "sess_a", strings.ToUpper(fresh)},
-		{"session token instead", "sess_a", security.NewToken()},
+		{"replayed", "sess_a", tok, security.CSRFReplayed},
+		{"missing", "sess_a", "", security.CSRFMissing},
+		{"foreign session", "sess_b", fresh, security.CSRFForeign},
+		// A forgery of the right shape fails the MAC like a foreign token.
+		{"forged mac", "sess_a", flip(fresh, len(fresh)-1), security.CSRFForeign},
+		{"forged expiry", "sess_a", flip(fresh, 5), security.CSRFForeign},
+		{"truncated", "sess_a", fresh[:len(fresh)-2], security.CSRFForged},
+		{"not hex", "sess_a", strings.Repeat("z", security.CSRFTokenLen), security.CSRFForged},
+		{"uppercase", "sess_a", strings.ToUpper(fresh), security.CSRFForged},
+		{"session token instead", "sess_a", security.NewToken(), security.CSRFForged},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := c.Check(ctx, tc.session, tc.token)
 			require.ErrorIs(t, err, security.ErrCSRF)
+			require.Equal(t, tc.reason, security.CSRFReasonOf(err))
 		})
 	}
 	// The refused attempts did not consume the fresh token.
@@ -81,7 +84,9 @@ func TestCSRFSingleUse(t *testing.T) {
 
 	exp := c.Issue("sess_a")
 	clk.Advance(time.Hour)
-	require.ErrorIs(t, c.Check(ctx, "sess_a", exp), security.ErrCSRF, "expired at exactly TTL")
+	err := c.Check(ctx, "sess_a", exp)
+	require.ErrorIs(t, err, security.ErrCSRF, "expired at exactly TTL")
+	require.Equal(t, security.CSRFExpired, security.CSRFReasonOf(err))
 }
 
 func TestCSRFReusable(t *testing.T) {
