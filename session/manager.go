@@ -56,6 +56,11 @@ type Config struct {
 	// takes Hasher.Memory KiB). Default GOMAXPROCS.
 	MaxConcurrentHashes int
 
+	// Observer, if set, is told of logins, lockouts, credential checks,
+	// terminated sessions and blacklistings (see [security.Kind]). nil
+	// measures nothing.
+	Observer security.Observer
+
 	// OnNewIP, if set, is called after a successful login from an address
 	// the user never logged in from before (not for their first login). It
 	// runs on the login's goroutine after the session is stored: hand slow
@@ -194,6 +199,12 @@ type LoginResult struct {
 // [security.ErrBlacklisted] for a blacklisted user who gave the right
 // password.
 func (m *Manager) Login(ctx context.Context, req LoginRequest) (LoginResult, error) {
+	res, err := m.login(ctx, req)
+	m.observeLogin(err)
+	return res, err
+}
+
+func (m *Manager) login(ctx context.Context, req LoginRequest) (LoginResult, error) {
 	email := strings.TrimSpace(req.Email)
 	switch {
 	case email == "":
@@ -382,10 +393,12 @@ func (m *Manager) lockoutEvents(res LoginReservation, now time.Time, subject int
 		events = append(events, security.Event{Time: now, Type: security.EventLockout,
 			SubjectUserID: subject, Subject: security.CleanText(email, MaxEmailBytes), IP: ip,
 			Details: map[string]string{"key": "email", "window": m.cfg.FailureWindow.String()}})
+		m.observe(security.Measurement{Kind: security.KindLockout, Result: "email"})
 	}
 	if res.Failures[1]+1 == m.cfg.MaxFailuresPerIP {
 		events = append(events, security.Event{Time: now, Type: security.EventLockout, IP: ip,
 			Subject: ip, Details: map[string]string{"key": "ip", "window": m.cfg.FailureWindow.String()}})
+		m.observe(security.Measurement{Kind: security.KindLockout, Result: "ip"})
 	}
 	return events
 }
@@ -461,6 +474,16 @@ func (m *Manager) hash(ctx context.Context, password string) (string, error) {
 // a user the directory no longer knows) fails with
 // [security.ErrUnauthenticated].
 func (m *Manager) Authenticate(ctx context.Context, token string) (Auth, error) {
+	if m.cfg.Observer == nil {
+		return m.authenticate(ctx, token)
+	}
+	start := time.Now()
+	a, err := m.authenticate(ctx, token)
+	m.observeAuthenticate(err, time.Since(start))
+	return a, err
+}
+
+func (m *Manager) authenticate(ctx context.Context, token string) (Auth, error) {
 	if !security.ValidTokenFormat(token) {
 		return Auth{}, security.ErrUnauthenticated
 	}
@@ -626,7 +649,11 @@ func (m *Manager) Terminate(ctx context.Context, actor Auth, sessionID string, i
 	ev := security.Event{Time: now, Type: security.EventSessionTerminated, ActorUserID: actor.Principal.UserID,
 		ActorSessionID: actor.Session.ID, SubjectUserID: s.UserID, Subject: s.ID, IP: ipString(ip),
 		Details: map[string]string{"reason": "terminated", "kind": string(s.Kind)}}
-	return m.cfg.Store.RevokeSession(ctx, sessionID, now, []security.Event{ev})
+	if err := m.cfg.Store.RevokeSession(ctx, sessionID, now, []security.Event{ev}); err != nil {
+		return err
+	}
+	m.observe(security.Measurement{Kind: security.KindSessionsTerminated, Result: "terminated", N: 1})
+	return nil
 }
 
 // MaxReasonRunes is the longest blacklist reason accepted, in characters.
@@ -662,7 +689,7 @@ func (m *Manager) Blacklist(ctx context.Context, actor Auth, userID int64, reaso
 	clean := security.CleanText(reason, 4*MaxReasonRunes)
 	entry := BlacklistEntry{UserID: userID, UserName: u.Name, Reason: clean, BlacklistedBy: actor.Principal.UserID,
 		BlacklistedByName: actor.Principal.Name, CreatedAt: now}
-	return m.cfg.Store.AddBlacklist(ctx, entry, func(revoked []Session) []security.Event {
+	n, err := m.cfg.Store.AddBlacklist(ctx, entry, func(revoked []Session) []security.Event {
 		events := []security.Event{{Time: now, Type: security.EventBlacklistAdded, ActorUserID: actor.Principal.UserID,
 			ActorSessionID: actor.Session.ID, SubjectUserID: userID, Subject: strconv.FormatInt(userID, 10), IP: ipS,
 			Details: map[string]string{"reason": clean, "sessions_revoked": strconv.Itoa(len(revoked))}}}
@@ -673,6 +700,10 @@ func (m *Manager) Blacklist(ctx context.Context, actor Auth, userID int64, reaso
 		}
 		return events
 	})
+	if err == nil {
+		m.observeBlacklist(n)
+	}
+	return n, err
 }
 
 // Unblacklist removes userID from the blacklist, so they can log in again.
