@@ -12,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/integrity"
@@ -50,6 +51,12 @@ type Config struct {
 	// failures are not repeated here: package session records them. nil
 	// records none.
 	Events security.EventRecorder
+	// Observer, if set, is told of authenticated requests and their
+	// latency, CSRF and cross-origin refusals by reason, requests failed by
+	// a store or dependency, and the refusal audit events written and
+	// dropped (see [security.Kind]). Give the same one to package session
+	// to measure logins. nil measures nothing.
+	Observer security.Observer
 	// RefusalQueue bounds the refusal events waiting for [Handler.Run];
 	// past it they are dropped and counted. Default 1024.
 	RefusalQueue int
@@ -125,6 +132,7 @@ type Handler struct {
 	report       *report.Generator
 	clock        security.Clock
 	refusals     *refusalQueue
+	obs          security.Observer
 	trusted      []netip.Prefix
 	log          *slog.Logger
 	maxBody      int64
@@ -147,7 +155,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("httpadapter: Config.Sessions and Config.CSRF are required")
 	}
 	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, integrity: cfg.Integrity, breach: cfg.Breach,
-		report: cfg.Report, clock: cfg.Clock,
+		report: cfg.Report, clock: cfg.Clock, obs: cfg.Observer,
 		log: cfg.Logger, maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName,
 		secureCookie: !cfg.InsecureCookies, crossOrigin: cfg.CrossOrigin}
 	if h.mobile == nil {
@@ -195,6 +203,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, errors.New("httpadapter: Config.RefusalQueue must not be negative")
 		}
 		h.refusals = newRefusalQueue(cfg.Events, cfg.RefusalQueue)
+		h.refusals.obs = cfg.Observer
 	}
 	h.mux = http.NewServeMux()
 	h.Register(h.mux)
@@ -411,12 +420,17 @@ func (h *Handler) route(methods map[string]endpoint) http.Handler {
 			return
 		}
 		c := &call{w: w, r: r, ep: ep, ip: ClientIP(r, h.trusted)}
+		var start time.Time
+		if h.obs != nil {
+			start = time.Now()
+		}
 		rep, err := h.serve(c)
 		if err != nil {
 			h.failAs(w, r, c.auth, err)
-			return
+		} else {
+			writeReply(w, rep)
 		}
-		writeReply(w, rep)
+		h.observeRequest(c, err, start)
 	})
 }
 

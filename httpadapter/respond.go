@@ -227,6 +227,7 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, auth session.Au
 func (h *Handler) account(r *http.Request, auth session.Auth, err error) problem {
 	p := classify(err)
 	h.noteRefusal(r, auth, p)
+	h.observeProblem(err, p)
 	level := slog.LevelDebug
 	msg := "propsec: request refused"
 	if p.status >= 500 {
@@ -278,6 +279,7 @@ const refusalBatch = 256
 // lost. The log line of every refusal (Config.Logger) is still written.
 type refusalQueue struct {
 	events   security.EventRecorder
+	obs      security.Observer
 	ch       chan security.Event
 	recorded atomic.Uint64
 	dropped  atomic.Uint64
@@ -319,6 +321,7 @@ func (h *Handler) noteRefusal(r *http.Request, auth session.Auth, p problem) {
 	case q.ch <- ev:
 	default:
 		q.dropped.Add(1)
+		q.observe("dropped", 1)
 	}
 }
 
@@ -435,9 +438,11 @@ func (q *refusalQueue) write(ctx context.Context, log *slog.Logger, batch []secu
 	}
 	if err := q.events.RecordEvents(ctx, coalesce(batch)...); err != nil {
 		q.failed.Add(uint64(len(batch)))
+		q.observe("failed", len(batch))
 		log.LogAttrs(ctx, slog.LevelError, "propsec: recording refusal events failed",
 			slog.Int("events", len(batch)), slog.String("error", err.Error()))
 		return
 	}
 	q.recorded.Add(uint64(len(batch)))
+	q.observe("written", len(batch))
 }
