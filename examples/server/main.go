@@ -6,7 +6,7 @@
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
-//	    [-audit-anchor ID:HASH]... [-geoip FILE]
+//	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
 // -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
@@ -33,6 +33,10 @@
 // With -geoip FILE (a MaxMind DB file: GeoLite2 or GeoIP2 City, or DB-IP
 // City Lite) sessions show where a login came from ("London, GB");
 // without it, only local addresses are named ("Local network").
+//
+// With -metrics-addr ADDR it serves Prometheus metrics (package
+// promexport) at http://ADDR/metrics, on a listener of its own; without it,
+// nothing is measured.
 //
 // It serves GET /healthz (200 while the process serves HTTP) and GET
 // /readyz (200 when the store answers with this program's schema, the
@@ -138,6 +142,7 @@ type options struct {
 	breachCorpus    string
 	auditAnchors    stringList
 	geoIP           string
+	metricsAddr     string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -155,6 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, on a listener of its own (default: none)")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := parseKey(v)
 		o.integrityKey = v
@@ -208,7 +214,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
-	scfg := session.Config{Store: store, Users: store, Locator: locator,
+	obs, stopMetrics, err := startMetrics(o.metricsAddr, store, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	scfg := session.Config{Store: store, Users: store, Locator: locator, Observer: obs,
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
@@ -253,7 +264,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// the handler's bounded queue, which h.Run drains below.
 	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, Mobile: mobileauth.New(mgr), CSRF: csrf,
 		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies, Integrity: mon,
-		Breach: breachEndpoint, Report: reports, Events: store})
+		Breach: breachEndpoint, Report: reports, Events: store, Observer: obs})
 	if err != nil {
 		return err
 	}

@@ -446,3 +446,50 @@ func TestServerVerifiesAuditAtStart(t *testing.T) {
 	require.NoError(t, err, "a broken chain is reported, not fatal")
 	require.Contains(t, logs, "AUDIT LOG TAMPERED")
 }
+
+func TestServerMetrics(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "propsec.db")
+	base, printed := server(t, "-db", db, "-metrics-addr", "127.0.0.1:0")
+	var metrics, email, password string
+	re := regexp.MustCompile(`email (\S+) password (\S+)`)
+	for _, l := range printed {
+		if u, ok := strings.CutPrefix(l, "metrics on "); ok {
+			metrics = u
+		}
+		if m := re.FindStringSubmatch(l); m != nil {
+			email, password = m[1], m[2]
+		}
+	}
+	require.NotEmpty(t, metrics, "printed %q", printed)
+	require.NotContains(t, metrics, strings.TrimPrefix(base, "http://"), "a listener of its own")
+
+	code, _ := call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": email, "password": password})
+	require.Equal(t, 200, code)
+	code, _ = call(t, "POST", base+"/api/security/mobile-auth", "", map[string]string{"email": email, "password": "wrong"})
+	require.Equal(t, 401, code)
+
+	resp, err := http.Get(metrics)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	for _, want := range []string{`propsec_logins_total{result="ok"} 1`, `propsec_logins_total{result="bad_credentials"} 1`,
+		`propsec_sessions_live 1`, `propsec_alerts_open{severity="critical"} 0`, "go_goroutines"} {
+		require.Contains(t, string(body), want)
+	}
+	require.NotContains(t, string(body), email)
+
+	// The API's listener does not serve the metrics.
+	resp, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 404, resp.StatusCode)
+}
+
+func TestServerNoMetricsByDefault(t *testing.T) {
+	_, printed := server(t, "-db", filepath.Join(t.TempDir(), "propsec.db"))
+	for _, l := range printed {
+		require.NotContains(t, l, "metrics on")
+	}
+}
