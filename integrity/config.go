@@ -87,6 +87,11 @@ type Config struct {
 	// DefaultSeverity grades alerts no rule matches. Default
 	// [SeverityMedium].
 	DefaultSeverity Severity
+
+	// Observer, if set, is told of every finished scan with its result,
+	// files examined and duration ([security.KindScan]). nil measures
+	// nothing.
+	Observer security.Observer
 }
 
 // SeverityRule grades the alerts of the paths it matches.

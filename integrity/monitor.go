@@ -251,6 +251,7 @@ func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, 
 		m.history = m.history[len(m.history)-historySize:]
 	}
 	m.mu.Unlock()
+	m.observeCheck(j, err, now)
 	if m.lease != nil {
 		// If this fails, the store reports the check failed once the lock
 		// is released.
