@@ -35,6 +35,9 @@ type CacheConfig struct {
 	TTL time.Duration
 	// Clock tells the time for TTLs; nil is the system clock.
 	Clock security.Clock
+	// Observer, if set, is told of every query as a hit or a miss
+	// ([security.KindBreachCache]). nil measures nothing.
+	Observer security.Observer
 }
 
 // Cache is a [Source] that keeps recently used ranges of another source in
@@ -102,9 +105,11 @@ func (c *Cache) Stats() CacheStats {
 func (c *Cache) Range(ctx context.Context, prefix string) (*Range, error) {
 	if r := c.get(prefix); r != nil {
 		c.hits.Add(1)
+		c.observe("hit")
 		return r, nil
 	}
 	c.misses.Add(1)
+	c.observe("miss")
 	ch := c.group.DoChan(prefix, func() (any, error) {
 		if r := c.get(prefix); r != nil { // filled by a flight that just ended
 			return r, nil

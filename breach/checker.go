@@ -141,6 +141,11 @@ type Config struct {
 	// (a [*SourceError]), whether or not the check fails open, so the
 	// host can log and alert.
 	OnSourceError func(ctx context.Context, err error)
+	// Observer, if set, is told of every lookup that reaches the source,
+	// with its result and duration ([security.KindBreachLookup]), and of
+	// every source failure, by source ([security.KindBreachUpstreamError]).
+	// nil measures nothing.
+	Observer security.Observer
 }
 
 // Checker checks passwords and hashes against a [Source]. Only a hash's
@@ -212,7 +217,9 @@ func (c *Checker) CheckHash(ctx context.Context, hash string) (Result, error) {
 	if !packSuffix(key[:c.kind.recSize()], hash[PrefixLen:], 0) || !ok {
 		return Result{}, security.Invalidf("hash", "must be exactly %d hexadecimal digits", n)
 	}
+	start := c.startLookup()
 	count, err := c.count(ctx, p, key)
+	c.observeLookup(err, start)
 	if err != nil {
 		if c.cfg.OnSourceError != nil {
 			c.cfg.OnSourceError(ctx, err)
@@ -260,7 +267,9 @@ func (c *Checker) Range(ctx context.Context, prefix string) (*Range, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := c.startLookup()
 	r, err := c.rangeOf(ctx, p)
+	c.observeLookup(err, start)
 	if err != nil && c.cfg.OnSourceError != nil {
 		c.cfg.OnSourceError(ctx, err)
 	}
