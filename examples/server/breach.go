@@ -15,7 +15,7 @@ import (
 // one for logins, which fails open (a login is not refused because HIBP is
 // down) and records nothing itself, since the session records the match.
 // Neither flag: no breach checks (nothing is sent anywhere by default).
-func breachCheckers(o options, events security.EventRecorder, log *slog.Logger) (endpoint, login *breach.Checker, closeFn func() error, err error) {
+func breachCheckers(o options, events security.EventRecorder, obs security.Observer, log *slog.Logger) (endpoint, login *breach.Checker, closeFn func() error, err error) {
 	closeFn = func() error { return nil }
 	var src breach.Source
 	switch {
@@ -31,7 +31,7 @@ func breachCheckers(o options, events security.EventRecorder, log *slog.Logger) 
 		if err != nil {
 			return nil, nil, closeFn, err
 		}
-		if src, err = breach.NewCache(breach.CacheConfig{Source: client}); err != nil {
+		if src, err = breach.NewCache(breach.CacheConfig{Source: client, Observer: obs}); err != nil {
 			return nil, nil, closeFn, err
 		}
 		log.Info("password breach checks", "hibp", o.hibpURL)
@@ -41,11 +41,11 @@ func breachCheckers(o options, events security.EventRecorder, log *slog.Logger) 
 	onErr := func(ctx context.Context, err error) {
 		log.WarnContext(ctx, "password breach source failed", "err", err.Error())
 	}
-	if endpoint, err = breach.New(breach.Config{Source: src, Events: events, OnSourceError: onErr}); err != nil {
+	if endpoint, err = breach.New(breach.Config{Source: src, Events: events, OnSourceError: onErr, Observer: obs}); err != nil {
 		closeFn()
 		return nil, nil, func() error { return nil }, err
 	}
-	if login, err = breach.New(breach.Config{Source: src, FailOpen: true, OnSourceError: onErr}); err != nil {
+	if login, err = breach.New(breach.Config{Source: src, FailOpen: true, OnSourceError: onErr, Observer: obs}); err != nil {
 		closeFn()
 		return nil, nil, func() error { return nil }, err
 	}

@@ -204,7 +204,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 
-	breachEndpoint, breachLogin, closeBreach, err := breachCheckers(o, store, log)
+	obs, stopMetrics, err := startMetrics(o.metricsAddr, store, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	breachEndpoint, breachLogin, closeBreach, err := breachCheckers(o, store, obs, log)
 	if err != nil {
 		return err
 	}
@@ -214,11 +219,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeGeo()
-	obs, stopMetrics, err := startMetrics(o.metricsAddr, store, log, stdout)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
 	scfg := session.Config{Store: store, Users: store, Locator: locator, Observer: obs,
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
@@ -249,7 +249,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mon, err := startIntegrity(ctx, o, store, log)
+	mon, err := startIntegrity(ctx, o, store, obs, log)
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // startIntegrity makes the integrity monitor of the -watch directories and
 // baselines those that have none, or returns nil without -watch.
-func startIntegrity(ctx context.Context, o options, store integrity.Store, log *slog.Logger) (*integrity.Monitor, error) {
+func startIntegrity(ctx context.Context, o options, store integrity.Store, obs security.Observer, log *slog.Logger) (*integrity.Monitor, error) {
 	if len(o.watch) == 0 {
 		return nil, nil
 	}
@@ -344,7 +344,7 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 	if err != nil {
 		return nil, err
 	}
-	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch})
+	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch, Observer: obs})
 	if err != nil {
 		return nil, err
 	}
