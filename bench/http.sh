@@ -14,7 +14,8 @@ source ./lib.sh
 need_wrk
 bench_setup
 
-go build -o "$work/server" ../examples/server
+# Built in the root module: its go.sum, not bench's, covers the server's deps.
+(cd .. && go build -o "$work/server" ./examples/server)
 go build -o "$work/seed" ./cmd/seed
 go build -o "$work/peer" ./cmd/peer
 

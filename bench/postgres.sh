@@ -39,7 +39,7 @@ PGDSN=$PROPSEC_TEST_POSTGRES
 [ -z "${PG_SOCKET:-}" ] || PGDSN="$PGDSN&host=$PG_DIR"
 echo "server on PostgreSQL: ${PGDSN#*\?}"
 
-go build -o "$work/server" ../examples/server
+(cd .. && go build -o "$work/server" ./examples/server)
 go build -o "$work/seed" ./cmd/seed
 TOKEN_sqlite=$("$work/seed" -db "$work/propsec.db" -n 10000)
 TOKEN_postgres=$("$work/seed" -db "$PROPSEC_TEST_POSTGRES" -n 10000)
