@@ -73,44 +73,31 @@ type Config struct {
 	Clock security.Clock
 }
 
-// counterSet is a counter vector with one fixed label, its children made
-// in advance for every allowed value (and "other").
-type counterSet map[string]prometheus.Counter
+// labelSet holds the children of a vector with one label, made in advance
+// for every allowed value and "other".
+type labelSet[T any] map[string]T
 
-func (s counterSet) add(result string, n float64) {
-	c, ok := s[result]
-	if !ok {
-		c = s["other"]
+// get returns the child of value, or of "other" for a value outside the set.
+func (s labelSet[T]) get(value string) T {
+	if c, ok := s[value]; ok {
+		return c
 	}
-	c.Add(n)
+	return s["other"]
 }
 
-func newCounterSet(vec *prometheus.CounterVec, values ...string) counterSet {
-	s := counterSet{}
+func newLabelSet[T any](child func(...string) T, values ...string) labelSet[T] {
+	s := labelSet[T]{}
 	for _, v := range append(values, "other") {
-		s[v] = vec.WithLabelValues(v)
+		s[v] = child(v)
 	}
 	return s
 }
 
-// histogramSet is counterSet for histograms.
-type histogramSet map[string]prometheus.Observer
+// counterSet is a counter vector's labelSet.
+type counterSet = labelSet[prometheus.Counter]
 
-func (s histogramSet) observe(result string, d time.Duration) {
-	h, ok := s[result]
-	if !ok {
-		h = s["other"]
-	}
-	h.Observe(d.Seconds())
-}
-
-func newHistogramSet(vec *prometheus.HistogramVec, values ...string) histogramSet {
-	s := histogramSet{}
-	for _, v := range append(values, "other") {
-		s[v] = vec.WithLabelValues(v)
-	}
-	return s
-}
+// histogramSet is a histogram vector's labelSet.
+type histogramSet = labelSet[prometheus.Observer]
 
 // Exporter is a [security.Observer] that keeps Prometheus metrics. It is
 // safe for concurrent use.
@@ -143,7 +130,7 @@ func New(cfg Config) (*Exporter, error) {
 	counterVec := func(name, help, label string, values ...string) counterSet {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help}, []string{label})
 		cs = append(cs, v)
-		return newCounterSet(v, values...)
+		return newLabelSet(v.WithLabelValues, values...)
 	}
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help})
@@ -154,7 +141,7 @@ func New(cfg Config) (*Exporter, error) {
 		v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: name, Help: help,
 			Buckets: buckets}, []string{label})
 		cs = append(cs, v)
-		return newHistogramSet(v, values...)
+		return newLabelSet(v.WithLabelValues, values...)
 	}
 	histogram := func(name, help string, buckets []float64) prometheus.Histogram {
 		h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: name, Help: help, Buckets: buckets})
@@ -213,34 +200,34 @@ func New(cfg Config) (*Exporter, error) {
 func (e *Exporter) Observe(m security.Measurement) {
 	switch m.Kind {
 	case security.KindLogin:
-		e.logins.add(m.Result, 1)
+		e.logins.get(m.Result).Add(1)
 	case security.KindLockout:
-		e.lockouts.add(m.Result, 1)
+		e.lockouts.get(m.Result).Add(1)
 	case security.KindAuthenticate:
-		e.auth.observe(m.Result, m.Duration)
+		e.auth.get(m.Result).Observe(m.Duration.Seconds())
 	case security.KindRequest:
-		e.requests.observe(m.Result, m.Duration)
+		e.requests.get(m.Result).Observe(m.Duration.Seconds())
 	case security.KindCSRFRefused:
-		e.csrf.add(m.Result, 1)
+		e.csrf.get(m.Result).Add(1)
 	case security.KindSessionsTerminated:
-		e.terminated.add(m.Result, float64(m.N))
+		e.terminated.get(m.Result).Add(float64(m.N))
 	case security.KindBlacklisted:
 		e.blacklisted.Inc()
 	case security.KindScan:
-		e.scans.add(m.Result, 1)
+		e.scans.get(m.Result).Add(1)
 		e.scanFiles.Add(float64(max(m.N, 0)))
 		e.scanDuration.Observe(m.Duration.Seconds())
 	case security.KindBreachLookup:
-		e.breachLookups.add(m.Result, 1)
+		e.breachLookups.get(m.Result).Add(1)
 		e.breachDuration.Observe(m.Duration.Seconds())
 	case security.KindBreachCache:
-		e.breachCache.add(m.Result, 1)
+		e.breachCache.get(m.Result).Add(1)
 	case security.KindBreachUpstreamError:
-		e.breachUpstream.add(m.Result, 1)
+		e.breachUpstream.get(m.Result).Add(1)
 	case security.KindAuditEvents:
-		e.audit.add(m.Result, float64(max(m.N, 0)))
+		e.audit.get(m.Result).Add(float64(max(m.N, 0)))
 	case security.KindStoreError:
-		e.storeErrors.add(m.Result, 1)
+		e.storeErrors.get(m.Result).Add(1)
 	default:
 		e.unknownMeasures.Inc()
 	}
