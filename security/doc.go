@@ -36,4 +36,14 @@
 // (power loss, kernel panic; see its Durability section); pgstore keeps
 // them as durably as PostgreSQL keeps any commit (with synchronous_commit
 // on, the default, across a crash of the database server).
+//
+// # Metrics
+//
+// [Observer] is the hook through which session, httpadapter, integrity and
+// breach report what they do (each takes one in its Config; nil measures
+// nothing), as [Measurement] values whose [Kind] and Result come from
+// fixed sets, never from user data. Package promexport turns them into
+// Prometheus metrics; the packages themselves import no exporter.
+// [MultiObserver] feeds several observers. A refused CSRF token is a
+// [CSRFError] whose [CSRFReason] says why.
 package security
