@@ -58,9 +58,18 @@ type walkRun struct {
 }
 
 func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *atomic.Int64) *walkRun {
+	return m.startWalkWith(ctx, root, keep, m.cfg.Workers, func(ctx context.Context, w *walkRun) {
+		m.walkRoot(ctx, w, root, total)
+	})
+}
+
+// startWalkWith is startWalk with workers workers and walk emitting the
+// items (in walk order) instead of a walk of the whole root.
+func (m *Monitor) startWalkWith(ctx context.Context, root string, keep bool, workers int,
+	walk func(context.Context, *walkRun)) *walkRun {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &walkRun{ordered: make(chan *item, window), work: make(chan *item, window), cancel: cancel}
-	for range m.cfg.Workers {
+	for range workers {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -83,7 +92,7 @@ func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *
 		defer w.wg.Done()
 		defer close(w.ordered)
 		defer close(w.work)
-		m.walkRoot(ctx, w, root, total)
+		walk(ctx, w)
 	}()
 	return w
 }
