@@ -44,8 +44,8 @@ func (m *Monitor) Diff(ctx context.Context, alertID int64) (Diff, error) {
 	if err := m.ownAlert(a); err != nil {
 		return Diff{}, err
 	}
-	if a.Type == AlertBaselineTampered {
-		return Diff{}, security.Invalid("alert_id", "a baseline_tampered alert has no diff")
+	if a.Type == AlertBaselineTampered || a.Type == AlertRealtimeDegraded {
+		return Diff{}, security.Invalidf("alert_id", "a %s alert has no diff", a.Type)
 	}
 	if !supported {
 		return Diff{}, errUnsupported

@@ -53,6 +53,9 @@ type Monitor struct {
 	// openHook, if set (tests only), runs just before a listed file or
 	// directory is opened.
 	openHook func(path string)
+	// watchHook, if set (tests only), runs before each directory watch is
+	// added; an error it returns stands for the kernel's.
+	watchHook func(path string) error
 
 	slot chan struct{} // held by the running operation
 	// locker is cfg.Store as a ScanLocker, if it is one; lease is its lock
@@ -68,6 +71,7 @@ type Monitor struct {
 	cur        *job
 	history    []*job
 	lastTamper string
+	rt         *realtime // real-time detection, while Run watches
 }
 
 // job is one check: its counters are updated while it runs.
@@ -246,10 +250,7 @@ func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, 
 	m.mu.Lock()
 	j.status, j.finished, j.errText = status, now, errText
 	m.cur = nil
-	m.history = append(m.history, j)
-	if len(m.history) > historySize {
-		m.history = m.history[len(m.history)-historySize:]
-	}
+	m.rememberLocked(j)
 	m.mu.Unlock()
 	if m.lease != nil {
 		// If this fails, the store reports the check failed once the lock
@@ -445,9 +446,20 @@ func (m *Monitor) Current() (Check, bool) {
 	return m.snapshot(j), true
 }
 
+// rememberLocked adds the finished job j to the history; m.mu is held.
+func (m *Monitor) rememberLocked(j *job) {
+	m.history = append(m.history, j)
+	if len(m.history) > historySize {
+		m.history = m.history[len(m.history)-historySize:]
+	}
+}
+
 func (m *Monitor) findLocked(id string) *job {
 	if m.cur != nil && m.cur.id == id {
 		return m.cur
+	}
+	if m.rt != nil && m.rt.j.id == id {
+		return m.rt.j
 	}
 	for _, j := range m.history {
 		if j.id == id {
@@ -492,9 +504,22 @@ func (m *Monitor) Cancel(id string) error {
 // store, in another process) or when the scan cannot start, such as while
 // the store is unreachable. It returns ctx.Err(), or an error wrapping
 // [security.ErrUnavailable] once the Monitor is closed.
+//
+// With [Config.Realtime], Run also watches the roots and re-checks what
+// changes as it changes (see "Real-time detection" in the package
+// documentation); it fails at once if the watching cannot start, or if
+// another Run of the same Monitor is watching.
 func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return security.Invalid("interval", "must be positive")
+	}
+	var rt *realtime
+	if m.cfg.Realtime {
+		var err error
+		if rt, err = m.startRealtime(ctx); err != nil {
+			return err
+		}
+		defer rt.stop()
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -505,6 +530,9 @@ func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
 		case <-m.base.Done():
 			return errClosed
 		case <-t.C:
+			if rt != nil {
+				rt.tick()
+			}
 			if _, err := m.Start(ctx); errors.Is(err, errClosed) || errors.Is(err, errUnsupported) {
 				return err
 			}

@@ -689,15 +689,15 @@ func (r *rootRun) flushFindings() error {
 	if len(r.alerts)+len(r.obs) == 0 {
 		return nil
 	}
-	err := r.m.saveFindings(r.ctx, r.j, r.alerts, r.obs)
+	_, err := r.m.saveFindings(r.ctx, r.j, r.alerts, r.obs)
 	r.alerts, r.obs = r.alerts[:0], r.obs[:0]
 	return err
 }
 
 // saveFindings stores alerts and observations with one raised event per
-// alert.
-func (m *Monitor) saveFindings(ctx context.Context, j *job, alerts []Alert, obs []Observation) error {
-	_, err := m.cfg.Store.SaveFindings(ctx, Findings{Alerts: alerts, Observations: obs,
+// alert, and returns the alerts' ids.
+func (m *Monitor) saveFindings(ctx context.Context, j *job, alerts []Alert, obs []Observation) ([]int64, error) {
+	ids, err := m.cfg.Store.SaveFindings(ctx, Findings{Alerts: alerts, Observations: obs,
 		Events: func(added []Alert) []security.Event {
 			evs := make([]security.Event, 0, len(added))
 			for _, a := range added {
@@ -710,7 +710,7 @@ func (m *Monitor) saveFindings(ctx context.Context, j *job, alerts []Alert, obs 
 	if err == nil {
 		j.violations.Add(int64(len(alerts)))
 	}
-	return err
+	return ids, err
 }
 
 // tamperLog collects what a job found wrong with the stored records.
@@ -792,7 +792,8 @@ func (m *Monitor) raiseTamper(ctx context.Context, j *job, t *tamperLog) error {
 	now := m.now()
 	a := Alert{Host: m.cfg.Host, Key: t.first, FilePath: t.first.FilePath(), Type: AlertBaselineTampered, Severity: SeverityCritical,
 		Status: StatusNew, Details: security.CleanText(details, maxDetails), CheckID: j.id, CreatedAt: now, UpdatedAt: now}
-	return m.saveFindings(ctx, j, []Alert{a}, nil)
+	_, err := m.saveFindings(ctx, j, []Alert{a}, nil)
+	return err
 }
 
 // verifyRoot checks every entry's MAC and the root's seal, noting what is
