@@ -74,6 +74,44 @@
 // baseline as it is read, so memory does not grow with the number of
 // files.
 //
+// # Real-time detection
+//
+// With [Config.Realtime] (Linux), [Monitor.Run] also watches every
+// directory of the roots with inotify and re-checks the paths that change
+// as they change: the same walk, comparison, one-alert-per-state dedup and
+// alerts as a scan, under the same lock, so an alert is stored (and listed)
+// within a fraction of a second of the change, without a check being run.
+// Its alerts carry the id of a [CheckRealtime] check, which
+// [Monitor.Progress] reports running while Run watches; [Monitor.Realtime]
+// tells its state.
+//
+//   - A path is re-checked 50 ms after its last event (1 s while it is
+//     being written and not closed), and every 2 s at most (10 s while
+//     written) if it never stops changing: a file rewritten a thousand
+//     times raises one alert per state observed, not one per write.
+//   - New and moved-in directories are watched, then listed and re-checked
+//     whole, so entries made before the watch was in place are found;
+//     removed and moved-out ones are re-checked whole (each entry is
+//     deleted) and their watches dropped. A saved file replaced by a rename
+//     is re-checked like a write.
+//   - While a deployment window is open nothing is raised; ending it
+//     accepts the changes, as for scans.
+//   - Events lost in the kernel (its queue overflowed) or too many changes
+//     waiting, and directories the kernel's watch limit
+//     (fs.inotify.max_user_watches) leaves unwatched, are never silent: they
+//     are logged ([Config.Logger]), a full scan runs, and an
+//     [AlertRealtimeDegraded] alert names the cause and the scan (one per
+//     cause while the last is new). Each periodic tick watches what could
+//     not be watched before.
+//   - Run starts with a full scan, for what changed before the watches were
+//     in place; the periodic scans go on as the safety net (a change
+//     written through mmap without a close may be seen only by them).
+//   - The baseline is verified whole (entry MACs and seal) before the first
+//     re-check of a root and whenever its seal changes, and each entry's MAC
+//     at every re-check. A root that fails is left to scans, which raise the
+//     baseline_tampered alert. An older, valid entry put back between two
+//     re-checks without touching the seal is caught by the next scan.
+//
 // # Alerts
 //
 // A scan raises at most one [Alert] per path, carrying its most significant
