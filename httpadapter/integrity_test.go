@@ -92,11 +92,21 @@ var fimFiles = map[string]string{
 
 func newFIM(t *testing.T, opts ...envOption) *fimEnv {
 	t.Helper()
+	return newFIMWith(t, nil, opts...)
+}
+
+// newFIMWith is newFIM with the Monitor's config changed by mod (if not nil).
+func newFIMWith(t *testing.T, mod func(*integrity.Config), opts ...envOption) *fimEnv {
+	t.Helper()
 	f := &fimEnv{root: t.TempDir()}
 	withIntegrity := func(s *session.Config, _ *security.CSRFConfig, h *httpadapter.Config) {
 		f.store = &gateStore{Store: s.Store.(*memstore.Store)}
-		mon, err := integrity.New(integrity.Config{Store: f.store, Host: "web-1", Key: integrityKey,
-			Roots: []string{f.root}, Clock: s.Clock, Workers: 2})
+		cfg := integrity.Config{Store: f.store, Host: "web-1", Key: integrityKey,
+			Roots: []string{f.root}, Clock: s.Clock, Workers: 2}
+		if mod != nil {
+			mod(&cfg)
+		}
+		mon, err := integrity.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
