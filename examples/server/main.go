@@ -5,7 +5,7 @@
 // Usage:
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
-//	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
+//	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //	    [-audit-anchor ID:HASH]... [-geoip FILE]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
@@ -21,6 +21,8 @@
 // With -watch it monitors those directories for file integrity: roots
 // without a baseline get one before the server listens, and scans run every
 // -scan-interval (0: only on demand, POST /api/security/run-integrity-check).
+// With -realtime (Linux) changes also raise alerts as they happen; scans then
+// run at least hourly as its safety net.
 // The baseline's MAC key comes from -integrity-key or $PROPSEC_INTEGRITY_KEY
 // (hex), else from the file DB.integrity-key (0600), made on first use.
 //
@@ -133,6 +135,7 @@ type options struct {
 	insecureCookies bool
 	watch           pathList
 	scanInterval    time.Duration
+	realtime        bool
 	integrityKey    string
 	hibpURL         string
 	breachCorpus    string
@@ -151,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
 	fs.DurationVar(&o.scanInterval, "scan-interval", 0, "time between integrity scans (0: only on demand)")
+	fs.BoolVar(&o.realtime, "realtime", false, "also raise integrity alerts as files change (inotify; Linux)")
 	fs.Var(&o.auditAnchors, "audit-anchor", "audit head ID:HASH exported earlier, checked at start (repeatable)")
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
@@ -175,6 +179,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.scanInterval > 0 && len(o.watch) == 0 {
 		return o, errors.New("-scan-interval needs at least one -watch directory")
+	}
+	if o.realtime && len(o.watch) == 0 {
+		return o, errors.New("-realtime needs at least one -watch directory")
+	}
+	if o.realtime && o.scanInterval == 0 {
+		o.scanInterval = time.Hour // the safety net of real-time detection
 	}
 	return o, nil
 }
@@ -333,11 +343,12 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 	if err != nil {
 		return nil, err
 	}
-	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch})
+	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch, Realtime: o.realtime, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	log.Info("file integrity monitoring", "roots", mon.Roots(), "key", keySource, "scan_interval", o.scanInterval.String())
+	log.Info("file integrity monitoring", "roots", mon.Roots(), "key", keySource, "scan_interval", o.scanInterval.String(),
+		"realtime", o.realtime)
 	created, err := mon.Init(ctx)
 	if err != nil {
 		mon.Close()

@@ -408,10 +408,14 @@ func integrityScenario(t *testing.T, start func(args ...string) string) {
 }
 
 func TestIntegrityFlags(t *testing.T) {
-	for _, args := range [][]string{{"-scan-interval", "1m"}, {"-watch", "x", "-scan-interval", "-1s"}} {
+	for _, args := range [][]string{{"-scan-interval", "1m"}, {"-watch", "x", "-scan-interval", "-1s"}, {"-realtime"}} {
 		_, err := parseFlags(args, io.Discard)
 		require.Error(t, err, "%q", args)
 	}
+	o, err := parseFlags([]string{"-watch", "x", "-realtime"}, io.Discard)
+	require.NoError(t, err)
+	require.True(t, o.realtime)
+	require.Equal(t, time.Hour, o.scanInterval, "real-time detection keeps periodic scans")
 }
 
 // cancelOnListen cancels a context once the server says it is listening.
