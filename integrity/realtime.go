@@ -122,6 +122,7 @@ type realtime struct {
 	// Used by the processing goroutine only: the seal each root's
 	// baseline was last verified with, the seal of roots that failed, and
 	// the last degraded alert of each cause.
+	reader       *reader
 	verified     map[string]Hash
 	bad          map[string]Hash
 	lastAlert    map[string]int64
@@ -141,7 +142,7 @@ func (m *Monitor) startRealtime(ctx context.Context) (*realtime, error) {
 		m.mu.Unlock()
 		return nil, fmt.Errorf("integrity: real-time detection is already running: %w", security.ErrConflict)
 	}
-	rt := &realtime{m: m, paths: map[Key]*rtPath{}, wake: make(chan struct{}, 1),
+	rt := &realtime{m: m, paths: map[Key]*rtPath{}, wake: make(chan struct{}, 1), reader: newReader(m, false, nil),
 		verified: map[string]Hash{}, bad: map[string]Hash{}, lastAlert: map[string]int64{}}
 	rt.ctx, rt.cancel = m.opContext(ctx)
 	rt.j = &job{id: security.NewID(CheckIDPrefix), kind: CheckRealtime, started: m.now(), cancel: rt.cancel,
@@ -510,16 +511,19 @@ func (rt *realtime) trusted(ctx context.Context, seal Seal) (ok, fresh bool, err
 // and observations, as a scan merges the walk of a root.
 func (rt *realtime) recheckTarget(r *rootRun, tg rtTarget, obs []Observation) error {
 	m := rt.m
-	workers := 1
+	// A single path is inspected by the walk itself, with one reader kept
+	// from target to target (a reader's buffer is 1 MiB); a subtree by the
+	// walk's workers.
+	workers, rd := 1, rt.reader
 	var old iter.Seq2[Entry, error]
 	if tg.subtree {
-		workers = m.cfg.Workers
+		workers, rd = m.cfg.Workers, nil
 		old = below(m.cfg.Store.Entries(r.ctx, tg.Root), tg.Path)
 	} else {
 		old = m.entryOf(r.ctx, tg.Key)
 	}
 	r.walk = m.startWalkWith(r.ctx, tg.Root, false, workers, func(ctx context.Context, w *walkRun) {
-		m.walkTarget(ctx, w, tg, &rt.j.total)
+		m.walkTarget(ctx, w, tg, rd, &rt.j.total)
 	})
 	defer r.walk.stop()
 	po, pb := pull(old), pull(observationsOf(obs, tg))

@@ -310,8 +310,10 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 // monitored) and, for a subtree, everything below it, in walk order. The
 // directories on the way are opened with O_NOFOLLOW from the root, as
 // [reader.inspectPath] opens them; one that cannot be opened (other than
-// gone) is a marker, as in a scan, so that what is below it is kept.
-func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, total *atomic.Int64) {
+// gone) is a marker, as in a scan, so that what is below it is kept. If rd
+// is not nil (a target without subtree), the path is inspected here with
+// it, rather than by the walk's workers.
+func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *reader, total *atomic.Int64) {
 	root := tg.Root
 	if tg.Path == "" {
 		if tg.subtree {
@@ -363,7 +365,13 @@ func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, total
 		return
 	}
 	total.Add(1)
-	it := &item{rel: tg.Path, dir: d, name: name, done: make(chan struct{})}
+	it := &item{rel: tg.Path, dir: d, name: name, hintReg: err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG}
+	if rd != nil && !isDir {
+		it.cur, it.dir = rd.inspectItem(it, root), nil
+		w.emit(ctx, it)
+		return
+	}
+	it.done = make(chan struct{})
 	var sub *dirHandle
 	if isDir {
 		path := filepath.Join(d.path, name)

@@ -22,4 +22,4 @@ func (w *watcher) watchAll()                 {}
 func (w *watcher) resync()                   {}
 func (w *watcher) read() error               { return errUnsupported }
 
-func (m *Monitor) walkTarget(context.Context, *walkRun, rtTarget, *atomic.Int64) {}
+func (m *Monitor) walkTarget(context.Context, *walkRun, rtTarget, *reader, *atomic.Int64) {}
