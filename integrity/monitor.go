@@ -485,13 +485,17 @@ func (m *Monitor) snapshot(j *job) Check {
 }
 
 // Cancel cancels the running check id. It fails with [security.ErrNotFound]
-// for an unknown id and [security.ErrConflict] for a finished one.
+// for an unknown id and [security.ErrConflict] for a finished one, and for
+// the [CheckRealtime] check (end Run to stop real-time detection).
 func (m *Monitor) Cancel(id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cur != nil && m.cur.id == id {
 		m.cur.cancel()
 		return nil
+	}
+	if m.rt != nil && m.rt.j.id == id {
+		return fmt.Errorf("check %s is real-time detection, which runs as long as Run: %w", id, security.ErrConflict)
 	}
 	if m.findLocked(id) != nil {
 		return fmt.Errorf("check %s is not running: %w", id, security.ErrConflict)

@@ -181,6 +181,9 @@ func TestRealtimeAlertsWithoutScan(t *testing.T) {
 			if c.Kind != integrity.CheckRealtime || c.Status != integrity.CheckRunning || c.ViolationsFound < int64(len(tt.want)) {
 				t.Errorf("realtime check: %+v", c)
 			}
+			if err := e.mon.Cancel(id); !isErr(err, security.ErrConflict) || !strings.Contains(err.Error(), "real-time") {
+				t.Errorf("Cancel of the realtime check: %v", err)
+			}
 			// A scan now agrees: it raises nothing more.
 			wantNone(t, e.scan())
 		})
