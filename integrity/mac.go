@@ -194,6 +194,14 @@ func stateDigest(old *Entry, c *current) Hash {
 		e.str("meta")
 		if x.Type == TypeDir {
 			encodeXAttrs(&e, x.XAttrs)
+			if old != nil { // only the changes of times compare tells
+				t := dirTimes(old, c, false)
+				e.u64(uint64(t))
+				if t != dirTimesSame {
+					e.time(x.MTime)
+					e.time(x.CTime)
+				}
+			}
 		} else {
 			encodeMeta(&e, x, true)
 		}

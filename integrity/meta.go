@@ -63,15 +63,17 @@ func metaCompared(old *Entry, c *current) bool { return old.Meta && c.Meta }
 // compareMeta appends to d what changed in the extended attributes, the
 // link count and the times of a path whose type did not change; changed
 // says whether something else changed already. It reports whether it found
-// anything. A directory's link count and times change whenever its
-// entries do, and each entry raises its own alert: they are not compared.
-// A file's times are compared only when its content was hashed (otherwise
-// they stand in for the content, see compareContent), and only when the
-// content did not change (which explains them).
+// anything. A file's times are compared only when its content was hashed
+// (otherwise they stand in for the content, see compareContent), and only
+// when nothing else changed (a new content explains them).
 //
 // Only the ctime changed (a change made and reverted, a chmod to the same
 // mode, a link made and removed): one low alert, "ctime changed, content
 // and metadata unchanged".
+//
+// A directory's link count and times change whenever its entries do, and
+// each entry raises its own alert: see dirTimes for the times, and its
+// link count is not compared.
 func compareMeta(old *Entry, c *current, changed bool, d *[]string) bool {
 	if !metaCompared(old, c) {
 		return false
@@ -79,6 +81,12 @@ func compareMeta(old *Entry, c *current, changed bool, d *[]string) bool {
 	n := len(*d)
 	*d = append(*d, xattrChanges(old.XAttrs, c.XAttrs)...)
 	if c.Type == TypeDir {
+		switch dirTimes(old, c, changed || len(*d) > n) {
+		case dirMTimeSet:
+			*d = append(*d, "mtime set "+stamp(old.MTime)+" → "+stamp(c.MTime)+" (not by a change of entries)")
+		case dirCTimeOnly:
+			*d = append(*d, "ctime changed, entries and metadata unchanged ("+stamp(old.CTime)+" → "+stamp(c.CTime)+")")
+		}
 		return len(*d) > n
 	}
 	if old.Links != c.Links {
@@ -240,8 +248,12 @@ func gainedBits(old, cur *Entry, bits uint32) bool {
 // c, as compare sees them.
 func timesOnly(old *Entry, c *current) bool {
 	x := &c.Entry
-	if !metaCompared(old, c) || x.Type == TypeDir || c.Unreadable != "" {
+	if !metaCompared(old, c) || c.Unreadable != "" {
 		return false
+	}
+	if x.Type == TypeDir {
+		return old.Type == x.Type && old.Mode == x.Mode && old.UID == x.UID && old.GID == x.GID &&
+			slices.Equal(old.XAttrs, x.XAttrs) && dirTimes(old, c, false) != dirTimesSame
 	}
 	if x.Type == TypeFile && (!contentCompared(old, c) || old.Hash != x.Hash) {
 		return false
@@ -269,4 +281,28 @@ func encodeXAttrs(e *encoder, list []XAttr) {
 		e.str(a.Value)
 		e.bool(a.Digest)
 	}
+}
+
+// What changed in a directory's times, as dirTimes tells.
+const (
+	dirTimesSame = iota
+	dirMTimeSet
+	dirCTimeOnly
+)
+
+// dirTimes tells a change of a directory's times that its entries do not
+// explain. Adding, removing or renaming an entry sets the directory's mtime
+// and ctime to one and the same instant, so a new mtime that differs from
+// the ctime was set explicitly (touch -d, a timestamp forged to hide a
+// change); touching it to the current time looks like a change of entries
+// and is not told. A new ctime alone, with nothing else changed (changed
+// false), is told too.
+func dirTimes(old *Entry, c *current, changed bool) int {
+	switch {
+	case !old.MTime.Equal(c.MTime) && !c.MTime.Equal(c.CTime):
+		return dirMTimeSet
+	case !changed && old.MTime.Equal(c.MTime) && !old.CTime.Equal(c.CTime):
+		return dirCTimeOnly
+	}
+	return dirTimesSame
 }
