@@ -5,6 +5,7 @@ package integrity_test
 import (
 	"encoding/binary"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,94 @@ func TestXAttrsLinksTimes(t *testing.T) {
 				}
 			}
 			wantNone(t, e.scan())
+		})
+	}
+}
+
+// legacyBaseline rewrites e's baseline as it was recorded before Meta
+// existed, properly sealed.
+func legacyBaseline(t *testing.T, e *env) {
+	t.Helper()
+	var all []integrity.Entry
+	for x, err := range e.store.Entries(e.ctx, e.root) {
+		must(t, err)
+		all = append(all, integrity.Legacy(e.mon, x))
+	}
+	seals, err := e.store.Seals(e.ctx)
+	must(t, err)
+	seal := seals[0]
+	seal.Sum = integrity.SealSum(e.mon, e.root, all)
+	must(t, e.store.Stage(e.ctx, "legacy", integrity.Batch{Put: all}))
+	must(t, e.store.Commit(e.ctx, integrity.Commit{Set: "legacy",
+		Roots: []integrity.RootCommit{{Previous: seals[0].Sum, Replace: true, Seal: seal}}}))
+}
+
+// An entry baselined before the extended attributes, link count and times
+// were recorded is not alerted on for lacking them; once a new state of it
+// is accepted, they are recorded and compared.
+func TestLegacyBaseline(t *testing.T) {
+	e := newEnv(t, map[string]string{"a.txt": "a\n", "b.txt": "b\n"}, func(cfg *integrity.Config) {
+		must(t, unix.Setxattr(cfg.Roots[0]+"/b.txt", "user.pre", []byte("1"), 0))
+	})
+	legacyBaseline(t, e)
+	wantNone(t, e.scan())
+	past := time.Date(2001, 2, 3, 0, 0, 0, 0, time.UTC)
+	must(t, unix.Setxattr(e.path("a.txt"), "user.x", []byte("1"), 0))
+	must(t, os.Chtimes(e.path("a.txt"), past, past))
+	must(t, os.Link(e.path("b.txt"), e.path("c.txt")))
+	got := e.scan()
+	if len(got) != 1 || got[0].Path != "c.txt" {
+		t.Fatalf("want only c.txt added, got:\n%s", describeAlerts(got))
+	}
+	// A content change is still found; accepting it records the metadata.
+	e.write("b.txt", "b2\n") // and c.txt, its other name
+	got = e.scan()
+	b, ok := byPath(t, got)["b.txt"]
+	if len(got) != 2 || !ok || b.Change != integrity.ChangeModified {
+		t.Fatalf("want b.txt modified (and c.txt), got:\n%s", describeAlerts(got))
+	}
+	must(t, e.mon.AcceptAlert(e.ctx, integrity.Actor{}, b.ID))
+	x, err := e.store.Entry(e.ctx, integrity.Key{Root: e.root, Path: "b.txt"})
+	must(t, err)
+	if !x.Meta || x.Links != 2 || len(x.XAttrs) != 1 || x.XAttrs[0] != (integrity.XAttr{Name: "user.pre", Value: "1"}) {
+		t.Fatalf("accepted entry %+v", x)
+	}
+	must(t, unix.Removexattr(e.path("b.txt"), "user.pre")) // c.txt's too: one inode
+	got = e.scan()
+	if b := byPath(t, got)["b.txt"]; b.Details != `xattr user.pre removed: "1"` {
+		t.Fatalf("want b.txt's xattr removed, got:\n%s", describeAlerts(got))
+	}
+}
+
+// The entry MAC covers the new fields: a baseline record whose attributes
+// or link count were edited, or that was made to look older by dropping
+// them, is caught.
+func TestTamperedMeta(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*integrity.Entry)
+	}{
+		{"xattr dropped", func(x *integrity.Entry) { x.XAttrs = nil }},
+		{"xattr value", func(x *integrity.Entry) { x.XAttrs[0].Value = "2" }},
+		{"links", func(x *integrity.Entry) { x.Links++ }},
+		{"made legacy", func(x *integrity.Entry) { x.Meta, x.Links, x.XAttrs = false, 0, nil }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, map[string]string{"a.txt": "a\n"}, func(cfg *integrity.Config) {
+				must(t, unix.Setxattr(cfg.Roots[0]+"/a.txt", "user.pre", []byte("1"), 0))
+			})
+			x, err := e.store.Entry(e.ctx, integrity.Key{Root: e.root, Path: "a.txt"})
+			must(t, err)
+			if !x.Meta || len(x.XAttrs) != 1 {
+				t.Fatalf("baseline entry %+v", x)
+			}
+			x.XAttrs = slices.Clone(x.XAttrs)
+			c.edit(&x)
+			tamper(t, e, integrity.Batch{Put: []integrity.Entry{x}})
+			got := e.scan()
+			if len(got) != 1 || got[0].Type != integrity.AlertBaselineTampered {
+				t.Fatalf("want the tamper alert, got:\n%s", describeAlerts(got))
+			}
 		})
 	}
 }
