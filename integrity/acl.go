@@ -67,6 +67,9 @@ func aclText(v string) string {
 		}
 		parts = append(parts, tag+":"+id+":"+rwx(e.perm))
 	}
+	if len(parts) == 0 {
+		return "(empty)"
+	}
 	return strings.Join(parts, ",")
 }
 

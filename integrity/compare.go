@@ -39,10 +39,8 @@ type current struct {
 // mtime, inode and ctime as stand-ins; for symlinks the target; for devices
 // the device number. When both sides have Meta, also the extended
 // attributes, the link count and the times (see compareMeta). A
-// directory's size, times, link count and inode change whenever its
-// entries do, and each entry raises its own alert, so they are not
-// compared; nor is the inode of a hashed file, whose content speaks for
-// itself.
+// directory's size and inode are not compared, nor is the inode of a
+// hashed file, whose content speaks for itself.
 func (m *Monitor) compare(old *Entry, c *current) (AlertType, Change, string) {
 	switch {
 	case old == nil && c == nil:

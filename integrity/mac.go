@@ -157,8 +157,8 @@ var absentState = blake3.Sum256([]byte("propsec integrity v1 absent"))
 // stateDigest condenses what is compared about a current state, so that "the
 // same changed state" can be recognised later; old is the path's baseline
 // entry (nil: none). Times and inode count for files that were not hashed,
-// and the extended attributes, link count and times (but a directory's)
-// when they are compared, the same rules as [compare]. A path whose entry
+// and the extended attributes, link count and times when they are
+// compared, the same rules as [compare]. A path whose entry
 // lacks Meta gets the digest it had before Meta existed.
 func stateDigest(old *Entry, c *current) Hash {
 	if c == nil {
@@ -192,19 +192,7 @@ func stateDigest(old *Entry, c *current) Hash {
 	e.bool(c.Unreadable != "")
 	if c.Meta && (old == nil || old.Meta) {
 		e.str("meta")
-		if x.Type == TypeDir {
-			encodeXAttrs(&e, x.XAttrs)
-			if old != nil { // only the changes of times compare tells
-				t := dirTimes(old, c, false)
-				e.u64(uint64(t))
-				if t != dirTimesSame {
-					e.time(x.MTime)
-					e.time(x.CTime)
-				}
-			}
-		} else {
-			encodeMeta(&e, x, true)
-		}
+		encodeMeta(&e, x, true)
 	}
 	return blake3.Sum256(e.b)
 }

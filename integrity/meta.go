@@ -67,45 +67,44 @@ func metaCompared(old *Entry, c *current) bool { return old.Meta && c.Meta }
 // (otherwise they stand in for the content, see compareContent), and only
 // when nothing else changed (a new content explains them).
 //
+// A directory's times and link count change whenever an entry is added,
+// removed or renamed in it: the directory then gets a low alert of its own
+// besides the entry's, as AIDE reports it. Adding, removing or renaming
+// an entry sets the mtime and the ctime to one instant, so a new mtime
+// that differs from the ctime was set explicitly (touch -d, a timestamp
+// forged to hide a change), and the alert says so.
+//
 // Only the ctime changed (a change made and reverted, a chmod to the same
 // mode, a link made and removed): one low alert, "ctime changed, content
 // and metadata unchanged".
-//
-// A directory's link count and times change whenever its entries do, and
-// each entry raises its own alert: see dirTimes for the times, and its
-// link count is not compared.
 func compareMeta(old *Entry, c *current, changed bool, d *[]string) bool {
 	if !metaCompared(old, c) {
 		return false
 	}
 	n := len(*d)
 	*d = append(*d, xattrChanges(old.XAttrs, c.XAttrs)...)
-	if c.Type == TypeDir {
-		switch dirTimes(old, c, changed || len(*d) > n) {
-		case dirMTimeSet:
-			*d = append(*d, "mtime set "+stamp(old.MTime)+" → "+stamp(c.MTime)+" (not by a change of entries)")
-		case dirCTimeOnly:
-			*d = append(*d, "ctime changed, entries and metadata unchanged ("+stamp(old.CTime)+" → "+stamp(c.CTime)+")")
-		}
-		return len(*d) > n
-	}
 	if old.Links != c.Links {
 		*d = append(*d, fmt.Sprintf("links %d → %d", old.Links, c.Links))
 	}
-	if c.Type == TypeFile && !contentCompared(old, c) {
+	if (c.Type == TypeFile && !contentCompared(old, c)) || changed {
 		return len(*d) > n
 	}
-	if changed {
-		return len(*d) > n
-	}
-	if !old.MTime.Equal(c.MTime) {
-		s := "mtime changed " + stamp(old.MTime) + " → " + stamp(c.MTime)
-		if c.Type == TypeFile {
-			s = "mtime changed, content unchanged (" + stamp(old.MTime) + " → " + stamp(c.MTime) + ")"
+	mtimes := stamp(old.MTime) + " → " + stamp(c.MTime)
+	switch {
+	case !old.MTime.Equal(c.MTime) && c.Type == TypeFile:
+		*d = append(*d, "mtime changed, content unchanged ("+mtimes+")")
+	case !old.MTime.Equal(c.MTime) && c.Type == TypeDir && c.MTime.Equal(c.CTime):
+		*d = append(*d, "entries added, removed or renamed (mtime "+mtimes+")")
+	case !old.MTime.Equal(c.MTime) && c.Type == TypeDir:
+		*d = append(*d, "mtime set "+mtimes+" (not by a change of entries)")
+	case !old.MTime.Equal(c.MTime):
+		*d = append(*d, "mtime changed "+mtimes)
+	case len(*d) == n && !old.CTime.Equal(c.CTime):
+		what := "content"
+		if c.Type == TypeDir {
+			what = "entries"
 		}
-		*d = append(*d, s)
-	} else if len(*d) == n && !old.CTime.Equal(c.CTime) {
-		*d = append(*d, "ctime changed, content and metadata unchanged ("+stamp(old.CTime)+" → "+stamp(c.CTime)+")")
+		*d = append(*d, "ctime changed, "+what+" and metadata unchanged ("+stamp(old.CTime)+" → "+stamp(c.CTime)+")")
 	}
 	return len(*d) > n
 }
@@ -244,22 +243,20 @@ func gainedBits(old, cur *Entry, bits uint32) bool {
 	return cur.Mode&bits&^had != 0
 }
 
-// timesOnly reports whether nothing but the times differ between old and
-// c, as compare sees them.
+// timesOnly reports whether nothing but the times (and a directory's link
+// count) differ between old and c, as compare sees them.
 func timesOnly(old *Entry, c *current) bool {
 	x := &c.Entry
 	if !metaCompared(old, c) || c.Unreadable != "" {
 		return false
 	}
-	if x.Type == TypeDir {
-		return old.Type == x.Type && old.Mode == x.Mode && old.UID == x.UID && old.GID == x.GID &&
-			slices.Equal(old.XAttrs, x.XAttrs) && dirTimes(old, c, false) != dirTimesSame
-	}
 	if x.Type == TypeFile && (!contentCompared(old, c) || old.Hash != x.Hash) {
 		return false
 	}
+	// A directory's link count changes with its subdirectories, as its
+	// times do with its entries.
 	return old.Type == x.Type && old.Mode == x.Mode && old.UID == x.UID && old.GID == x.GID &&
-		old.Links == x.Links && old.Target == x.Target && old.Device == x.Device &&
+		(old.Links == x.Links || x.Type == TypeDir) && old.Target == x.Target && old.Device == x.Device &&
 		slices.Equal(old.XAttrs, x.XAttrs) && (!old.MTime.Equal(x.MTime) || !old.CTime.Equal(x.CTime))
 }
 
@@ -281,28 +278,4 @@ func encodeXAttrs(e *encoder, list []XAttr) {
 		e.str(a.Value)
 		e.bool(a.Digest)
 	}
-}
-
-// What changed in a directory's times, as dirTimes tells.
-const (
-	dirTimesSame = iota
-	dirMTimeSet
-	dirCTimeOnly
-)
-
-// dirTimes tells a change of a directory's times that its entries do not
-// explain. Adding, removing or renaming an entry sets the directory's mtime
-// and ctime to one and the same instant, so a new mtime that differs from
-// the ctime was set explicitly (touch -d, a timestamp forged to hide a
-// change); touching it to the current time looks like a change of entries
-// and is not told. A new ctime alone, with nothing else changed (changed
-// false), is told too.
-func dirTimes(old *Entry, c *current, changed bool) int {
-	switch {
-	case !old.MTime.Equal(c.MTime) && !c.MTime.Equal(c.CTime):
-		return dirMTimeSet
-	case !changed && old.MTime.Equal(c.MTime) && !old.CTime.Equal(c.CTime):
-		return dirCTimeOnly
-	}
-	return dirTimesSame
 }

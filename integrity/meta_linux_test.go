@@ -47,6 +47,9 @@ func aclNamedUser(uid, perm uint32) []byte {
 
 const capNetRaw = 1 << 13
 
+// entriesChanged is the alert of a directory whose entries changed.
+var entriesChanged = wantAlert{integrity.ChangeMetadata, integrity.SeverityLow, []string{"entries added, removed or renamed (mtime "}}
+
 type wantAlert struct {
 	change   integrity.Change
 	severity integrity.Severity // "": any
@@ -123,11 +126,11 @@ func TestXAttrsLinksTimes(t *testing.T) {
 		{"new hard link", false, func(t *testing.T, e *env) {
 			must(t, os.Link(e.path("notes.txt"), e.path("dir/notes2.txt")))
 		}, map[string]wantAlert{"notes.txt": {integrity.ChangeMetadata, "", []string{"links 1 → 2"}},
-			"dir/notes2.txt": {integrity.ChangeAdded, "", []string{"new file"}}}},
+			"dir/notes2.txt": {integrity.ChangeAdded, "", []string{"new file"}}, "dir": entriesChanged}},
 		{"hard link removed", false, func(t *testing.T, e *env) {
 			must(t, os.Remove(e.path("dir/twin2.txt")))
 		}, map[string]wantAlert{"twin.txt": {integrity.ChangeMetadata, "", []string{"links 2 → 1"}},
-			"dir/twin2.txt": {integrity.ChangeDeleted, "", []string{"deleted file"}}}},
+			"dir/twin2.txt": {integrity.ChangeDeleted, "", []string{"deleted file"}}, "dir": entriesChanged}},
 		{"mtime only", false, func(t *testing.T, e *env) {
 			must(t, os.Chtimes(e.path("run.sh"), past, past))
 		}, map[string]wantAlert{"run.sh": {integrity.ChangeMetadata, integrity.SeverityLow,
@@ -141,9 +144,18 @@ func TestXAttrsLinksTimes(t *testing.T) {
 			must(t, os.Chtimes(e.path("dir"), past, past))
 		}, map[string]wantAlert{"dir": {integrity.ChangeMetadata, integrity.SeverityLow,
 			[]string{" → 2001-02-03T00:00:00.000000000Z (not by a change of entries)"}}}},
-		{"entry added: the directory's new times are explained", false, func(t *testing.T, e *env) {
+		{"entry added", false, func(t *testing.T, e *env) {
 			e.write("dir/new.txt", "x")
-		}, map[string]wantAlert{"dir/new.txt": {integrity.ChangeAdded, "", nil}}},
+		}, map[string]wantAlert{"dir/new.txt": {integrity.ChangeAdded, "", nil}, "dir": entriesChanged}},
+		{"subdirectory added", false, func(t *testing.T, e *env) {
+			e.mkdir("dir/sub")
+		}, map[string]wantAlert{"dir/sub": {integrity.ChangeAdded, "", nil}, "dir": {integrity.ChangeMetadata, integrity.SeverityLow,
+			[]string{"links 2 → 3; entries added, removed or renamed (mtime "}}}},
+		{"directory ctime only", false, func(t *testing.T, e *env) {
+			time.Sleep(20 * time.Millisecond)
+			must(t, os.Chmod(e.path("dir"), 0o755))
+		}, map[string]wantAlert{"dir": {integrity.ChangeMetadata, integrity.SeverityLow,
+			[]string{"ctime changed, entries and metadata unchanged ("}}}},
 		{"symlink mtime", false, func(t *testing.T, e *env) {
 			ts := []unix.Timespec{unix.NsecToTimespec(past.UnixNano()), unix.NsecToTimespec(past.UnixNano())}
 			must(t, unix.UtimesNanoAt(unix.AT_FDCWD, e.path("ln"), ts, unix.AT_SYMLINK_NOFOLLOW))
