@@ -89,6 +89,9 @@ func compareMeta(old *Entry, c *current, changed bool, d *[]string) bool {
 	if (c.Type == TypeFile && !contentCompared(old, c)) || changed {
 		return len(*d) > n
 	}
+	if old.MTime.Equal(c.MTime) && old.CTime.Equal(c.CTime) {
+		return len(*d) > n // the common case: no time formatted
+	}
 	mtimes := stamp(old.MTime) + " → " + stamp(c.MTime)
 	switch {
 	case !old.MTime.Equal(c.MTime) && c.Type == TypeFile:
