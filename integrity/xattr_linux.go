@@ -114,6 +114,8 @@ func (r *reader) listXAttrs(src xattrSource) ([]string, error) {
 			continue
 		case err != nil:
 			return nil, err
+		case n == 0:
+			return nil, nil // the common case: nothing allocated
 		}
 		var names []string
 		for s := range strings.SplitSeq(string(r.xlist[:n]), "\x00") {
