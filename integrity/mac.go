@@ -93,7 +93,7 @@ func encodeEntry(e *encoder, x *Entry) {
 		// Appended only with Meta: an entry recorded before Meta existed
 		// keeps its MAC, and one stripped of Meta fails it.
 		e.bool(true)
-		encodeMeta(e, x, false)
+		e.b = appendMeta(e.b, x, false)
 	}
 }
 
@@ -192,7 +192,7 @@ func stateDigest(old *Entry, c *current) Hash {
 	e.bool(c.Unreadable != "")
 	if c.Meta && (old == nil || old.Meta) {
 		e.str("meta")
-		encodeMeta(&e, x, true)
+		e.b = appendMeta(e.b, x, true)
 	}
 	return blake3.Sum256(e.b)
 }

@@ -263,22 +263,26 @@ func timesOnly(old *Entry, c *current) bool {
 		slices.Equal(old.XAttrs, x.XAttrs) && (!old.MTime.Equal(x.MTime) || !old.CTime.Equal(x.CTime))
 }
 
-// encodeMeta adds the fields recorded with Meta to a MAC or state
-// encoding; times only when withTimes.
-func encodeMeta(e *encoder, x *Entry, withTimes bool) {
+// appendMeta appends the fields recorded with Meta to b, a MAC or state
+// encoding (see [encoder]); the times only when withTimes.
+//
+// It returns the slice rather than appending through an *encoder: built
+// with -race by go1.27.3, a call that appended through the pointer to an
+// encoder whose buffer is on the caller's stack had its appends lost in
+// the caller (every entry with Meta got one MAC; TestEntryMACKeepsOldBaselines
+// caught it), which an explicit assignment avoids.
+func appendMeta(b []byte, x *Entry, withTimes bool) []byte {
+	e := encoder{b: b}
 	e.u64(x.Links)
-	encodeXAttrs(e, x.XAttrs)
-	if withTimes {
-		e.time(x.MTime)
-		e.time(x.CTime)
-	}
-}
-
-func encodeXAttrs(e *encoder, list []XAttr) {
-	e.u64(uint64(len(list)))
-	for _, a := range list {
+	e.u64(uint64(len(x.XAttrs)))
+	for _, a := range x.XAttrs {
 		e.str(a.Name)
 		e.str(a.Value)
 		e.bool(a.Digest)
 	}
+	if withTimes {
+		e.time(x.MTime)
+		e.time(x.CTime)
+	}
+	return e.b
 }
