@@ -528,7 +528,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 		}
 		return nil
 	}
-	state := stateDigest(cur)
+	state := stateDigest(old, cur)
 	if ob != nil && ob.State == state {
 		return nil // this state was alerted on already
 	}
@@ -568,7 +568,7 @@ func (r *rootRun) accept(k Key, old *Entry, oldBad bool, cur *current, typ Alert
 		return keep()
 	}
 	unreadable := cur != nil && (cur.StatError != "" || cur.Unreadable != "")
-	if unreadable || (ob != nil && ob.State == stateDigest(cur)) {
+	if unreadable || (ob != nil && ob.State == stateDigest(old, cur)) {
 		return keep()
 	}
 	r.accepted++
