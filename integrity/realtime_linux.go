@@ -288,6 +288,12 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 		w.rt.mark(dir, false, false)
 		return
 	}
+	if mask&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
+		// An entry added, removed or renamed moves the directory's own
+		// times and maybe its link count, which a scan compares: re-check
+		// it too, even for an excluded entry, as a scan would.
+		w.rt.mark(dir, false, false)
+	}
 	k := Key{Root: dir.Root, Path: joinRel(dir.Path, name)}
 	isDir := mask&unix.IN_ISDIR != 0
 	if w.m.filter.skipEntry(k.Path, isDir) {
