@@ -191,9 +191,9 @@ violations and breached passwords, in all and per UTC day. -from and -to are
 YYYY-MM-DD or RFC 3339 times, both inclusive; the default is the 7 days up
 to now; at most 366 days.`)
 	o := c.dbFlags(fs)
-	from := fs.String("from", "", "the start of the period")
-	to := fs.String("to", "", "the end of the period (default: now)")
-	format := fs.String("format", "table", "output: table, json, or csv (the daily rows)")
+	from := fs.String("from", "", "the start of the period, a `date` or time (default: 7 days before -to)")
+	to := fs.String("to", "", "the end of the period, a `date` or time (default: now)")
+	format := fs.String("format", "table", "output `format`: table, json, or csv (the daily rows)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}

@@ -79,6 +79,7 @@ func (c *cli) flags(name, synopsis, about string) *flag.FlagSet {
 			fmt.Fprint(w, "\nFlags:\n")
 			fs.PrintDefaults()
 		}
+		fmt.Fprint(w, "\nExit status: 0 done, 1 a finding or a failure, 2 a bad command line.\n")
 	}
 	return fs
 }

@@ -25,7 +25,8 @@ type integrityFlags struct {
 func (c *cli) integrityFlags(fs *flag.FlagSet) *integrityFlags {
 	o := &integrityFlags{db: c.dbFlags(fs)}
 	fs.Var(&o.watch, "watch", "a watched `directory`, as given to the server (repeatable; required)")
-	fs.StringVar(&o.key, "integrity-key", "", "baseline MAC key, hex (default: $"+hostsetup.IntegrityKeyEnv+", else the key file beside -db)")
+	fs.StringVar(&o.key, "integrity-key", "", "baseline MAC `key`, hex; visible in the process list, so prefer $"+hostsetup.IntegrityKeyEnv+
+		" (default: that, else the key file beside -db)")
 	return o
 }
 
@@ -128,8 +129,8 @@ type alertJSON struct {
 func integrityAlerts(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("integrity alerts", "", "List file integrity alerts, newest first.")
 	o := c.integrityFlags(fs)
-	status := fs.String("status", "new", "only alerts with this status: new, resolved, ignored, or all")
-	severity := fs.String("severity", "", "only alerts of this severity: critical, high, medium or low")
+	status := fs.String("status", "new", "only alerts with this `status`: new, resolved, ignored, or all")
+	severity := fs.String("severity", "", "only alerts of this `severity`: critical, high, medium or low")
 	page := fs.Int("page", 1, "page `number`, from 1")
 	limit := fs.Int("limit", integrity.MaxLimit, fmt.Sprintf("page size, at most %d", integrity.MaxLimit))
 	asJSON := fs.Bool("json", false, "print JSON Lines, one alert a line")
@@ -292,7 +293,7 @@ func deploymentBegin(ctx context.Context, c *cli, args []string) error {
 still raise alerts), then changes raise no alerts until 'deployment end'
 accepts them into the baseline.`)
 	o := c.integrityFlags(fs)
-	desc := fs.String("description", "", "what is being deployed (required)")
+	desc := fs.String("description", "", "what is being deployed, in `text` (required)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func blacklistAdd(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("blacklist add", "USER_ID", `Blacklist USER_ID: every live session and bearer token of the user is
 revoked at once and new logins are refused, until 'blacklist remove'.`)
 	o := c.dbFlags(fs)
-	reason := fs.String("reason", "", fmt.Sprintf("why (required, at most %d characters; shown to staff)", session.MaxReasonRunes))
+	reason := fs.String("reason", "", fmt.Sprintf("why, as `text` (required, at most %d characters; shown to staff)", session.MaxReasonRunes))
 	dry := fs.Bool("dry-run", false, "show how many sessions would be revoked, change nothing")
 	if err := c.parse(fs, args, 1); err != nil {
 		return err

@@ -32,8 +32,8 @@ a password.`)
 	o := c.dbFlags(fs)
 	id := fs.Int64("id", 0, "the user's `id` in the host application (required)")
 	email := fs.String("email", "", "the user's email `address` (required)")
-	name := fs.String("name", "", "the user's display name")
-	typ := fs.String("type", string(security.AccountCustomer), "account type: staff or customer")
+	name := fs.String("name", "", "the user's display `name`")
+	typ := fs.String("type", string(security.AccountCustomer), "account `type`: staff or customer")
 	var perms stringList
 	fs.Var(&perms, "perm", "a `permission` to grant (repeatable; staff only), e.g. "+string(security.PermSessionsList))
 	if err := c.parse(fs, args, 0); err != nil {
