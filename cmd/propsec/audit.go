@@ -35,25 +35,19 @@ fresh hashes goes unseen. Exit status 1 when the chain is broken.`)
 		}
 		heads = append(heads, hd)
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSecurityReportManage); err != nil {
-		return err
-	}
-	res, err := h.store.VerifyEvents(ctx, heads...)
-	if err != nil {
-		return err
-	}
-	if !res.OK() {
-		fmt.Fprintf(c.sys.stdout, "BROKEN: event %d %s: %s\n", res.Break.ID, res.Break.Problem, clean(res.Break.Detail))
-		fmt.Fprintf(c.sys.stdout, "%d event(s) verified before the break\n", res.Events)
-		return errFinding
-	}
-	fmt.Fprintf(c.sys.stdout, "ok: %d event(s), %d anchor(s) checked, head %s\n", res.Events, len(heads), res.Head)
-	return nil
+	return c.with(ctx, o, security.PermSecurityReportManage, func(h *host) error {
+		res, err := h.store.VerifyEvents(ctx, heads...)
+		if err != nil {
+			return err
+		}
+		if !res.OK() {
+			fmt.Fprintf(c.sys.stdout, "BROKEN: event %d %s: %s\n", res.Break.ID, res.Break.Problem, clean(res.Break.Detail))
+			fmt.Fprintf(c.sys.stdout, "%d event(s) verified before the break\n", res.Events)
+			return errFinding
+		}
+		fmt.Fprintf(c.sys.stdout, "ok: %d event(s), %d anchor(s) checked, head %s\n", res.Events, len(heads), res.Head)
+		return nil
+	})
 }
 
 func auditHead(ctx context.Context, c *cli, args []string) error {
@@ -64,20 +58,14 @@ writers cannot reach (a ticket, another host), and pass it to
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSecurityReportManage); err != nil {
-		return err
-	}
-	hd, err := h.store.EventsHead(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(c.sys.stdout, hd)
-	return nil
+	return c.with(ctx, o, security.PermSecurityReportManage, func(h *host) error {
+		hd, err := h.store.EventsHead(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.sys.stdout, hd)
+		return nil
+	})
 }
 
 // eventJSON is one line of "audit export".
@@ -115,38 +103,32 @@ export after the last id it wrote.`)
 	if *after < 0 {
 		return usageErr("audit export: -after must not be negative")
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSecurityReportManage); err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(c.sys.stdout, 64<<10)
-	enc := json.NewEncoder(w)
-	n := 0
-	for e, err := range h.store.ChainedEvents(ctx, *after) {
-		if err != nil {
-			w.Flush()
-			return fmt.Errorf("after %d event(s): %w", n, err)
+	return c.with(ctx, o, security.PermSecurityReportManage, func(h *host) error {
+		w := bufio.NewWriterSize(c.sys.stdout, 64<<10)
+		enc := json.NewEncoder(w)
+		n := 0
+		for e, err := range h.store.ChainedEvents(ctx, *after) {
+			if err != nil {
+				w.Flush()
+				return fmt.Errorf("after %d event(s): %w", n, err)
+			}
+			if e.Time.Before(start) || (!end.IsZero() && !e.Time.Before(end)) {
+				continue
+			}
+			err := enc.Encode(eventJSON{ID: e.ID, Time: e.Time.UTC(), Type: string(e.Type), ActorUserID: e.ActorUserID,
+				ActorSessionID: e.ActorSessionID, SubjectUserID: e.SubjectUserID, Subject: e.Subject, IP: e.IP,
+				Details: e.Details, PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])})
+			if err != nil {
+				return err
+			}
+			n++
 		}
-		if e.Time.Before(start) || (!end.IsZero() && !e.Time.Before(end)) {
-			continue
-		}
-		err := enc.Encode(eventJSON{ID: e.ID, Time: e.Time.UTC(), Type: string(e.Type), ActorUserID: e.ActorUserID,
-			ActorSessionID: e.ActorSessionID, SubjectUserID: e.SubjectUserID, Subject: e.Subject, IP: e.IP,
-			Details: e.Details, PrevHash: hex.EncodeToString(e.PrevHash[:]), Hash: hex.EncodeToString(e.Hash[:])})
-		if err != nil {
+		if err := w.Flush(); err != nil {
 			return err
 		}
-		n++
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stderr, "exported %d event(s)\n", n)
-	return nil
+		fmt.Fprintf(c.sys.stderr, "exported %d event(s)\n", n)
+		return nil
+	})
 }
 
 // exportPeriod reads the bounds of "audit export": [start, end), end zero
@@ -208,41 +190,35 @@ to now; at most 366 days.`)
 	if err != nil {
 		return usageErr("report: %v", err)
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSecurityReportManage); err != nil {
-		return err
-	}
-	g, err := report.New(report.Config{Store: h.store})
-	if err != nil {
-		return err
-	}
-	r, err := g.Build(ctx, p)
-	if errors.Is(err, security.ErrInvalid) {
-		return usageErr("report: %v", err)
-	}
-	if err != nil {
-		return err
-	}
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(c.sys.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "csv":
-		return r.WriteCSV(c.sys.stdout)
-	}
-	fmt.Fprintf(c.sys.stdout, "Security report %s to %s\n\n", r.Period.From, r.Period.To)
-	tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "DATE\tLOGINS OK\tFAILED\tNEW IP\tTERMINATED\tBLACKLISTED\tINTEGRITY\tBREACHED\t")
-	for _, d := range r.Daily {
-		fmt.Fprintf(tw, "%s\t%s\t\n", d.Date, joinTabs(d.Counts.Row()))
-	}
-	fmt.Fprintf(tw, "total\t%s\t\n", joinTabs(r.Counts.Row()))
-	return tw.Flush()
+	return c.with(ctx, o, security.PermSecurityReportManage, func(h *host) error {
+		g, err := report.New(report.Config{Store: h.store})
+		if err != nil {
+			return err
+		}
+		r, err := g.Build(ctx, p)
+		if errors.Is(err, security.ErrInvalid) {
+			return usageErr("report: %v", err)
+		}
+		if err != nil {
+			return err
+		}
+		switch *format {
+		case "json":
+			enc := json.NewEncoder(c.sys.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		case "csv":
+			return r.WriteCSV(c.sys.stdout)
+		}
+		fmt.Fprintf(c.sys.stdout, "Security report %s to %s\n\n", r.Period.From, r.Period.To)
+		tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "DATE\tLOGINS OK\tFAILED\tNEW IP\tTERMINATED\tBLACKLISTED\tINTEGRITY\tBREACHED\t")
+		for _, d := range r.Daily {
+			fmt.Fprintf(tw, "%s\t%s\t\n", d.Date, joinTabs(d.Counts.Row()))
+		}
+		fmt.Fprintf(tw, "total\t%s\t\n", joinTabs(r.Counts.Row()))
+		return tw.Flush()
+	})
 }
 
 func joinTabs(cells []string) string { return strings.Join(cells, "\t") }

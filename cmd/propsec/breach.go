@@ -163,64 +163,61 @@ COUNT" or "not found" per password; exit status 1 when any is breached.`)
 	default:
 		return usageErr("breach check: -breach-corpus FILE or -hibp-url URL is required")
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	chk, err := breach.New(breach.Config{Source: src, Events: h.store})
-	if err != nil {
-		return err
-	}
-	ctx = breach.ContextWithEvent(ctx, h.event("", 0, "", map[string]string{"via": "cli"}))
-	check := func(pw string) (bool, error) {
-		res, err := chk.CheckPassword(ctx, pw)
-		switch {
-		case errors.Is(err, security.ErrInvalid):
-			fmt.Fprintln(c.sys.stdout, "invalid")
-			return false, err
-		case err != nil:
-			return false, err
-		case res.Breached:
-			fmt.Fprintf(c.sys.stdout, "breached %d\n", res.Count)
-		default:
-			fmt.Fprintln(c.sys.stdout, "not found")
-		}
-		return res.Breached, nil
-	}
-	breached := 0
-	if c.sys.stdinFD >= 0 {
-		pw, err := c.readPassword("password to check", false)
+	return c.with(ctx, o, "", func(h *host) error {
+		chk, err := breach.New(breach.Config{Source: src, Events: h.store})
 		if err != nil {
 			return err
 		}
-		b, err := check(pw)
-		if err != nil {
-			return err
+		ctx = breach.ContextWithEvent(ctx, h.event("", 0, "", map[string]string{"via": "cli"}))
+		check := func(pw string) (bool, error) {
+			res, err := chk.CheckPassword(ctx, pw)
+			switch {
+			case errors.Is(err, security.ErrInvalid):
+				fmt.Fprintln(c.sys.stdout, "invalid")
+				return false, err
+			case err != nil:
+				return false, err
+			case res.Breached:
+				fmt.Fprintf(c.sys.stdout, "breached %d\n", res.Count)
+			default:
+				fmt.Fprintln(c.sys.stdout, "not found")
+			}
+			return res.Breached, nil
 		}
-		if b {
-			breached++
-		}
-	} else {
-		for {
-			pw, ok, err := c.readLine()
+		breached := 0
+		if c.sys.stdinFD >= 0 {
+			pw, err := c.readPassword("password to check", false)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
-			b, err := check(strings.TrimSuffix(pw, "\r"))
+			b, err := check(pw)
 			if err != nil {
 				return err
 			}
 			if b {
 				breached++
 			}
+		} else {
+			for {
+				pw, ok, err := c.readLine()
+				if err != nil {
+					return err
+				}
+				if !ok {
+					break
+				}
+				b, err := check(strings.TrimSuffix(pw, "\r"))
+				if err != nil {
+					return err
+				}
+				if b {
+					breached++
+				}
+			}
 		}
-	}
-	if breached > 0 {
-		return errFinding
-	}
-	return nil
+		if breached > 0 {
+			return errFinding
+		}
+		return nil
+	})
 }

@@ -338,3 +338,19 @@ func (h *host) require(perm security.Permission) error {
 	}
 	return fmt.Errorf("user %d lacks the permission %s: %w", h.actor.Principal.UserID, perm, security.ErrForbidden)
 }
+
+// with opens the database of o, checks the actor holds perm (none when
+// ""), runs fn and closes the database.
+func (c *cli) with(ctx context.Context, o *dbFlags, perm security.Permission, fn func(h *host) error) error {
+	h, err := c.open(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	if perm != "" {
+		if err := h.require(perm); err != nil {
+			return err
+		}
+	}
+	return fn(h)
+}

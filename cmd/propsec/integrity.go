@@ -57,7 +57,19 @@ func (c *cli) monitor(ctx context.Context, o *integrityFlags) (*host, *integrity
 	return h, mon, nil
 }
 
-// actorOf is h's actor as the integrity package records it.
+// withMonitor runs fn with the database and integrity monitor of o, and
+// closes both.
+func (c *cli) withMonitor(ctx context.Context, o *integrityFlags, fn func(h *host, mon *integrity.Monitor) error) error {
+	h, mon, err := c.monitor(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	defer mon.Close()
+	return fn(h, mon)
+}
+
+// integrityActor is h's actor as the integrity package records it.
 func (h *host) integrityActor() integrity.Actor {
 	return integrity.Actor{UserID: h.actor.Principal.UserID, SessionID: h.actor.Session.ID}
 }
@@ -69,23 +81,19 @@ have one are left alone (a changed root is found by 'integrity scan').`)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	created, err := mon.Init(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range created {
-		fmt.Fprintf(c.sys.stdout, "baseline created: %s\n", r)
-	}
-	if len(created) == 0 {
-		fmt.Fprintln(c.sys.stdout, "every root has a baseline")
-	}
-	return nil
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		created, err := mon.Init(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range created {
+			fmt.Fprintf(c.sys.stdout, "baseline created: %s\n", r)
+		}
+		if len(created) == 0 {
+			fmt.Fprintln(c.sys.stdout, "every root has a baseline")
+		}
+		return nil
+	})
 }
 
 func integrityScan(ctx context.Context, c *cli, args []string) error {
@@ -96,22 +104,18 @@ running. Exit status 1 when the scan raised alerts.`)
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	chk, err := mon.Scan(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stdout, "scan %s: %d file(s) scanned, %d violation(s), %s\n", chk.ID, chk.FilesScanned,
-		chk.ViolationsFound, chk.Duration.Round(time.Millisecond))
-	if chk.ViolationsFound > 0 {
-		return errFinding
-	}
-	return nil
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		chk, err := mon.Scan(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stdout, "scan %s: %d file(s) scanned, %d violation(s), %s\n", chk.ID, chk.FilesScanned,
+			chk.ViolationsFound, chk.Duration.Round(time.Millisecond))
+		if chk.ViolationsFound > 0 {
+			return errFinding
+		}
+		return nil
+	})
 }
 
 // alertJSON is an alert as "integrity alerts -json" prints it.
@@ -150,40 +154,36 @@ func integrityAlerts(ctx context.Context, c *cli, args []string) error {
 			return usageErr("integrity alerts: -status must be new, resolved, ignored or all")
 		}
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	list, total, err := mon.Alerts(ctx, lo)
-	if errors.Is(err, security.ErrInvalid) {
-		return usageErr("integrity alerts: %v", err)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(c.sys.stdout)
-		for _, a := range list {
-			if err := enc.Encode(alertJSON{a.ID, a.Host, a.FilePath, string(a.Type), string(a.Severity), a.Status.String(),
-				a.Details, a.CreatedAt.UTC()}); err != nil {
-				return err
-			}
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		list, total, err := mon.Alerts(ctx, lo)
+		if errors.Is(err, security.ErrInvalid) {
+			return usageErr("integrity alerts: %v", err)
 		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(c.sys.stdout)
+			for _, a := range list {
+				if err := enc.Encode(alertJSON{a.ID, a.Host, a.FilePath, string(a.Type), string(a.Severity), a.Status.String(),
+					a.Details, a.CreatedAt.UTC()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSEVERITY\tTYPE\tSTATUS\tCREATED\tPATH\tDETAILS")
+		for _, a := range list {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Severity, a.Type, a.Status, a.CreatedAt.UTC().Format(time.RFC3339),
+				clean(a.FilePath), clean(a.Details))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stderr, "%d of %d alert(s)\n", len(list), total)
 		return nil
-	}
-	tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tTYPE\tSTATUS\tCREATED\tPATH\tDETAILS")
-	for _, a := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Severity, a.Type, a.Status, a.CreatedAt.UTC().Format(time.RFC3339),
-			clean(a.FilePath), clean(a.Details))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stderr, "%d of %d alert(s)\n", len(list), total)
-	return nil
+	})
 }
 
 func integrityDiff(ctx context.Context, c *cli, args []string) error {
@@ -197,23 +197,19 @@ the file as it is now (text files up to the diff size cap).`)
 	if err != nil {
 		return err
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	d, err := mon.Diff(ctx, ids[0])
-	if err != nil {
-		return fmt.Errorf("alert %d: %w", ids[0], err)
-	}
-	fmt.Fprintf(c.sys.stdout, "alert %d: %s (+%d -%d)\n", d.AlertID, clean(d.FilePath), d.LinesAdded, d.LinesRemoved)
-	// The diff is text of a watched file: print it without control
-	// characters, line by line, so it cannot drive the terminal.
-	for _, line := range splitLines(d.Text) {
-		fmt.Fprintln(c.sys.stdout, clean(line))
-	}
-	return nil
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		d, err := mon.Diff(ctx, ids[0])
+		if err != nil {
+			return fmt.Errorf("alert %d: %w", ids[0], err)
+		}
+		fmt.Fprintf(c.sys.stdout, "alert %d: %s (+%d -%d)\n", d.AlertID, clean(d.FilePath), d.LinesAdded, d.LinesRemoved)
+		// The diff is text of a watched file: print it without control
+		// characters, line by line, so it cannot drive the terminal.
+		for _, line := range splitLines(d.Text) {
+			fmt.Fprintln(c.sys.stdout, clean(line))
+		}
+		return nil
+	})
 }
 
 func splitLines(s string) []string {
@@ -274,18 +270,14 @@ func setAlerts(ctx context.Context, c *cli, o *integrityFlags, name string, args
 	if err != nil {
 		return err
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	n, err := op(ctx, h, mon, ids)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stdout, "%d alert(s) %s\n", n, done)
-	return nil
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		n, err := op(ctx, h, mon, ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stdout, "%d alert(s) %s\n", n, done)
+		return nil
+	})
 }
 
 func deploymentBegin(ctx context.Context, c *cli, args []string) error {
@@ -300,18 +292,14 @@ accepts them into the baseline.`)
 	if _, err := integrity.CleanDescription(*desc); err != nil {
 		return usageErr("integrity deployment begin: -description: %v", err)
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	d, err := mon.BeginDeployment(ctx, h.integrityActor(), *desc)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stdout, "deployment %s open since %s\n", d.ID, d.StartedAt.UTC().Format(time.RFC3339))
-	return nil
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		d, err := mon.BeginDeployment(ctx, h.integrityActor(), *desc)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stdout, "deployment %s open since %s\n", d.ID, d.StartedAt.UTC().Format(time.RFC3339))
+		return nil
+	})
 }
 
 func deploymentEnd(ctx context.Context, c *cli, args []string) error {
@@ -320,16 +308,12 @@ func deploymentEnd(ctx context.Context, c *cli, args []string) error {
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, mon, err := c.monitor(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	defer mon.Close()
-	d, err := mon.EndDeployment(ctx, h.integrityActor())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stdout, "deployment %s ended; %d baseline entr(ies) accepted\n", d.ID, d.Accepted)
-	return nil
+	return c.withMonitor(ctx, o, func(h *host, mon *integrity.Monitor) error {
+		d, err := mon.EndDeployment(ctx, h.integrityActor())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stdout, "deployment %s ended; %d baseline entr(ies) accepted\n", d.ID, d.Accepted)
+		return nil
+	})
 }

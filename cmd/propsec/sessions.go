@@ -38,39 +38,36 @@ func sessionsList(ctx context.Context, c *cli, args []string) error {
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	list, total, err := h.mgr.List(ctx, h.actor, session.ListOptions{UserID: *userID, Page: *page, Limit: *limit})
-	if errors.Is(err, security.ErrInvalid) {
-		return usageErr("sessions list: %v", err)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(c.sys.stdout)
-		for _, s := range list {
-			if err := enc.Encode(sessionJSON{s.ID, s.UserID, s.UserName, string(s.Kind), s.IP, s.UserAgent, s.Location,
-				s.CreatedAt.UTC(), s.LastActive.UTC(), s.ExpiresAt.UTC()}); err != nil {
-				return err
-			}
+	return c.with(ctx, o, "", func(h *host) error {
+		list, total, err := h.mgr.List(ctx, h.actor, session.ListOptions{UserID: *userID, Page: *page, Limit: *limit})
+		if errors.Is(err, security.ErrInvalid) {
+			return usageErr("sessions list: %v", err)
 		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(c.sys.stdout)
+			for _, s := range list {
+				if err := enc.Encode(sessionJSON{s.ID, s.UserID, s.UserName, string(s.Kind), s.IP, s.UserAgent, s.Location,
+					s.CreatedAt.UTC(), s.LastActive.UTC(), s.ExpiresAt.UTC()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SESSION\tUSER\tNAME\tKIND\tIP\tLAST ACTIVE\tUSER AGENT")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.UserID, clean(s.UserName), s.Kind, clean(s.IP),
+				s.LastActive.UTC().Format(time.RFC3339), clean(security.TruncateUTF8(s.UserAgent, 60)))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stderr, "%d of %d live session(s)\n", len(list), total)
 		return nil
-	}
-	tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tUSER\tNAME\tKIND\tIP\tLAST ACTIVE\tUSER AGENT")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.UserID, clean(s.UserName), s.Kind, clean(s.IP),
-			s.LastActive.UTC().Format(time.RFC3339), clean(security.TruncateUTF8(s.UserAgent, 60)))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stderr, "%d of %d live session(s)\n", len(list), total)
-	return nil
+	})
 }
 
 func sessionsTerminate(ctx context.Context, c *cli, args []string) error {
@@ -89,36 +86,33 @@ staff would over HTTP. Each is audited as session_terminated.`)
 			return usageErr("sessions terminate: %q is not a session id (sess_…)", id)
 		}
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	var failed []string
-	for _, id := range fs.Args() {
-		if *dry {
-			s, err := h.store.SessionByID(ctx, id)
-			switch {
-			case err != nil:
-				fmt.Fprintf(c.sys.stdout, "%s: %v\n", id, err)
-			case !s.Live(h.now()):
-				fmt.Fprintf(c.sys.stdout, "%s: not live\n", id)
-			default:
-				fmt.Fprintf(c.sys.stdout, "%s: would terminate (user %d, %s)\n", id, s.UserID, s.Kind)
+	return c.with(ctx, o, "", func(h *host) error {
+		var failed []string
+		for _, id := range fs.Args() {
+			if *dry {
+				s, err := h.store.SessionByID(ctx, id)
+				switch {
+				case err != nil:
+					fmt.Fprintf(c.sys.stdout, "%s: %v\n", id, err)
+				case !s.Live(h.now()):
+					fmt.Fprintf(c.sys.stdout, "%s: not live\n", id)
+				default:
+					fmt.Fprintf(c.sys.stdout, "%s: would terminate (user %d, %s)\n", id, s.UserID, s.Kind)
+				}
+				continue
 			}
-			continue
+			if err := h.mgr.Terminate(ctx, h.actor, id, netip.Addr{}); err != nil {
+				fmt.Fprintf(c.sys.stderr, "%s: %v\n", id, err)
+				failed = append(failed, id)
+				continue
+			}
+			fmt.Fprintf(c.sys.stdout, "%s: terminated\n", id)
 		}
-		if err := h.mgr.Terminate(ctx, h.actor, id, netip.Addr{}); err != nil {
-			fmt.Fprintf(c.sys.stderr, "%s: %v\n", id, err)
-			failed = append(failed, id)
-			continue
+		if len(failed) > 0 {
+			return fmt.Errorf("%d session(s) not terminated: %s", len(failed), strings.Join(failed, " "))
 		}
-		fmt.Fprintf(c.sys.stdout, "%s: terminated\n", id)
-	}
-	if len(failed) > 0 {
-		return fmt.Errorf("%d session(s) not terminated: %s", len(failed), strings.Join(failed, " "))
-	}
-	return nil
+		return nil
+	})
 }
 
 func blacklistAdd(ctx context.Context, c *cli, args []string) error {
@@ -137,29 +131,26 @@ revoked at once and new logins are refused, until 'blacklist remove'.`)
 	if strings.TrimSpace(*reason) == "" {
 		return usageErr("blacklist add: -reason is required")
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if *dry {
-		u, err := h.store.UserByID(ctx, ids[0])
+	return c.with(ctx, o, "", func(h *host) error {
+		if *dry {
+			u, err := h.store.UserByID(ctx, ids[0])
+			if err != nil {
+				return fmt.Errorf("user %d: %w", ids[0], err)
+			}
+			_, n, err := h.store.ListSessions(ctx, session.ListQuery{Now: h.now(), UserID: ids[0]})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.sys.stdout, "would blacklist user %d (%s) and revoke %d session(s)\n", u.UserID, clean(u.Email), n)
+			return nil
+		}
+		n, err := h.mgr.Blacklist(ctx, h.actor, ids[0], *reason, netip.Addr{})
 		if err != nil {
 			return fmt.Errorf("user %d: %w", ids[0], err)
 		}
-		_, n, err := h.store.ListSessions(ctx, session.ListQuery{Now: h.now(), UserID: ids[0]})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.sys.stdout, "would blacklist user %d (%s) and revoke %d session(s)\n", u.UserID, clean(u.Email), n)
+		fmt.Fprintf(c.sys.stdout, "blacklisted user %d; %d session(s) revoked\n", ids[0], n)
 		return nil
-	}
-	n, err := h.mgr.Blacklist(ctx, h.actor, ids[0], *reason, netip.Addr{})
-	if err != nil {
-		return fmt.Errorf("user %d: %w", ids[0], err)
-	}
-	fmt.Fprintf(c.sys.stdout, "blacklisted user %d; %d session(s) revoked\n", ids[0], n)
-	return nil
+	})
 }
 
 func blacklistRemove(ctx context.Context, c *cli, args []string) error {
@@ -172,16 +163,13 @@ func blacklistRemove(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.mgr.Unblacklist(ctx, h.actor, ids[0], netip.Addr{}); err != nil {
-		return fmt.Errorf("user %d: %w", ids[0], err)
-	}
-	fmt.Fprintf(c.sys.stdout, "user %d removed from the blacklist\n", ids[0])
-	return nil
+	return c.with(ctx, o, "", func(h *host) error {
+		if err := h.mgr.Unblacklist(ctx, h.actor, ids[0], netip.Addr{}); err != nil {
+			return fmt.Errorf("user %d: %w", ids[0], err)
+		}
+		fmt.Fprintf(c.sys.stdout, "user %d removed from the blacklist\n", ids[0])
+		return nil
+	})
 }
 
 // blacklistJSON is an entry as "blacklist list -json" prints it.
@@ -201,29 +189,26 @@ func blacklistList(ctx context.Context, c *cli, args []string) error {
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	list, err := h.mgr.ListBlacklist(ctx, h.actor)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(c.sys.stdout)
-		for _, e := range list {
-			if err := enc.Encode(blacklistJSON{e.UserID, e.UserName, e.Reason, e.BlacklistedBy, e.BlacklistedByName, e.CreatedAt.UTC()}); err != nil {
-				return err
-			}
+	return c.with(ctx, o, "", func(h *host) error {
+		list, err := h.mgr.ListBlacklist(ctx, h.actor)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tNAME\tSINCE\tBY\tREASON")
-	for _, e := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.UserID, clean(e.UserName), e.CreatedAt.UTC().Format(time.RFC3339),
-			clean(e.BlacklistedByName), clean(e.Reason))
-	}
-	return tw.Flush()
+		if *asJSON {
+			enc := json.NewEncoder(c.sys.stdout)
+			for _, e := range list {
+				if err := enc.Encode(blacklistJSON{e.UserID, e.UserName, e.Reason, e.BlacklistedBy, e.BlacklistedByName, e.CreatedAt.UTC()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER\tNAME\tSINCE\tBY\tREASON")
+		for _, e := range list {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.UserID, clean(e.UserName), e.CreatedAt.UTC().Format(time.RFC3339),
+				clean(e.BlacklistedByName), clean(e.Reason))
+		}
+		return tw.Flush()
+	})
 }

@@ -61,30 +61,24 @@ a password.`)
 		return err
 	}
 	e.Password = pw
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSessionsManage); err != nil {
-		return err
-	}
-	u, err := e.User(h.mgr.Hasher())
-	if err != nil {
-		return err
-	}
-	added, err := h.store.InsertUser(ctx, u)
-	if err != nil {
-		return err
-	}
-	if !added {
-		return fmt.Errorf("user %d exists (use 'users import' to replace it): %w", u.UserID, security.ErrConflict)
-	}
-	if err := h.record(ctx, EventUserAdded, u.UserID, u.Email, map[string]string{"account_type": e.AccountType}); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stdout, "added user %d (%s)\n", u.UserID, clean(u.Email))
-	return nil
+	return c.with(ctx, o, security.PermSessionsManage, func(h *host) error {
+		u, err := e.User(h.mgr.Hasher())
+		if err != nil {
+			return err
+		}
+		added, err := h.store.InsertUser(ctx, u)
+		if err != nil {
+			return err
+		}
+		if !added {
+			return fmt.Errorf("user %d exists (use 'users import' to replace it): %w", u.UserID, security.ErrConflict)
+		}
+		if err := h.record(ctx, EventUserAdded, u.UserID, u.Email, map[string]string{"account_type": e.AccountType}); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stdout, "added user %d (%s)\n", u.UserID, clean(u.Email))
+		return nil
+	})
 }
 
 func usersImport(ctx context.Context, c *cli, args []string) error {
@@ -101,28 +95,22 @@ before anything is written. Passwords are hashed; keep FILE private.`)
 	if err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSessionsManage); err != nil {
-		return err
-	}
-	for _, e := range entries {
-		u, err := e.User(h.mgr.Hasher())
-		if err == nil {
-			err = h.store.UpsertUser(ctx, u)
+	return c.with(ctx, o, security.PermSessionsManage, func(h *host) error {
+		for _, e := range entries {
+			u, err := e.User(h.mgr.Hasher())
+			if err == nil {
+				err = h.store.UpsertUser(ctx, u)
+			}
+			if err == nil {
+				err = h.record(ctx, EventUserImported, u.UserID, u.Email, map[string]string{"account_type": e.AccountType, "file": path})
+			}
+			if err != nil {
+				return fmt.Errorf("%s: user %d: %w", path, e.ID, err)
+			}
 		}
-		if err == nil {
-			err = h.record(ctx, EventUserImported, u.UserID, u.Email, map[string]string{"account_type": e.AccountType, "file": path})
-		}
-		if err != nil {
-			return fmt.Errorf("%s: user %d: %w", path, e.ID, err)
-		}
-	}
-	fmt.Fprintf(c.sys.stdout, "imported %d user(s) from %s\n", len(entries), path)
-	return nil
+		fmt.Fprintf(c.sys.stdout, "imported %d user(s) from %s\n", len(entries), path)
+		return nil
+	})
 }
 
 func usersSetPassword(ctx context.Context, c *cli, args []string) error {
@@ -139,47 +127,41 @@ password_changed with reset_by=cli.`)
 	if err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSessionsManage); err != nil {
-		return err
-	}
-	u, err := h.store.UserByID(ctx, ids[0])
-	if err != nil {
-		return fmt.Errorf("user %d: %w", ids[0], err)
-	}
-	pw, err := c.readPassword("new password for "+clean(u.Email), true)
-	if err != nil {
-		return err
-	}
-	if err := checkNewPassword(pw); err != nil {
-		return err
-	}
-	phc, err := h.mgr.Hasher().Hash(pw)
-	if err != nil {
-		return err
-	}
-	now := h.now()
-	revoke := !*keep
-	n, err := h.store.ChangePassword(ctx, session.PasswordChange{UserID: u.UserID, OldHash: u.PasswordHash, NewHash: phc,
-		At: now, RevokeOthers: revoke}, func(revoked []session.Session) []security.Event {
-		ev := h.event(session.EventPasswordChanged, u.UserID, strconv.FormatInt(u.UserID, 10), map[string]string{
-			"sessions_revoked": strconv.Itoa(len(revoked)), "revoke_other_sessions": strconv.FormatBool(revoke),
-			"reset_by": "cli"})
-		ev.Time = now
-		return []security.Event{ev}
+	return c.with(ctx, o, security.PermSessionsManage, func(h *host) error {
+		u, err := h.store.UserByID(ctx, ids[0])
+		if err != nil {
+			return fmt.Errorf("user %d: %w", ids[0], err)
+		}
+		pw, err := c.readPassword("new password for "+clean(u.Email), true)
+		if err != nil {
+			return err
+		}
+		if err := checkNewPassword(pw); err != nil {
+			return err
+		}
+		phc, err := h.mgr.Hasher().Hash(pw)
+		if err != nil {
+			return err
+		}
+		now := h.now()
+		revoke := !*keep
+		n, err := h.store.ChangePassword(ctx, session.PasswordChange{UserID: u.UserID, OldHash: u.PasswordHash, NewHash: phc,
+			At: now, RevokeOthers: revoke}, func(revoked []session.Session) []security.Event {
+			ev := h.event(session.EventPasswordChanged, u.UserID, strconv.FormatInt(u.UserID, 10), map[string]string{
+				"sessions_revoked": strconv.Itoa(len(revoked)), "revoke_other_sessions": strconv.FormatBool(revoke),
+				"reset_by": "cli"})
+			ev.Time = now
+			return []security.Event{ev}
+		})
+		if errors.Is(err, security.ErrConflict) {
+			return fmt.Errorf("the password of user %d changed meanwhile; try again: %w", u.UserID, err)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.sys.stdout, "password of user %d set; %d session(s) revoked\n", u.UserID, n)
+		return nil
 	})
-	if errors.Is(err, security.ErrConflict) {
-		return fmt.Errorf("the password of user %d changed meanwhile; try again: %w", u.UserID, err)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.sys.stdout, "password of user %d set; %d session(s) revoked\n", u.UserID, n)
-	return nil
 }
 
 // userJSON is a user as "users list -json" prints it: never the hash.
@@ -199,35 +181,29 @@ func usersList(ctx context.Context, c *cli, args []string) error {
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	h, err := c.open(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer h.close()
-	if err := h.require(security.PermSessionsManage); err != nil {
-		return err
-	}
-	users, err := h.store.Users(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(c.sys.stdout)
-		for _, u := range users {
-			perms := make([]string, len(u.Permissions))
-			for i, p := range u.Permissions {
-				perms[i] = string(p)
-			}
-			if err := enc.Encode(userJSON{u.UserID, u.Name, u.Email, string(u.AccountType), perms, u.PasswordHash != ""}); err != nil {
-				return err
-			}
+	return c.with(ctx, o, security.PermSessionsManage, func(h *host) error {
+		users, err := h.store.Users(ctx)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tTYPE\tPERMISSIONS")
-	for _, u := range users {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\n", u.UserID, clean(u.Email), clean(u.Name), clean(string(u.AccountType)), len(u.Permissions))
-	}
-	return tw.Flush()
+		if *asJSON {
+			enc := json.NewEncoder(c.sys.stdout)
+			for _, u := range users {
+				perms := make([]string, len(u.Permissions))
+				for i, p := range u.Permissions {
+					perms[i] = string(p)
+				}
+				if err := enc.Encode(userJSON{u.UserID, u.Name, u.Email, string(u.AccountType), perms, u.PasswordHash != ""}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.sys.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tTYPE\tPERMISSIONS")
+		for _, u := range users {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\n", u.UserID, clean(u.Email), clean(u.Name), clean(string(u.AccountType)), len(u.Permissions))
+		}
+		return tw.Flush()
+	})
 }
