@@ -319,6 +319,12 @@ func TestUsers(t *testing.T) {
 	writeUsers(t, users, `[{"id":5,"name":"Eve","email":"eve@example.com","password":"eve's passphrase","account_type":"customer"}]`)
 	r = propsec(t, db, 0, "", "users", "import", users)
 	require.Contains(t, r.stdout, "imported 1 user(s)")
+	// A stored name cannot drive the operator's terminal.
+	writeUsers(t, users, `[{"id":6,"name":"\u001b[2JMallory","email":"m@example.com","password":"mallory's pass","account_type":"customer"}]`)
+	propsec(t, db, 0, "", "users", "import", users)
+	r = propsec(t, db, 0, "", "users", "list")
+	require.NotContains(t, r.stdout, "\x1b")
+	require.Contains(t, r.stdout, `\u001b[2JMallory`)
 	writeUsers(t, users, `[{"id":0}]`)
 	propsec(t, db, 1, "", "users", "import", users)
 
