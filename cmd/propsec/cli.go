@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -98,6 +99,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, nargs int) error {
 				"process list); type it at the prompt or pipe it on stdin", fs.Name())
 		}
 	}
+	envflag.Annotate(fs, envPrefix)
 	// Flags may follow arguments ("diff 7 -watch /srv"): parse, set the
 	// first argument aside, parse the rest, until none is left or "--".
 	var positional []string
@@ -123,6 +125,11 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, nargs int) error {
 		rest = left[1:]
 	}
 	fs.Parse(append([]string{"--"}, positional...))
+	// Flags the command line left unset come from $PROPSEC_<FLAG>.
+	lookup := func(k string) (string, bool) { v := c.sys.getenv(k); return v, v != "" }
+	if err := envflag.Apply(fs, envPrefix, lookup); err != nil {
+		return usageErr("%s: %v", fs.Name(), err)
+	}
 	switch {
 	case nargs == 0 && fs.NArg() > 0:
 		return usageErr("%s: unexpected argument %q (see '%s --help')", fs.Name(), fs.Arg(0), fs.Name())
@@ -131,6 +138,11 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, nargs int) error {
 	}
 	return nil
 }
+
+// envPrefix starts the environment variables that may give any flag
+// (internal/envflag): -db comes from $PROPSEC_DB, -watch from
+// $PROPSEC_WATCH. The command line wins.
+const envPrefix = "PROPSEC"
 
 // dbFlags are the flags of every command that opens the database.
 type dbFlags struct {
@@ -143,18 +155,16 @@ const dbDefault = "propsec.db"
 
 func (c *cli) dbFlags(fs *flag.FlagSet) *dbFlags {
 	o := &dbFlags{}
-	// No default value in the flag itself: --help would print a
-	// $PROPSEC_DB URL, password and all.
-	fs.StringVar(&o.db, "db", "", "SQLite database `file`, or a postgres:// URL (default $PROPSEC_DB, else "+dbDefault+")")
+	// No default value in the flag itself, so that the default is the
+	// same whether or not envflag fills it.
+	fs.StringVar(&o.db, "db", "", "SQLite database `file`, or a postgres:// URL (default "+dbDefault+")")
 	fs.Int64Var(&o.as, "as", 0, "act as this staff `user_id` (with their permissions) instead of the operator (id 0, every permission)")
 	return o
 }
 
-// resolve fills in the default -db: $PROPSEC_DB, else dbDefault.
-func (o *dbFlags) resolve(c *cli) {
-	if o.db == "" {
-		o.db = c.sys.getenv("PROPSEC_DB")
-	}
+// resolve fills in the default -db when neither the command line nor
+// $PROPSEC_DB gave one.
+func (o *dbFlags) resolve() {
 	if o.db == "" {
 		o.db = dbDefault
 	}
@@ -174,7 +184,7 @@ const operatorName = "operator (cli)"
 // open opens the database of o, refusing to create a SQLite file (a typo
 // in -db must not make an empty database), and resolves the actor.
 func (c *cli) open(ctx context.Context, o *dbFlags) (*host, error) {
-	o.resolve(c)
+	o.resolve()
 	if !hostsetup.IsPostgres(o.db) {
 		if _, err := os.Stat(o.db); err != nil {
 			return nil, fmt.Errorf("-db %s: %w (the server creates the database; pass its -db or set $PROPSEC_DB)", o.db, err)
@@ -315,6 +325,19 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// Separator implements envflag.List: a comma list in its variable.
+func (l *stringList) Separator() string { return "," }
+
+// pathList is a repeatable flag of file names, separated by
+// os.PathListSeparator in its variable, since names may hold commas.
+type pathList []string
+
+func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
+func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
+
+// Separator implements envflag.List.
+func (l *pathList) Separator() string { return envflag.PathSeparator }
 
 // now is the time events are stamped with.
 func (h *host) now() time.Time { return security.Now(nil) }

@@ -18,15 +18,14 @@ import (
 // roots and key as the server's.
 type integrityFlags struct {
 	db    *dbFlags
-	watch stringList
+	watch pathList
 	key   string
 }
 
 func (c *cli) integrityFlags(fs *flag.FlagSet) *integrityFlags {
 	o := &integrityFlags{db: c.dbFlags(fs)}
 	fs.Var(&o.watch, "watch", "a watched `directory`, as given to the server (repeatable; required)")
-	fs.StringVar(&o.key, "integrity-key", "", "baseline MAC `key`, hex; visible in the process list, so prefer $"+hostsetup.IntegrityKeyEnv+
-		" (default: that, else the key file beside -db)")
+	fs.StringVar(&o.key, "integrity-key", "", "baseline MAC `key`, hex; visible in the process list, so prefer the variable (default: the key file beside -db)")
 	return o
 }
 
@@ -36,7 +35,7 @@ func (c *cli) monitor(ctx context.Context, o *integrityFlags) (*host, *integrity
 	if len(o.watch) == 0 {
 		return nil, nil, usageErr("-watch DIR is required: the directories the server watches")
 	}
-	o.db.resolve(c)
+	o.db.resolve()
 	key, _, err := hostsetup.IntegrityKey("-integrity-key", o.key, o.db.db)
 	if err != nil {
 		return nil, nil, err

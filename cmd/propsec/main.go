@@ -13,7 +13,10 @@
 //	propsec breach (import | check)
 //	propsec version
 //
-// Every command takes --help.
+// Every command takes --help. Every flag can also come from a PROPSEC_
+// variable (-db from $PROPSEC_DB, -integrity-key from
+// $PROPSEC_INTEGRITY_KEY, -watch from $PROPSEC_WATCH, a list separated by
+// os.PathListSeparator); the command line wins.
 //
 // # Who acts
 //
@@ -202,7 +205,8 @@ Commands:
 `)
 	writeCommandList(&b, commands)
 	b.WriteString(`
-Run 'propsec COMMAND --help' for a command's flags.
+Run 'propsec COMMAND --help' for a command's flags. Every flag can also come
+from a PROPSEC_ variable (-db from $PROPSEC_DB); the command line wins.
 Passwords are read from a prompt or stdin, never from arguments.
 Exit status: 0 done, 1 a finding (broken audit chain, breached password) or a
 failure, 2 a bad command line.

@@ -569,4 +569,25 @@ func TestDBSelection(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	r = cliRun(t, []string{"PROPSEC_DB=postgres://u:s3cret@h/db"}, "", "users", "list", "--help")
 	require.NotContains(t, r.stdout, "s3cret")
+	require.Contains(t, r.stdout, "($PROPSEC_DB)")
+
+	// Every flag from its variable: -watch (a path list) and
+	// -integrity-key; a bad value is a usage error that hides the value.
+	www1, www2 := t.TempDir(), t.TempDir()
+	key := strings.Repeat("ab", 32)
+	env := []string{"PROPSEC_DB=" + db, "PROPSEC_WATCH=" + www1 + string(os.PathListSeparator) + www2,
+		"PROPSEC_INTEGRITY_KEY=" + key}
+	r = cliRun(t, env, "", "integrity", "init")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "baseline created: "+www1)
+	require.Contains(t, r.stdout, "baseline created: "+www2)
+	_, err = os.Stat(db + ".integrity-key")
+	require.True(t, os.IsNotExist(err), "the key came from the variable: no key file")
+	r = cliRun(t, env, "", "integrity", "scan")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = cliRun(t, append(env, "PROPSEC_INTEGRITY_KEY="+strings.Repeat("cd", 32)), "", "integrity", "scan", "-integrity-key", key)
+	require.Equal(t, 0, r.code, "the flag wins over the variable: %s", r.stderr)
+	r = cliRun(t, []string{"PROPSEC_DB=" + db, "PROPSEC_LIMIT=lots"}, "", "sessions", "list")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "$PROPSEC_LIMIT")
 }
