@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 )
@@ -22,7 +23,7 @@ anchor is a head (ID:HASH, from 'audit head') exported earlier to a place
 the database's writers cannot reach; without one, a chain rewritten with
 fresh hashes goes unseen. Exit status 1 when the chain is broken.`)
 	o := c.dbFlags(fs)
-	var anchors stringList
+	var anchors envflag.Strings
 	fs.Var(&anchors, "anchor", "a head `ID:HASH` exported earlier, to check against (repeatable)")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err

@@ -320,25 +320,6 @@ func parseIDs(name string, args []string) ([]int64, error) {
 	return ids, nil
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
-// Separator implements envflag.List: a comma list in its variable.
-func (l *stringList) Separator() string { return "," }
-
-// pathList is a repeatable flag of file names, separated by
-// os.PathListSeparator in its variable, since names may hold commas.
-type pathList []string
-
-func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
-func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
-
-// Separator implements envflag.List.
-func (l *pathList) Separator() string { return envflag.PathSeparator }
-
 // now is the time events are stamped with.
 func (h *host) now() time.Time { return security.Now(nil) }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/security"
 )
@@ -18,7 +19,7 @@ import (
 // roots and key as the server's.
 type integrityFlags struct {
 	db    *dbFlags
-	watch pathList
+	watch envflag.Paths
 	key   string
 }
 

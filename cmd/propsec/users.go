@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -34,7 +35,7 @@ a password.`)
 	email := fs.String("email", "", "the user's email `address` (required)")
 	name := fs.String("name", "", "the user's display `name`")
 	typ := fs.String("type", string(security.AccountCustomer), "account `type`: staff or customer")
-	var perms stringList
+	var perms envflag.Strings
 	fs.Var(&perms, "perm", "a `permission` to grant (repeatable; staff only), e.g. "+string(security.PermSessionsList))
 	if err := c.parse(fs, args, 0); err != nil {
 		return err

@@ -109,21 +109,6 @@ func (p *prefixList) Set(v string) error {
 // list.
 func (p *prefixList) Separator() string { return "," }
 
-// stringList is a repeatable flag, a comma list in its variable.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *stringList) Separator() string  { return "," }
-
-// pathList is a repeatable flag of file names, separated by
-// os.PathListSeparator (":") in its variable since names may hold commas.
-type pathList []string
-
-func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
-func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *pathList) Separator() string  { return envflag.PathSeparator }
-
 // envPrefix is the prefix of the variables that may give every flag
 // (internal/envflag): -db comes from $PROPSEC_DB.
 const envPrefix = "PROPSEC"
@@ -134,13 +119,13 @@ type options struct {
 	users           string
 	trusted         prefixList
 	insecureCookies bool
-	watch           pathList
+	watch           envflag.Paths
 	scanInterval    time.Duration
 	realtime        bool
 	integrityKey    string
 	hibpURL         string
 	breachCorpus    string
-	auditAnchors    stringList
+	auditAnchors    envflag.Strings
 	geoIP           string
 }
 
