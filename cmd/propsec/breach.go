@@ -168,9 +168,10 @@ COUNT" or "not found" per password; exit status 1 when any is breached.`)
 		if err != nil {
 			return err
 		}
-		ctx = breach.ContextWithEvent(ctx, h.event("", 0, "", map[string]string{"via": "cli"}))
+		// Matches are recorded with the CLI's actor.
+		ectx := breach.ContextWithEvent(ctx, h.event("", 0, "", map[string]string{"via": "cli"}))
 		check := func(pw string) (bool, error) {
-			res, err := chk.CheckPassword(ctx, pw)
+			res, err := chk.CheckPassword(ectx, pw)
 			switch {
 			case errors.Is(err, security.ErrInvalid):
 				fmt.Fprintln(c.sys.stdout, "invalid")
