@@ -66,6 +66,7 @@ import (
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/internal/envflag"
+	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
@@ -108,21 +109,6 @@ func (p *prefixList) Set(v string) error {
 // list.
 func (p *prefixList) Separator() string { return "," }
 
-// stringList is a repeatable flag, a comma list in its variable.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *stringList) Separator() string  { return "," }
-
-// pathList is a repeatable flag of file names, separated by
-// os.PathListSeparator (":") in its variable since names may hold commas.
-type pathList []string
-
-func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
-func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *pathList) Separator() string  { return envflag.PathSeparator }
-
 // envPrefix is the prefix of the variables that may give every flag
 // (internal/envflag): -db comes from $PROPSEC_DB.
 const envPrefix = "PROPSEC"
@@ -133,13 +119,13 @@ type options struct {
 	users           string
 	trusted         prefixList
 	insecureCookies bool
-	watch           pathList
+	watch           envflag.Paths
 	scanInterval    time.Duration
 	realtime        bool
 	integrityKey    string
 	hibpURL         string
 	breachCorpus    string
-	auditAnchors    stringList
+	auditAnchors    envflag.Strings
 	geoIP           string
 }
 
@@ -160,7 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
-		_, err := parseKey(v)
+		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
 		return err
 	})
@@ -202,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := openStore(ctx, o.db, log)
+	store, err := hostsetup.Open(ctx, o.db, log)
 	if err != nil {
 		return err
 	}
@@ -233,7 +219,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := loadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
+	if err := hostsetup.LoadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
 		return err
 	}
 	auditOK, err := verifyAudit(ctx, store, o.auditAnchors, log)
@@ -308,7 +294,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		})
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "db", redactDB(o.db))
+	log.Info("listening", "addr", ln.Addr().String(), "db", hostsetup.RedactDB(o.db))
 
 	select {
 	case err = <-errc:
@@ -336,10 +322,7 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, log *
 	if len(o.watch) == 0 {
 		return nil, nil
 	}
-	if isPostgres(o.db) && o.integrityKey == "" {
-		return nil, errors.New("-watch with a PostgreSQL -db needs -integrity-key or $" + integrityKeyEnv + " (no key file is kept beside a database URL)")
-	}
-	key, keySource, err := integrityKey(o.integrityKey, o.db)
+	key, keySource, err := hostsetup.IntegrityKey("-integrity-key", o.integrityKey, o.db)
 	if err != nil {
 		return nil, err
 	}
