@@ -489,3 +489,76 @@ func deref(p *int) int {
 	}
 	return *p
 }
+
+// IgnoreAlert marks one alert ignored (status 2).
+func (c *Client) IgnoreAlert(ctx context.Context, id int64) error {
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/ignore-alert", csrf: true,
+		body: map[string]any{"alert_id": id}}, nil)
+	return err
+}
+
+// IgnoreAlerts marks the alerts ids ignored, all or none, and returns the
+// server's message ("N alert(s) ignored").
+func (c *Client) IgnoreAlerts(ctx context.Context, ids ...int64) (string, error) {
+	return c.bulk(ctx, "/api/security/bulk-ignore-alerts", ids)
+}
+
+// Deployment is a deployment window. EndedAt, EndedBy and Accepted are
+// zero while it is open.
+type Deployment struct {
+	ID          string `json:"id"`
+	Description string `json:"description"`
+	StartedAt   string `json:"started_at"`
+	StartedBy   int64  `json:"started_by"`
+	EndedAt     string `json:"ended_at"`
+	EndedBy     int64  `json:"ended_by"`
+	// Accepted counts the changes the window accepted into the baseline.
+	Accepted int64 `json:"accepted"`
+}
+
+// Deployments is the answer of [Client.Deployments].
+type Deployments struct {
+	// Open is the open window, or nil.
+	Open *Deployment `json:"open"`
+	// Recent are the latest ended windows, latest first.
+	Recent []Deployment `json:"recent"`
+}
+
+// Deployments returns the open deployment window and up to limit ended
+// ones (0: the server's default).
+func (c *Client) Deployments(ctx context.Context, limit int) (*Deployments, error) {
+	v := url.Values{}
+	setInt(v, "limit", int64(limit))
+	var d Deployments
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/api/security/deployments", query: v}, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// BeginDeployment opens a deployment window: changes made while it is open
+// are accepted into the baseline when it ends. If one is open already the
+// [*Error] is a 409 conflict.
+func (c *Client) BeginDeployment(ctx context.Context, description string) (*Deployment, error) {
+	var d Deployment
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/deployments", csrf: true,
+		body: map[string]string{"action": "begin", "description": description}}, &d)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// EndDeployment ends the open deployment window (a 404 when none is open)
+// and returns it, with how many changes it accepted.
+func (c *Client) EndDeployment(ctx context.Context) (*Deployment, error) {
+	var d struct {
+		Deployment Deployment `json:"deployment"`
+	}
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/deployments", csrf: true,
+		body: map[string]string{"action": "end"}}, &d)
+	if err != nil {
+		return nil, err
+	}
+	return &d.Deployment, nil
+}

@@ -471,3 +471,65 @@ func TestCSRFModes(t *testing.T) {
 		})
 	}
 }
+
+func TestDeploymentsAndIgnore(t *testing.T) {
+	ctx := context.Background()
+	s := newServer(t, false)
+	admin := s.bearerClient(t, adminID)
+	if _, err := admin.EndDeployment(ctx); !client.IsCode(err, client.CodeNotFound) {
+		t.Fatalf("EndDeployment with none open: %v, want 404", err)
+	}
+	d, err := admin.BeginDeployment(ctx, "Release 4.2")
+	if err != nil || !strings.HasPrefix(d.ID, "dep_") || d.EndedAt != "" {
+		t.Fatalf("BeginDeployment: %+v, %v", d, err)
+	}
+	_, err = admin.BeginDeployment(ctx, "another")
+	refused(t, err, 409, client.CodeConflict)
+	if err := os.WriteFile(filepath.Join(s.watch, "index.html"), []byte("Release 4.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ended, err := admin.EndDeployment(ctx)
+	if err != nil || ended.ID != d.ID || ended.Accepted != 1 || ended.EndedBy != adminID {
+		t.Fatalf("EndDeployment: %+v, %v", ended, err)
+	}
+	list, err := admin.Deployments(ctx, 10)
+	if err != nil || list.Open != nil || len(list.Recent) != 1 || list.Recent[0].ID != d.ID {
+		t.Fatalf("Deployments: %+v, %v", list, err)
+	}
+
+	// A change outside a window alerts; ignore it.
+	if err := os.WriteFile(filepath.Join(s.watch, "index.html"), []byte("hacked\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id, err := admin.RunIntegrityCheck(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ch, err := admin.CheckProgress(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Status != "running" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	alerts, err := admin.Alerts(ctx, client.AlertQuery{})
+	if err != nil || alerts.Total != 1 {
+		t.Fatalf("Alerts: %+v, %v", alerts, err)
+	}
+	a := alerts.Alerts[0].ID
+	if err := admin.IgnoreAlert(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := admin.IgnoreAlerts(ctx, a); err != nil || msg != "1 alert(s) ignored" {
+		t.Fatalf("IgnoreAlerts: %q, %v", msg, err)
+	}
+	status := client.AlertIgnored
+	if l, err := admin.Alerts(ctx, client.AlertQuery{Status: &status}); err != nil || l.Total != 1 {
+		t.Fatalf("ignored alerts: %+v, %v", l, err)
+	}
+	_, err = admin.IgnoreAlerts(ctx, a, 999)
+	refused(t, err, 404, client.CodeNotFound)
+}
