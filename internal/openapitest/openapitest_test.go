@@ -7,6 +7,17 @@ import (
 	"testing"
 )
 
+// TestDocumentValid: httpadapter's document is valid OpenAPI 3.1.
+func TestDocumentValid(t *testing.T) {
+	v, err := Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ValidateDocument(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCheck: the Validator refuses each kind of drift the adapter's tests
 // rely on it to catch, and accepts the refusals of invalid requests.
 func TestCheck(t *testing.T) {
