@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # File integrity, side by side in one run, on the Go toolchain's own tree
 # ($(go env GOROOT), ~15k files, ~270 MB) with warm caches:
-#   AIDE --init and --check (p+i+n+u+g+s+m+c+sha256, num_workers=2);
+#   AIDE --init and --check (p+i+n+u+g+s+m+c+acl+xattrs+caps+sha256,
+#   num_workers=2: what propsec records since issue 12);
 #   propsec's baseline (Init) and scan through the Go API on SQLite;
 #   the raw hashing floor: every file read and BLAKE3-hashed, nothing stored,
 #   the cheapest way (openat relative to the directory, reads into one reused
@@ -34,7 +35,7 @@ database_new=file:$work/aide.db.new
 gzip_dbout=no
 num_workers=2
 report_url=stdout
-ALL = p+i+n+u+g+s+m+c+sha256
+ALL = p+i+n+u+g+s+m+c+acl+xattrs+caps+sha256
 $ROOT ALL
 CONF
 

@@ -31,6 +31,7 @@
 //	POST   /login                                   browser login: sets the session cookie (JSON or an HTML form)
 //	GET    /logout, POST /logout                    ends the caller's session (JSON or an HTML form)
 //	POST   /api/security/password                   any authenticated user: changes their own password
+//	GET    /api/security/openapi.json               anyone: the OpenAPI document of these endpoints
 //
 // POST /api/security/password is an extension of the documented API (see
 // Password change below). It is there when the session.Manager can change
@@ -63,6 +64,13 @@
 // the GET of the same path (status and headers, Content-Length included)
 // without a body, and listed in Allow wherever GET is, except on /logout,
 // whose GET changes state.
+//
+// The OpenAPI 3.1 document of every endpoint ([OpenAPI], the file
+// openapi.json of this package) is served at GET
+// /api/security/openapi.json without authentication (it holds no secret),
+// with an ETag and Cache-Control: no-cache; If-None-Match with the ETag
+// is a 304. The package's tests check every request and response they
+// make against it.
 //
 // # Responses
 //

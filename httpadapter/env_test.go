@@ -18,6 +18,7 @@ import (
 
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/internal/fakeclock"
+	"github.com/propops/propsec/internal/openapitest"
 	"github.com/propops/propsec/memstore"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -167,11 +168,20 @@ func eventText(ev security.Event) []string {
 }
 
 // serve points the env's requests at a new test server running handler.
+// Every exchange through the server's client (e.srv.Client()) is checked
+// against the OpenAPI document (see package openapitest for the rules: the
+// response always, the request when it succeeded).
 func (e *env) serve(handler http.Handler) {
 	if e.srv != nil {
 		e.srv.Close()
 	}
 	e.srv = httptest.NewServer(handler)
+	v, err := openapitest.Shared()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c := e.srv.Client()
+	c.Transport = v.Transport(e.t, c.Transport)
 }
 
 func (e *env) addSecret(s string) {

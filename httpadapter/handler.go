@@ -218,6 +218,7 @@ func New(cfg Config) (*Handler, error) {
 //	POST, DELETE /api/security/mobile-auth
 //	POST        /login
 //	GET, POST   /logout
+//	GET         /api/security/openapi.json
 //
 // with Config.Integrity set, also
 //

@@ -92,11 +92,21 @@ var fimFiles = map[string]string{
 
 func newFIM(t *testing.T, opts ...envOption) *fimEnv {
 	t.Helper()
+	return newFIMWith(t, nil, opts...)
+}
+
+// newFIMWith is newFIM with the Monitor's config changed by mod (if not nil).
+func newFIMWith(t *testing.T, mod func(*integrity.Config), opts ...envOption) *fimEnv {
+	t.Helper()
 	f := &fimEnv{root: t.TempDir()}
 	withIntegrity := func(s *session.Config, _ *security.CSRFConfig, h *httpadapter.Config) {
 		f.store = &gateStore{Store: s.Store.(*memstore.Store)}
-		mon, err := integrity.New(integrity.Config{Store: f.store, Host: "web-1", Key: integrityKey,
-			Roots: []string{f.root}, Clock: s.Clock, Workers: 2})
+		cfg := integrity.Config{Store: f.store, Host: "web-1", Key: integrityKey,
+			Roots: []string{f.root}, Clock: s.Clock, Workers: 2}
+		if mod != nil {
+			mod(&cfg)
+		}
+		mon, err := integrity.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,17 +235,17 @@ func ids(alerts ...map[string]any) []int64 {
 }
 
 // changeThree modifies index.php, adds new.sh and deletes old.txt, scans,
-// and returns the three alerts by path.
+// and returns the four alerts by path (the root's entries changed: ".").
 func (f *fimEnv) changeThree() map[string]map[string]any {
 	f.t.Helper()
 	f.write("index.php", "<?php\nsystem($_GET['c']);\n")
 	f.write("new.sh", "#!/bin/sh\nrm -rf /\n")
 	f.remove("old.txt")
-	if p := f.scan(); p["violations_found"] != 3.0 {
+	if p := f.scan(); p["violations_found"] != 4.0 {
 		f.t.Fatalf("progress %v", p)
 	}
 	got := f.byPath(f.alerts(""))
-	if len(got) != 3 || got["index.php"] == nil || got["new.sh"] == nil || got["old.txt"] == nil {
+	if len(got) != 4 || got["index.php"] == nil || got["new.sh"] == nil || got["old.txt"] == nil || got["."] == nil {
 		f.t.Fatalf("alerts %v", got)
 	}
 	return got
@@ -294,14 +304,14 @@ func TestIntegrityFlow(t *testing.T) {
 	f.remove("old.txt")
 	id := f.start()
 	p := f.wait(id)
-	if p["check_id"] != id || p["status"] != "complete" || p["violations_found"] != 3.0 ||
+	if p["check_id"] != id || p["status"] != "complete" || p["violations_found"] != 4.0 ||
 		p["files_scanned"].(float64) < float64(len(fimFiles)) || p["files_total"].(float64) < float64(len(fimFiles)) ||
 		p["started_at"] != "2024-06-14T10:00:00Z" || p["finished_at"] != "2024-06-14T10:00:00Z" || p["duration_ms"] != 0.0 {
 		t.Fatalf("progress %v", p)
 	}
 
 	r = f.alerts("")
-	if r.body["total"] != 3.0 || r.body["page"] != 1.0 || !strings.Contains(r.raw, `"total":3,"page":1`) {
+	if r.body["total"] != 4.0 || r.body["page"] != 1.0 || !strings.Contains(r.raw, `"total":4,"page":1`) {
 		t.Fatalf("list: %s", r.raw)
 	}
 	got := f.byPath(r)
@@ -309,6 +319,7 @@ func TestIntegrityFlow(t *testing.T) {
 		"index.php": {"modified", "critical", "hash"},
 		"new.sh":    {"added", "critical", "new"},
 		"old.txt":   {"deleted", "medium", "deleted"},
+		".":         {"metadata", "low", "entries added, removed or renamed"},
 	} {
 		a := got[path]
 		if a == nil {
@@ -368,12 +379,12 @@ func TestIntegrityFlow(t *testing.T) {
 		}
 	}
 
-	f.do(f.post(f.admin, "/api/security/bulk-delete-alerts", map[string]any{"alert_ids": ids(got["index.php"], got["new.sh"], got["old.txt"])})).
-		ok(t, "3 alert(s) deleted")
+	f.do(f.post(f.admin, "/api/security/bulk-delete-alerts", map[string]any{"alert_ids": ids(got["index.php"], got["new.sh"], got["old.txt"], got["."])})).
+		ok(t, "4 alert(s) deleted")
 	if r := f.alerts(""); r.body["total"] != 0.0 || len(r.list()) != 0 {
 		t.Fatalf("after delete: %s", r.raw)
 	}
-	if n := f.eventsOf(integrity.EventAlertDeleted); n != 3 {
+	if n := f.eventsOf(integrity.EventAlertDeleted); n != 4 {
 		t.Fatalf("%d delete events", n)
 	}
 
@@ -442,8 +453,8 @@ func TestIntegrityListFilters(t *testing.T) {
 	f.write("c.txt", "c\n")
 	f.remove("old.txt")
 	f.scan()
-	all := f.alerts("?limit=100")
-	if all.body["total"] != 7.0 || len(all.list()) != 7 {
+	all := f.alerts("?limit=100") // and the root's, low: its entries changed (".")
+	if all.body["total"] != 8.0 || len(all.list()) != 8 {
 		t.Fatalf("%s", all.raw)
 	}
 	byPath := f.byPath(all)
@@ -463,24 +474,24 @@ func TestIntegrityListFilters(t *testing.T) {
 	}
 	for q, want := range map[string][]string{
 		// Newest first, ties by id, newest first.
-		"":                        {"old.txt", "c.txt", "b.sh", "a.txt", "notes.txt", "index.php", "config.yml"},
-		"?sortBy=created_at_desc": {"old.txt", "c.txt", "b.sh", "a.txt", "notes.txt", "index.php", "config.yml"},
-		"?sortBy=created_at_asc":  {"config.yml", "index.php", "notes.txt", "a.txt", "b.sh", "c.txt", "old.txt"},
-		"?sortBy=severity_desc":   {"b.sh", "index.php", "config.yml", "old.txt", "c.txt", "a.txt", "notes.txt"},
-		"?status=0":               {"old.txt", "b.sh", "notes.txt", "config.yml"},
+		"":                        {"old.txt", "c.txt", "b.sh", "a.txt", ".", "notes.txt", "index.php", "config.yml"},
+		"?sortBy=created_at_desc": {"old.txt", "c.txt", "b.sh", "a.txt", ".", "notes.txt", "index.php", "config.yml"},
+		"?sortBy=created_at_asc":  {"config.yml", "index.php", "notes.txt", ".", "a.txt", "b.sh", "c.txt", "old.txt"},
+		"?sortBy=severity_desc":   {"b.sh", "index.php", "config.yml", "old.txt", "c.txt", "a.txt", "notes.txt", "."},
+		"?status=0":               {"old.txt", "b.sh", ".", "notes.txt", "config.yml"},
 		"?status=1":               {"a.txt", "index.php"},
 		"?status=2":               {"c.txt"},
 		"?severity=critical":      {"b.sh", "index.php"},
 		"?severity=high":          {"config.yml"},
 		"?severity=medium":        {"old.txt", "c.txt", "a.txt", "notes.txt"},
-		"?severity=low":           nil,
+		"?severity=low":           {"."},
 		"?status=0&severity=medium&sortBy=created_at_asc": {"notes.txt", "old.txt"},
 		"?limit=2":                       {"old.txt", "c.txt"},
 		"?limit=2&page=2":                {"b.sh", "a.txt"},
-		"?page=4&limit=2":                {"config.yml"},
+		"?page=4&limit=2":                {"index.php", "config.yml"},
 		"?page=5&limit=2":                nil,
 		"?limit=1&sortBy=created_at_asc": {"config.yml"},
-		"?limit=100&page=1":              {"old.txt", "c.txt", "b.sh", "a.txt", "notes.txt", "index.php", "config.yml"},
+		"?limit=100&page=1":              {"old.txt", "c.txt", "b.sh", "a.txt", ".", "notes.txt", "index.php", "config.yml"},
 		"?page=1073741824":               nil,
 	} {
 		t.Run(q, func(t *testing.T) {
@@ -491,8 +502,8 @@ func TestIntegrityListFilters(t *testing.T) {
 		})
 	}
 	for q, want := range map[string]struct{ total, page float64 }{
-		"?limit=2&page=3":             {7, 3},
-		"?status=0&limit=1":           {4, 1},
+		"?limit=2&page=3":             {8, 3},
+		"?status=0&limit=1":           {5, 1},
 		"?severity=critical&page=9":   {2, 9},
 		"?status=2&severity=critical": {0, 1},
 	} {

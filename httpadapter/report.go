@@ -2,7 +2,6 @@ package httpadapter
 
 import (
 	"bytes"
-	"encoding/csv"
 	"net/http"
 	"strconv"
 
@@ -25,9 +24,9 @@ func (h *Handler) reportRoutes() map[string]map[string]endpoint {
 }
 
 // ReportCSVHeader is the header row of GET /api/admin/security-report with
-// format=csv; each following row is one UTC day of the period.
-var ReportCSVHeader = []string{"date", "logins_successful", "logins_failed", "new_ip_verifications",
-	"sessions_terminated", "blacklisted_users", "file_integrity_violations", "password_breaches_detected"}
+// format=csv; each following row is one UTC day of the period. It is
+// [report.CSVHeader].
+var ReportCSVHeader = report.CSVHeader
 
 // securityReport serves GET /api/admin/security-report?from=&to=
 // [&format=json|csv]: the seed's report plus data.daily, or the daily
@@ -71,14 +70,7 @@ func (h *Handler) securityReport(c *call) (func() (reply, error), error) {
 // a date or a number, so no cell can start a spreadsheet formula.
 func writeReportCSV(w http.ResponseWriter, r *report.Report) {
 	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	cw.Write(ReportCSVHeader)
-	for _, d := range r.Daily {
-		cw.Write([]string{d.Date, itoa(d.Logins.Successful), itoa(d.Logins.Failed), itoa(d.NewIPVerifications),
-			itoa(d.SessionsTerminated), itoa(d.BlacklistedUsers), itoa(d.FileIntegrityViolations),
-			itoa(d.PasswordBreachesDetected)})
-	}
-	cw.Flush()
+	r.WriteCSV(&buf)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	hdr.Set("Content-Disposition", `attachment; filename="security-report.csv"`)
@@ -88,5 +80,3 @@ func writeReportCSV(w http.ResponseWriter, r *report.Report) {
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

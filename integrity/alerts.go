@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -220,7 +221,14 @@ func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error 
 	if cur != nil && (cur.StatError != "" || cur.Unreadable != "") {
 		return fmt.Errorf("cannot read %s now: %w", a.FilePath, security.ErrConflict)
 	}
-	if stateDigest(cur) != a.State {
+	var old *Entry // the state digest depends on what the entry recorded
+	switch e, err := m.cfg.Store.Entry(ctx, a.Key); {
+	case err == nil:
+		old = &e
+	case !errors.Is(err, security.ErrNotFound):
+		return err
+	}
+	if stateDigest(old, cur) != a.State {
 		return fmt.Errorf("%s has changed since alert %d; run a scan: %w", a.FilePath, id, security.ErrConflict)
 	}
 	var batch Batch
@@ -288,6 +296,9 @@ func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error 
 func (m *Monitor) entryFor(c *current, rd *reader) (Entry, *Blob) {
 	e := c.Entry
 	e.ContentKept = false
+	if !e.Meta {
+		e.Links, e.XAttrs = 0, nil // not recorded
+	}
 	var blob *Blob
 	if c.Type == TypeFile && c.Text && !c.Hash.IsZero() && m.cfg.MaxDiffBytes >= 0 {
 		data := c.Content

@@ -1,6 +1,7 @@
 package integrity_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -87,7 +88,7 @@ func BenchmarkInit(b *testing.B) {
 func BenchmarkMonitorDiff(b *testing.B) {
 	for _, size := range []int{4 << 10, 64 << 10, 1000 << 10} { // the last under the 1 MiB cap
 		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
-			old, new := diffInput(size, 10)
+			old, new := editedText(size, 10)
 			root := b.TempDir()
 			file := filepath.Join(root, "app.conf")
 			if err := os.WriteFile(file, old, 0o600); err != nil {
@@ -122,4 +123,20 @@ func BenchmarkMonitorDiff(b *testing.B) {
 			}
 		})
 	}
+}
+
+// editedText returns about size bytes of source-like lines, and a copy
+// with about edits of them changed, spread evenly.
+func editedText(size, edits int) (old, new []byte) {
+	var a, b bytes.Buffer
+	every := max(size/16/edits, 1) // lines are about 16 bytes
+	for i := 0; a.Len() < size; i++ {
+		line := fmt.Sprintf("%*scall(%d);\n", i%12, "", i*7919%300)
+		a.WriteString(line)
+		if i%every == every/2 {
+			line = fmt.Sprintf("changed(%d);\n", i)
+		}
+		b.WriteString(line)
+	}
+	return a.Bytes(), b.Bytes()
 }

@@ -2,6 +2,7 @@ package integrity
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,6 +23,9 @@ type current struct {
 	Text bool
 	// Content is the file's content when the scan keeps it.
 	Content []byte
+	// MetaErr says why the extended attributes could not be read (Meta is
+	// then unset: they are neither compared nor recorded).
+	MetaErr string
 }
 
 // compare decides what, if anything, to alert on for one path: old is its
@@ -33,10 +37,10 @@ type current struct {
 // same) the mode and owner, except a symlink's mode, which means nothing;
 // for files, the content hash, or (when either side was not hashed) size,
 // mtime, inode and ctime as stand-ins; for symlinks the target; for devices
-// the device number. A directory's size, times and inode change whenever
-// its entries do, and each entry raises its own alert, so they are not
-// compared; nor are the times and inode of a hashed file, whose content
-// speaks for itself.
+// the device number. When both sides have Meta, also the extended
+// attributes, the link count and the times (see compareMeta). A
+// directory's size and inode are not compared, nor is the inode of a
+// hashed file, whose content speaks for itself.
 func (m *Monitor) compare(old *Entry, c *current) (AlertType, Change, string) {
 	switch {
 	case old == nil && c == nil:
@@ -89,6 +93,9 @@ func (m *Monitor) compare(old *Entry, c *current) (AlertType, Change, string) {
 			if change == ChangeNone {
 				change = ChangeMetadata
 			}
+		}
+		if compareMeta(old, c, change != ChangeNone, &d) && change == ChangeNone {
+			change = ChangeMetadata
 		}
 	}
 	if change == ChangeNone {
@@ -145,7 +152,8 @@ func (m *Monitor) compareContent(old *Entry, c *current, modified func(string), 
 	if old.Inode != c.Inode {
 		diffs = append(diffs, fmt.Sprintf("inode changed %d → %d", old.Inode, c.Inode))
 	}
-	metaSame := old.Mode == c.Mode && old.UID == c.UID && old.GID == c.GID
+	metaSame := old.Mode == c.Mode && old.UID == c.UID && old.GID == c.GID &&
+		(!metaCompared(old, c) || (old.Links == c.Links && slices.Equal(old.XAttrs, c.XAttrs)))
 	if len(diffs) == 0 && metaSame && !old.CTime.Equal(c.CTime) {
 		diffs = append(diffs, "ctime changed "+stamp(old.CTime)+" → "+stamp(c.CTime))
 	}
@@ -196,8 +204,23 @@ func describe(e *Entry) string {
 
 func isExecutable(e *Entry) bool { return e != nil && e.Type == TypeFile && e.Mode&0o111 != 0 }
 
-// severity grades the alert of path rel by the first matching rule.
+// severity grades the alert of path rel: by the risk of its metadata
+// change when that says critical or high (never lowering what a rule says)
+// or low (a change of times only), and otherwise by the first matching
+// rule.
 func (m *Monitor) severity(rel string, old *Entry, c *current) Severity {
+	risk := metaRisk(old, c)
+	if risk == SeverityLow {
+		return risk
+	}
+	if s := m.ruleSeverity(rel, old, c); s.Rank() >= risk.Rank() {
+		return s
+	}
+	return risk
+}
+
+// ruleSeverity grades the alert of path rel by the first matching rule.
+func (m *Monitor) ruleSeverity(rel string, old *Entry, c *current) Severity {
 	exec := isExecutable(old) || (c != nil && isExecutable(&c.Entry))
 	for i := range m.rules {
 		r := &m.rules[i]

@@ -1,7 +1,9 @@
 package integrity
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -87,6 +89,16 @@ type Config struct {
 	// DefaultSeverity grades alerts no rule matches. Default
 	// [SeverityMedium].
 	DefaultSeverity Severity
+
+	// Realtime makes [Monitor.Run] also watch every directory of the roots
+	// (inotify) and re-check the paths that change as they change, raising
+	// the alerts a scan would, without waiting for one. Linux only: [New]
+	// fails on other systems. See "Real-time detection" in the package
+	// documentation.
+	Realtime bool
+	// Logger receives what real-time detection reports (lost events, the
+	// kernel's watch limit, failed re-checks). nil means [slog.Default].
+	Logger *slog.Logger
 
 	// Observer, if set, is told of every finished scan with its result,
 	// files examined and duration ([security.KindScan]). nil measures
@@ -200,6 +212,13 @@ func (c *Config) fill() error {
 	}
 	if c.SeverityRules == nil {
 		c.SeverityRules = DefaultSeverityRules
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Realtime && !realtimeSupported {
+		return fmt.Errorf("integrity: Config.Realtime is not supported on %s (it needs Linux inotify): %w",
+			runtime.GOOS, errors.ErrUnsupported)
 	}
 	if c.DefaultSeverity == "" {
 		c.DefaultSeverity = SeverityMedium

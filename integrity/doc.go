@@ -21,10 +21,47 @@
 // # Baseline
 //
 // For every path under a root the baseline holds an [Entry]: type, size,
-// mode, owner, times, inode, symlink target, device number, and the BLAKE3
-// hash of a regular file's content. The content of text files no larger
-// than the diff cap (1 MiB) is kept too, encrypted (see below) and
-// addressed by its hash (so duplicates are stored once), for diffs.
+// mode, owner, times, inode, link count, symlink target, device number,
+// extended attributes, and the BLAKE3 hash of a regular file's content.
+// The content of text files no larger than the diff cap (1 MiB) is kept
+// too, encrypted (see below) and addressed by its hash (so duplicates are
+// stored once), for diffs.
+//
+// # Metadata
+//
+// Besides content, mode, owner and type, a scan compares what AIDE's
+// p+i+n+u+g+s+m+c+acl+xattrs+caps checks do: every extended attribute the
+// process can read, in all namespaces (user.*, security.capability,
+// security.selinux and the rest of security.*, the POSIX ACLs
+// system.posix_acl_access and system.posix_acl_default, trusted.* when
+// privileged), the link count, the mtime and the ctime. They are read on
+// Linux (flistxattr on the descriptor the file was opened with; lgetxattr
+// through /proc/self/fd/<directory> for what is not opened: symlinks,
+// directories, devices, FIFOs); elsewhere the attributes are not recorded.
+// Bounds per entry: the names are listed whole (the kernel caps a list at
+// 64 KiB), the values of the first [MaxXAttrs] are read, and a value over
+// [MaxXAttrValue] bytes is recorded as its digest.
+//
+// Alerts say what changed: "capability added: cap_net_raw+ep" (decoded
+// from vfs_cap_data), "ACL added: user::rw-,user:1000:rw-,…", "xattr
+// user.note added: \"hello\"", "links 1 → 2" (a new hard link: the new
+// name is added, the old names' link count changes), "mtime changed,
+// content unchanged (…)". A change that grants a file capability or
+// setuid/setgid is critical, one that grants write to others (mode o+w,
+// or an ACL entry for a named user or group, or others, with write) is at
+// least high, and a change of times alone is low, whatever the severity
+// rules say. Only a ctime that changed, with content and everything else
+// unchanged (a change made and reverted, a chmod to the same mode, a link
+// made and removed), is a low alert of its own; atime is never compared.
+// A directory whose entries are added, removed or renamed gets a low alert
+// (its mtime, ctime and link count changed), as AIDE reports it, besides
+// the entries' own; one whose mtime was set explicitly (mtime no longer
+// equal to ctime, as touch -d leaves it) says so.
+//
+// Entries baselined before these fields were recorded (Entry.Meta unset)
+// verify and compare as before: they raise nothing for lacking them, and
+// the next accepted state (an accepted alert, a deployment's end) records
+// them. The entry MAC covers them.
 //
 // The baseline is authenticated with keys derived from [Config.Key], which
 // the host supplies and the store never sees: each entry carries a keyed
@@ -74,15 +111,53 @@
 // baseline as it is read, so memory does not grow with the number of
 // files.
 //
+// # Real-time detection
+//
+// With [Config.Realtime] (Linux), [Monitor.Run] also watches every
+// directory of the roots with inotify and re-checks the paths that change
+// as they change: the same walk, comparison, one-alert-per-state dedup and
+// alerts as a scan, under the same lock, so an alert is stored (and listed)
+// within a fraction of a second of the change, without a check being run.
+// Its alerts carry the id of a [CheckRealtime] check, which
+// [Monitor.Progress] reports running while Run watches; [Monitor.Realtime]
+// tells its state.
+//
+//   - A path is re-checked 50 ms after its last event (1 s while it is
+//     being written and not closed), and every 2 s at most (10 s while
+//     written) if it never stops changing: a file rewritten a thousand
+//     times raises one alert per state observed, not one per write.
+//   - New and moved-in directories are watched, then listed and re-checked
+//     whole, so entries made before the watch was in place are found;
+//     removed and moved-out ones are re-checked whole (each entry is
+//     deleted) and their watches dropped. A saved file replaced by a rename
+//     is re-checked like a write.
+//   - While a deployment window is open nothing is raised; ending it
+//     accepts the changes, as for scans.
+//   - Events lost in the kernel (its queue overflowed) or too many changes
+//     waiting, and directories the kernel's watch limit
+//     (fs.inotify.max_user_watches) leaves unwatched, are never silent: they
+//     are logged ([Config.Logger]), a full scan runs, and an
+//     [AlertRealtimeDegraded] alert names the cause and the scan (one per
+//     cause while the last is new). Each periodic tick watches what could
+//     not be watched before.
+//   - Run starts with a full scan, for what changed before the watches were
+//     in place; the periodic scans go on as the safety net (a change
+//     written through mmap without a close may be seen only by them).
+//   - The baseline is verified whole (entry MACs and seal) before the first
+//     re-check of a root and whenever its seal changes, and each entry's MAC
+//     at every re-check. A root that fails is left to scans, which raise the
+//     baseline_tampered alert. An older, valid entry put back between two
+//     re-checks without touching the seal is caught by the next scan.
+//
 // # Alerts
 //
 // A scan raises at most one [Alert] per path, carrying its most significant
 // change (modified, added, deleted, metadata) and all differences in its
-// details. Directories are not alerted on for the size and time changes
-// their entries cause (each entry raises its own alert); a directory's mode
-// or owner change is a metadata alert. Severity comes from
-// [Config.SeverityRules]: by default scripts and executables are critical,
-// configuration files high, everything else medium. A later scan that sees
+// details. A directory's mode, owner, attributes, times and link count are
+// compared as any entry's (see Metadata); its size never is. Severity comes
+// from [Config.SeverityRules]: by default scripts and executables are
+// critical, configuration files high, everything else medium; metadata
+// raises or lowers it (see Metadata). A later scan that sees
 // the same changed state raises nothing new, whether the alert was
 // resolved or not; a file that changes again raises a new alert. Alerts are
 // listed, resolved, ignored and deleted in bulk, and [Monitor.AcceptAlert]

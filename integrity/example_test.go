@@ -65,12 +65,12 @@ func ExampleMonitor_BeginDeployment() {
 	mon.BeginDeployment(ctx, integrity.Actor{}, "release 2.0")
 	os.WriteFile(filepath.Join(dir, "app.js"), []byte("v2\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "vendor.js"), []byte("lib\n"), 0o644)
-	ended, _ := mon.EndDeployment(ctx, integrity.Actor{})
+	ended, _ := mon.EndDeployment(ctx, integrity.Actor{}) // app.js, vendor.js and their directory
 	fmt.Println("accepted", ended.Accepted)
 
 	check, _ := mon.Scan(ctx)
 	fmt.Println("violations", check.ViolationsFound)
 	// Output:
-	// accepted 2
+	// accepted 3
 	// violations 0
 }

@@ -32,3 +32,20 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// Legacy returns e as it was recorded before Meta existed, with the MAC
+// m would have given it.
+func Legacy(m *Monitor, e Entry) Entry {
+	e.Meta, e.Links, e.XAttrs = false, 0, nil
+	e.MAC = m.keys.entryMAC(&e)
+	return e
+}
+
+// SealSum returns the seal m computes over root's entries, in path order.
+func SealSum(m *Monitor, root string, entries []Entry) Hash {
+	s := m.keys.newSealer(root)
+	for _, e := range entries {
+		s.add(e.MAC)
+	}
+	return s.sum()
+}

@@ -23,7 +23,7 @@ func TestSymlinks(t *testing.T) {
 	must(t, os.Symlink(outside, e.path("escape")))
 	e.cfg.Roots = []string{e.root}
 	// The links were added after the baseline.
-	got := byPath(t, e.scan())
+	got := byPath(t, e.scanFiles())
 	if len(got) != 2 || got["link.php"].Change != integrity.ChangeAdded || got["escape"].Change != integrity.ChangeAdded {
 		t.Fatalf("%v", describeAlerts(e.allAlerts()))
 	}
@@ -71,7 +71,7 @@ func TestSymlinkRetargetAndDirectorySwap(t *testing.T) {
 	must(t, os.Symlink("v1", e.path("live")))
 	e.remove("current")
 	must(t, os.Symlink(t.TempDir(), e.path("current"))) // a directory replaced by a symlink to elsewhere
-	got := byPath(t, e.scan())
+	got := byPath(t, e.scanFiles())
 	if a := got["current"]; a.Change != integrity.ChangeModified || !strings.Contains(a.Details, "type changed dir → symlink") {
 		t.Errorf("current: %+v", a)
 	}
@@ -102,7 +102,7 @@ func TestBaselinedSymlinkRetargeted(t *testing.T) {
 
 	e.remove("live")
 	must(t, os.Symlink("v2", e.path("live")))
-	got := e.scan()
+	got := e.scanFiles()
 	if len(got) != 1 {
 		t.Fatalf("want one alert, got:\n%s", describeAlerts(got))
 	}
@@ -218,7 +218,7 @@ func TestSocketsAndDevices(t *testing.T) {
 	}
 	e.remove("nul")
 	must(t, syscall.Mknod(e.path("nul"), syscall.S_IFCHR|0o666, 1<<8|5)) // now the zero device
-	got := e.scan()
+	got := e.scanFiles()
 	if len(got) != 1 || got[0].Change != integrity.ChangeModified || !strings.Contains(got[0].Details, "device number changed 0x103 → 0x105") {
 		t.Fatalf("%s", describeAlerts(got))
 	}

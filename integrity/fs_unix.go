@@ -122,6 +122,7 @@ func fillStat(x *Entry, st *unix.Stat_t) {
 	x.UID, x.GID = st.Uid, st.Gid
 	x.MTime, x.CTime = timespec(st.Mtim), timespec(st.Ctim)
 	x.Inode = uint64(st.Ino)
+	x.Links = uint64(st.Nlink)
 	x.Device = 0
 	switch x.Type {
 	case TypeDir:
@@ -156,6 +157,7 @@ type reader struct {
 	openHook         func(path string)
 	h                *blake3.Hasher
 	buf              []byte
+	xlist, xval      []byte // extended attribute names and values
 }
 
 func newReader(m *Monitor, keep bool, budget *atomic.Int64) *reader {
@@ -203,6 +205,9 @@ func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *curre
 		return c
 	}
 	fillStat(&c.Entry, &st)
+	if c.Type != TypeFile || c.Unreadable != "" {
+		r.metaAt(c, dirfd, name) // not opened: its attributes by path
+	}
 	switch c.Type {
 	case TypeFile:
 		if c.Unreadable != "" {
@@ -217,6 +222,7 @@ func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *curre
 				return nil
 			}
 			c.Unreadable = errText(err)
+			r.metaAt(c, dirfd, name)
 			return c
 		}
 		r.readOpen(fd, c)
@@ -254,6 +260,7 @@ func (r *reader) readOpen(fd int, c *current) {
 	}
 	fillStat(&c.Entry, &st)
 	c.Unreadable = ""
+	r.metaFd(c, fd)
 	if c.Type != TypeFile {
 		return // a FIFO or device swapped in: recorded, never read
 	}

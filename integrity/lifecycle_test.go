@@ -39,15 +39,16 @@ func TestDeploymentWindow(t *testing.T) {
 	wantNone(t, e.scan())
 	ended, err := e.mon.EndDeployment(e.ctx, actor)
 	must(t, err)
-	if ended.Accepted != 3 || ended.Deployment != d || ended.EndedByUserID != 42 || !ended.EndedAt.Equal(e.clock.Now()) {
-		t.Fatalf("ended %+v, want 3 accepted of %+v", ended, d)
+	// app.php, new.php, lib.php and the root, whose entries changed
+	if ended.Accepted != 4 || ended.Deployment != d || ended.EndedByUserID != 42 || !ended.EndedAt.Equal(e.clock.Now()) {
+		t.Fatalf("ended %+v, want 4 accepted of %+v", ended, d)
 	}
 	if hist, err := e.mon.EndedDeployments(e.ctx, 0); err != nil || len(hist) != 1 || hist[0].ID != d.ID ||
-		hist[0].Accepted != 3 || hist[0].EndedByUserID != 42 || hist[0].Description != "release 1.2" {
+		hist[0].Accepted != 4 || hist[0].EndedByUserID != 42 || hist[0].Description != "release 1.2" {
 		t.Fatalf("history %+v %v", hist, err)
 	}
 	evs := events(t, e.store, integrity.EventDeploymentEnded)
-	if len(evs) != 1 || evs[0].Details["accepted"] != "3" || evs[0].ActorUserID != 42 || evs[0].Subject != d.ID {
+	if len(evs) != 1 || evs[0].Details["accepted"] != "4" || evs[0].ActorUserID != 42 || evs[0].Subject != d.ID {
 		t.Fatalf("%+v", evs)
 	}
 	if evs := events(t, e.store, integrity.EventDeploymentStarted); len(evs) != 1 || evs[0].Details["description"] != "release 1.2" {
@@ -202,7 +203,7 @@ func TestTamperVerdictPastDeferredFindings(t *testing.T) {
 				for _, p := range added {
 					e.write(p, p)
 				}
-				got := byPath(t, e.scan())
+				got := byPath(t, e.scanFiles())
 				if len(got) != len(added) {
 					t.Fatalf("%s", describeAlerts(e.allAlerts()))
 				}
@@ -440,7 +441,7 @@ func TestInitAndMissingBaseline(t *testing.T) {
 	}
 	wantNone(t, e.scan())
 	must(t, os.WriteFile(other+"/x", []byte("x"), 0o644))
-	if got := e.scan(); len(got) != 1 || got[0].FilePath != other+"/x" {
+	if got := e.scanFiles(); len(got) != 1 || got[0].FilePath != other+"/x" {
 		t.Fatalf("%s", describeAlerts(got))
 	}
 }

@@ -89,6 +89,12 @@ func encodeEntry(e *encoder, x *Entry) {
 	e.str(x.Target)
 	e.hash(x.Hash)
 	e.bool(x.ContentKept)
+	if x.Meta {
+		// Appended only with Meta: an entry recorded before Meta existed
+		// keeps its MAC, and one stripped of Meta fails it.
+		e.bool(true)
+		e.b = appendMeta(e.b, x, false)
+	}
 }
 
 func (k *macKeys) entryMAC(x *Entry) Hash {
@@ -149,9 +155,12 @@ func (s *sealer) sum() Hash {
 var absentState = blake3.Sum256([]byte("propsec integrity v1 absent"))
 
 // stateDigest condenses what is compared about a current state, so that "the
-// same changed state" can be recognised later. Times and inode count only
-// for files that were not hashed, the same rule as [compare].
-func stateDigest(c *current) Hash {
+// same changed state" can be recognised later; old is the path's baseline
+// entry (nil: none). Times and inode count for files that were not hashed,
+// and the extended attributes, link count and times when they are
+// compared, the same rules as [compare]. A path whose entry
+// lacks Meta gets the digest it had before Meta existed.
+func stateDigest(old *Entry, c *current) Hash {
 	if c == nil {
 		return absentState
 	}
@@ -181,5 +190,9 @@ func stateDigest(c *current) Hash {
 		e.u64(x.Device)
 	}
 	e.bool(c.Unreadable != "")
+	if c.Meta && (old == nil || old.Meta) {
+		e.str("meta")
+		e.b = appendMeta(e.b, x, true)
+	}
 	return blake3.Sum256(e.b)
 }

@@ -53,6 +53,9 @@ type Monitor struct {
 	// openHook, if set (tests only), runs just before a listed file or
 	// directory is opened.
 	openHook func(path string)
+	// watchHook, if set (tests only), runs before each directory watch is
+	// added; an error it returns stands for the kernel's.
+	watchHook func(path string) error
 
 	slot chan struct{} // held by the running operation
 	// locker is cfg.Store as a ScanLocker, if it is one; lease is its lock
@@ -68,6 +71,7 @@ type Monitor struct {
 	cur        *job
 	history    []*job
 	lastTamper string
+	rt         *realtime // real-time detection, while Run watches
 }
 
 // job is one check: its counters are updated while it runs.
@@ -246,10 +250,7 @@ func (m *Monitor) execute(ctx context.Context, j *job, fn func(context.Context, 
 	m.mu.Lock()
 	j.status, j.finished, j.errText = status, now, errText
 	m.cur = nil
-	m.history = append(m.history, j)
-	if len(m.history) > historySize {
-		m.history = m.history[len(m.history)-historySize:]
-	}
+	m.rememberLocked(j)
 	m.mu.Unlock()
 	m.observeCheck(j, err, now)
 	if m.lease != nil {
@@ -446,9 +447,20 @@ func (m *Monitor) Current() (Check, bool) {
 	return m.snapshot(j), true
 }
 
+// rememberLocked adds the finished job j to the history; m.mu is held.
+func (m *Monitor) rememberLocked(j *job) {
+	m.history = append(m.history, j)
+	if len(m.history) > historySize {
+		m.history = m.history[len(m.history)-historySize:]
+	}
+}
+
 func (m *Monitor) findLocked(id string) *job {
 	if m.cur != nil && m.cur.id == id {
 		return m.cur
+	}
+	if m.rt != nil && m.rt.j.id == id {
+		return m.rt.j
 	}
 	for _, j := range m.history {
 		if j.id == id {
@@ -474,13 +486,17 @@ func (m *Monitor) snapshot(j *job) Check {
 }
 
 // Cancel cancels the running check id. It fails with [security.ErrNotFound]
-// for an unknown id and [security.ErrConflict] for a finished one.
+// for an unknown id and [security.ErrConflict] for a finished one, and for
+// the [CheckRealtime] check (end Run to stop real-time detection).
 func (m *Monitor) Cancel(id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cur != nil && m.cur.id == id {
 		m.cur.cancel()
 		return nil
+	}
+	if m.rt != nil && m.rt.j.id == id {
+		return fmt.Errorf("check %s is real-time detection, which runs as long as Run: %w", id, security.ErrConflict)
 	}
 	if m.findLocked(id) != nil {
 		return fmt.Errorf("check %s is not running: %w", id, security.ErrConflict)
@@ -493,9 +509,22 @@ func (m *Monitor) Cancel(id string) error {
 // store, in another process) or when the scan cannot start, such as while
 // the store is unreachable. It returns ctx.Err(), or an error wrapping
 // [security.ErrUnavailable] once the Monitor is closed.
+//
+// With [Config.Realtime], Run also watches the roots and re-checks what
+// changes as it changes (see "Real-time detection" in the package
+// documentation); it fails at once if the watching cannot start, or if
+// another Run of the same Monitor is watching.
 func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return security.Invalid("interval", "must be positive")
+	}
+	var rt *realtime
+	if m.cfg.Realtime {
+		var err error
+		if rt, err = m.startRealtime(ctx); err != nil {
+			return err
+		}
+		defer rt.stop()
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -506,6 +535,9 @@ func (m *Monitor) Run(ctx context.Context, interval time.Duration) error {
 		case <-m.base.Done():
 			return errClosed
 		case <-t.C:
+			if rt != nil {
+				rt.tick()
+			}
 			if _, err := m.Start(ctx); errors.Is(err, errClosed) || errors.Is(err, errUnsupported) {
 				return err
 			}

@@ -77,7 +77,7 @@ func TestSwappedForSymlinkBeforeOpen(t *testing.T) {
 	t.Run("scan", func(t *testing.T) {
 		e := newEnv(t, files)
 		integrity.SetOpenHook(e.mon, hook(e))
-		got := byPath(t, e.scan())
+		got := byPath(t, e.scanFiles())
 		noOutside(t, describeAlerts(e.allAlerts()))
 		if a := got["f.txt"]; a.Change != integrity.ChangeModified || a.Details != `type changed file → symlink (pointing to "`+secret+`")` {
 			t.Errorf("f.txt: %s %q", a.Change, a.Details)
@@ -114,7 +114,7 @@ func TestSwappedForSymlinkBeforeOpen(t *testing.T) {
 		if strings.Join(paths, ",") != ",f.txt,sub" {
 			t.Fatalf("baseline holds %q", paths)
 		}
-		wantNone(t, e.scan())
+		wantNone(t, e.scanFiles()) // the root was recorded before the swaps
 	})
 }
 
@@ -155,7 +155,7 @@ func TestSwappedForFIFOBeforeOpen(t *testing.T) {
 		e := newEnv(t, map[string]string{"f.txt": "f\n", "g.txt": "g\n"})
 		integrity.SetOpenHook(e.mon, swapOnce(t, map[string]func(){e.path("f.txt"): toFIFO(e, "f.txt")}))
 		var got []integrity.Alert
-		scanOrUnblock(t, e.path("f.txt"), func() { got = e.scan() })
+		scanOrUnblock(t, e.path("f.txt"), func() { got = e.scanFiles() })
 		if len(got) != 1 || got[0].Path != "f.txt" || got[0].Change != integrity.ChangeModified ||
 			got[0].Details != "type changed file → fifo" {
 			t.Fatalf("%s", describeAlerts(got))
@@ -255,7 +255,7 @@ func TestParentBecameSymlink(t *testing.T) {
 		t.Errorf("baseline changed: %+v", now)
 	}
 	// The scan agrees: the directory is now a symlink, the file is gone.
-	got := byPath(t, e.scan())
+	got := byPath(t, e.scanFiles())
 	if len(got) != 2 || got["app"].Change != integrity.ChangeModified || got["app/config.txt"].Change != integrity.ChangeDeleted {
 		t.Fatalf("%s", describeAlerts(e.allAlerts()))
 	}

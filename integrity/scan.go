@@ -58,9 +58,18 @@ type walkRun struct {
 }
 
 func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *atomic.Int64) *walkRun {
+	return m.startWalkWith(ctx, root, keep, m.cfg.Workers, func(ctx context.Context, w *walkRun) {
+		m.walkRoot(ctx, w, root, total)
+	})
+}
+
+// startWalkWith is startWalk with workers workers and walk emitting the
+// items (in walk order) instead of a walk of the whole root.
+func (m *Monitor) startWalkWith(ctx context.Context, root string, keep bool, workers int,
+	walk func(context.Context, *walkRun)) *walkRun {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &walkRun{ordered: make(chan *item, window), work: make(chan *item, window), cancel: cancel}
-	for range m.cfg.Workers {
+	for range workers {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
@@ -83,7 +92,7 @@ func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *
 		defer w.wg.Done()
 		defer close(w.ordered)
 		defer close(w.work)
-		m.walkRoot(ctx, w, root, total)
+		walk(ctx, w)
 	}()
 	return w
 }
@@ -519,7 +528,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 		}
 		return nil
 	}
-	state := stateDigest(cur)
+	state := stateDigest(old, cur)
 	if ob != nil && ob.State == state {
 		return nil // this state was alerted on already
 	}
@@ -559,7 +568,7 @@ func (r *rootRun) accept(k Key, old *Entry, oldBad bool, cur *current, typ Alert
 		return keep()
 	}
 	unreadable := cur != nil && (cur.StatError != "" || cur.Unreadable != "")
-	if unreadable || (ob != nil && ob.State == stateDigest(cur)) {
+	if unreadable || (ob != nil && ob.State == stateDigest(old, cur)) {
 		return keep()
 	}
 	r.accepted++
@@ -680,15 +689,15 @@ func (r *rootRun) flushFindings() error {
 	if len(r.alerts)+len(r.obs) == 0 {
 		return nil
 	}
-	err := r.m.saveFindings(r.ctx, r.j, r.alerts, r.obs)
+	_, err := r.m.saveFindings(r.ctx, r.j, r.alerts, r.obs)
 	r.alerts, r.obs = r.alerts[:0], r.obs[:0]
 	return err
 }
 
 // saveFindings stores alerts and observations with one raised event per
-// alert.
-func (m *Monitor) saveFindings(ctx context.Context, j *job, alerts []Alert, obs []Observation) error {
-	_, err := m.cfg.Store.SaveFindings(ctx, Findings{Alerts: alerts, Observations: obs,
+// alert, and returns the alerts' ids.
+func (m *Monitor) saveFindings(ctx context.Context, j *job, alerts []Alert, obs []Observation) ([]int64, error) {
+	ids, err := m.cfg.Store.SaveFindings(ctx, Findings{Alerts: alerts, Observations: obs,
 		Events: func(added []Alert) []security.Event {
 			evs := make([]security.Event, 0, len(added))
 			for _, a := range added {
@@ -701,7 +710,7 @@ func (m *Monitor) saveFindings(ctx context.Context, j *job, alerts []Alert, obs 
 	if err == nil {
 		j.violations.Add(int64(len(alerts)))
 	}
-	return err
+	return ids, err
 }
 
 // tamperLog collects what a job found wrong with the stored records.
@@ -783,7 +792,8 @@ func (m *Monitor) raiseTamper(ctx context.Context, j *job, t *tamperLog) error {
 	now := m.now()
 	a := Alert{Host: m.cfg.Host, Key: t.first, FilePath: t.first.FilePath(), Type: AlertBaselineTampered, Severity: SeverityCritical,
 		Status: StatusNew, Details: security.CleanText(details, maxDetails), CheckID: j.id, CreatedAt: now, UpdatedAt: now}
-	return m.saveFindings(ctx, j, []Alert{a}, nil)
+	_, err := m.saveFindings(ctx, j, []Alert{a}, nil)
+	return err
 }
 
 // verifyRoot checks every entry's MAC and the root's seal, noting what is

@@ -94,6 +94,16 @@ type Entry struct {
 	// ContentKept says the content is kept: it is text no larger than the
 	// diff cap, and Store.Content(Hash) returns it, encrypted.
 	ContentKept bool
+	// Links is the number of hard links. Recorded only with Meta.
+	Links uint64
+	// XAttrs are the extended attributes the scan could read, sorted by
+	// name (see [XAttr] for the bounds). Recorded only with Meta.
+	XAttrs []XAttr
+	// Meta says Links and XAttrs were recorded, and that the times are
+	// compared even when the content can be. Entries baselined before
+	// these were recorded lack it: they are compared as before, and the
+	// next accepted state records them.
+	Meta bool
 	// MAC authenticates the entry with the host's key.
 	MAC Hash
 }

@@ -128,6 +128,7 @@ func (s *Store) Stage(_ context.Context, set string, b integrity.Batch) error {
 		if ss.puts[e.Root] == nil {
 			ss.puts[e.Root] = map[string]integrity.Entry{}
 		}
+		e.XAttrs = slices.Clone(e.XAttrs) // the caller's slice stays theirs
 		ss.puts[e.Root][e.Path] = e
 		delete(ss.dels[e.Root], e.Path)
 	}

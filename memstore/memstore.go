@@ -9,7 +9,9 @@
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
 // [session.PasswordUpdater], [session.PasswordChanger],
-// [security.NonceStore] and [security.SecretStore]. It is safe for concurrent use; every method holds
+// [session.SessionUserLoader], [security.NonceStore],
+// [security.SecretStore], [security.EventRecorder], [security.AuditLog],
+// [integrity.Store] and [report.Store]. It is safe for concurrent use; every method holds
 // one lock, so each call is atomic. Package sqlitestore implements the same
 // methods with the same behaviour, durably; both pass one conformance
 // suite.

@@ -13,7 +13,7 @@
 // [Open] brings the schema up to date and returns a [Store] that
 // implements session.Store, session.UserDirectory, session.PasswordUpdater,
 // session.PasswordChanger, session.SessionUserLoader, security.NonceStore,
-// security.SecretStore, security.AuditLog, integrity.Store,
+// security.SecretStore, security.EventRecorder, security.AuditLog, integrity.Store,
 // integrity.HostStores, integrity.ScanLocker and report.Store.
 //
 // # Connection pool

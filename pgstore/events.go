@@ -110,6 +110,14 @@ func (s *Store) VerifyEvents(ctx context.Context, anchors ...security.AuditHead)
 	return res, nil
 }
 
+// ChainedEvents yields the audit events with IDs above after, in ID
+// order, with their chain hashes, a page at a time (keyset pagination):
+// memory stays constant however long the log, and appends go on meanwhile.
+// It is how an operator exports the log (cmd/propsec audit export).
+func (s *Store) ChainedEvents(ctx context.Context, after int64) iter.Seq2[security.ChainedEvent, error] {
+	return auditSource{s}.ChainedEvents(ctx, after)
+}
+
 // auditSource is the events table as [security.VerifyAuditLog] reads it.
 type auditSource struct{ s *Store }
 

@@ -10,7 +10,10 @@
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
 // [session.PasswordUpdater], [session.PasswordChanger],
-// [security.NonceStore], [security.SecretStore] and [integrity.Store], with the same semantics as package memstore. It
+// [session.SessionUserLoader], [security.NonceStore],
+// [security.SecretStore], [security.EventRecorder], [security.AuditLog],
+// [integrity.Store] and [report.Store], with the same semantics as
+// package memstore. It
 // is safe for concurrent use by many goroutines; several processes may also
 // open one file, since every write is a transaction that SQLite serialises.
 //

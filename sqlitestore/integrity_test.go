@@ -449,10 +449,10 @@ func TestIntegrityMonitorSQLite(t *testing.T) {
 	write("dir1/new.txt", "new\n")
 	require.NoError(t, os.Remove(filepath.Join(root, "dir2/file2.txt")))
 	c := scan(mon)
-	assert.Equal(t, int64(4), c.ViolationsFound)
+	assert.Equal(t, int64(6), c.ViolationsFound) // and dir1, dir2: their entries changed
 	alerts, total, err := mon.Alerts(ctx, integrity.ListOptions{Sort: integrity.SortCreatedAsc})
 	require.NoError(t, err)
-	require.Equal(t, 4, total)
+	require.Equal(t, 6, total)
 	changes := map[string]integrity.Change{}
 	for _, a := range alerts {
 		changes[a.Path] = a.Change
@@ -466,7 +466,7 @@ func TestIntegrityMonitorSQLite(t *testing.T) {
 	}
 	assert.Equal(t, map[string]integrity.Change{"dir0/file0.txt": integrity.ChangeModified,
 		odd: integrity.ChangeModified, "dir1/new.txt": integrity.ChangeAdded,
-		"dir2/file2.txt": integrity.ChangeDeleted}, changes)
+		"dir2/file2.txt": integrity.ChangeDeleted, "dir1": integrity.ChangeMetadata, "dir2": integrity.ChangeMetadata}, changes)
 	closeBoth(st, mon)
 
 	// After a reopen: the same states raise nothing new.

@@ -74,6 +74,16 @@ func (s *Store) UserByID(ctx context.Context, id int64) (session.User, error) {
 	return u, nil
 }
 
+// Users lists every user, by id: for an operator's listing (cmd/propsec
+// users list).
+func (s *Store) Users(ctx context.Context) ([]session.User, error) {
+	us, err := collect(sqlrow.ScanUser)(s.r.QueryContext(ctx, `SELECT `+sqlrow.UserCols+` FROM users ORDER BY id`))
+	if err != nil {
+		return nil, wrap("users", err)
+	}
+	return us, nil
+}
+
 // UserByEmail implements [session.UserDirectory]; emails compare
 // case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (session.User, error) {

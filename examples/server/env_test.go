@@ -42,19 +42,19 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		users:           "/etc/propsec/users.json",
 		trusted:         prefixList{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("192.168.0.0/16")},
 		insecureCookies: true,
-		watch:           pathList{"/srv/www", "/srv/a,b"},
+		watch:           envflag.Paths{"/srv/www", "/srv/a,b"},
 		scanInterval:    15 * time.Minute,
 		integrityKey:    key,
 		hibpURL:         "https://hibp.example",
 		breachCorpus:    "/var/lib/pwned.bin",
-		auditAnchors:    stringList{"7:" + key, "9:" + key},
+		auditAnchors:    envflag.Strings{"7:" + key, "9:" + key},
 		geoIP:           "/var/lib/GeoLite2-City.mmdb",
 	}, o)
 
 	o, err = parseFlags([]string{"-addr", "127.0.0.1:1", "-watch", "/only", "-insecure-cookies=false"}, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:1", o.addr, "the command line wins")
-	require.Equal(t, pathList{"/only"}, o.watch)
+	require.Equal(t, envflag.Paths{"/only"}, o.watch)
 	require.False(t, o.insecureCookies)
 	require.Equal(t, "/etc/propsec/users.json", o.users, "unset flags still come from the environment")
 }

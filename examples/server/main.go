@@ -5,7 +5,7 @@
 // Usage:
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
-//	    [-watch PATH]... [-scan-interval 15m] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
+//	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
@@ -21,6 +21,8 @@
 // With -watch it monitors those directories for file integrity: roots
 // without a baseline get one before the server listens, and scans run every
 // -scan-interval (0: only on demand, POST /api/security/run-integrity-check).
+// With -realtime (Linux) changes also raise alerts as they happen; scans then
+// run at least hourly as its safety net.
 // The baseline's MAC key comes from -integrity-key or $PROPSEC_INTEGRITY_KEY
 // (hex), else from the file DB.integrity-key (0600), made on first use.
 //
@@ -68,6 +70,7 @@ import (
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/internal/envflag"
+	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/mobileauth"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
@@ -110,21 +113,6 @@ func (p *prefixList) Set(v string) error {
 // list.
 func (p *prefixList) Separator() string { return "," }
 
-// stringList is a repeatable flag, a comma list in its variable.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *stringList) Separator() string  { return "," }
-
-// pathList is a repeatable flag of file names, separated by
-// os.PathListSeparator (":") in its variable since names may hold commas.
-type pathList []string
-
-func (l *pathList) String() string     { return strings.Join(*l, envflag.PathSeparator) }
-func (l *pathList) Set(v string) error { *l = append(*l, v); return nil }
-func (l *pathList) Separator() string  { return envflag.PathSeparator }
-
 // envPrefix is the prefix of the variables that may give every flag
 // (internal/envflag): -db comes from $PROPSEC_DB.
 const envPrefix = "PROPSEC"
@@ -135,12 +123,13 @@ type options struct {
 	users           string
 	trusted         prefixList
 	insecureCookies bool
-	watch           pathList
+	watch           envflag.Paths
 	scanInterval    time.Duration
+	realtime        bool
 	integrityKey    string
 	hibpURL         string
 	breachCorpus    string
-	auditAnchors    stringList
+	auditAnchors    envflag.Strings
 	geoIP           string
 	metricsAddr     string
 }
@@ -156,13 +145,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
 	fs.DurationVar(&o.scanInterval, "scan-interval", 0, "time between integrity scans (0: only on demand)")
+	fs.BoolVar(&o.realtime, "realtime", false, "also raise integrity alerts as files change (inotify; Linux)")
 	fs.Var(&o.auditAnchors, "audit-anchor", "audit head ID:HASH exported earlier, checked at start (repeatable)")
 	fs.StringVar(&o.hibpURL, "hibp-url", "", "Pwned Passwords range API base URL (e.g. https://api.pwnedpasswords.com)")
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, on a listener of its own (default: none)")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
-		_, err := parseKey(v)
+		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
 		return err
 	})
@@ -182,6 +172,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.scanInterval > 0 && len(o.watch) == 0 {
 		return o, errors.New("-scan-interval needs at least one -watch directory")
 	}
+	if o.realtime && len(o.watch) == 0 {
+		return o, errors.New("-realtime needs at least one -watch directory")
+	}
+	if o.realtime && o.scanInterval == 0 {
+		o.scanInterval = time.Hour // the safety net of real-time detection
+	}
 	return o, nil
 }
 
@@ -198,7 +194,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := openStore(ctx, o.db, log)
+	store, err := hostsetup.Open(ctx, o.db, log)
 	if err != nil {
 		return err
 	}
@@ -234,7 +230,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := loadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
+	if err := hostsetup.LoadUsers(ctx, store, mgr.Hasher(), o.users, stdout); err != nil {
 		return err
 	}
 	auditOK, err := verifyAudit(ctx, store, o.auditAnchors, log)
@@ -309,7 +305,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		})
 	}
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
-	log.Info("listening", "addr", ln.Addr().String(), "db", redactDB(o.db))
+	log.Info("listening", "addr", ln.Addr().String(), "db", hostsetup.RedactDB(o.db))
 
 	select {
 	case err = <-errc:
@@ -337,18 +333,17 @@ func startIntegrity(ctx context.Context, o options, store integrity.Store, obs s
 	if len(o.watch) == 0 {
 		return nil, nil
 	}
-	if isPostgres(o.db) && o.integrityKey == "" {
-		return nil, errors.New("-watch with a PostgreSQL -db needs -integrity-key or $" + integrityKeyEnv + " (no key file is kept beside a database URL)")
-	}
-	key, keySource, err := integrityKey(o.integrityKey, o.db)
+	key, keySource, err := hostsetup.IntegrityKey("-integrity-key", o.integrityKey, o.db)
 	if err != nil {
 		return nil, err
 	}
-	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch, Observer: obs})
+	mon, err := integrity.New(integrity.Config{Store: store, Key: key, Roots: o.watch, Realtime: o.realtime, Logger: log,
+		Observer: obs})
 	if err != nil {
 		return nil, err
 	}
-	log.Info("file integrity monitoring", "roots", mon.Roots(), "key", keySource, "scan_interval", o.scanInterval.String())
+	log.Info("file integrity monitoring", "roots", mon.Roots(), "key", keySource, "scan_interval", o.scanInterval.String(),
+		"realtime", o.realtime)
 	created, err := mon.Init(ctx)
 	if err != nil {
 		mon.Close()

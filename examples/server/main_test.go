@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/internal/pgtest"
 )
 
@@ -279,32 +280,6 @@ func TestServerTrustedProxy(t *testing.T) {
 	}
 }
 
-func TestReadUsersRejectsBadFiles(t *testing.T) {
-	cases := map[string]string{
-		"not json":           `nope`,
-		"object":             `{"id": 1}`,
-		"unknown field":      `[{"id":1,"name":"a","email":"a@x","password":"p","account_type":"staff","admin":true}]`,
-		"zero id":            `[{"id":0,"name":"a","email":"a@x","password":"p","account_type":"staff"}]`,
-		"string id":          `[{"id":"1","name":"a","email":"a@x","password":"p","account_type":"staff"}]`,
-		"duplicate id":       `[{"id":1,"email":"a@x","password":"p","account_type":"staff"},{"id":1,"email":"b@x","password":"p","account_type":"staff"}]`,
-		"duplicate email":    `[{"id":1,"email":"a@x","password":"p","account_type":"staff"},{"id":2,"email":"A@x","password":"p","account_type":"staff"}]`,
-		"no email":           `[{"id":1,"password":"p","account_type":"staff"}]`,
-		"no password":        `[{"id":1,"email":"a@x","account_type":"staff"}]`,
-		"no account type":    `[{"id":1,"email":"a@x","password":"p"}]`,
-		"unknown permission": `[{"id":1,"email":"a@x","password":"p","account_type":"staff","permissions":["root"]}]`,
-		"trailing data":      `[] []`,
-	}
-	dir := t.TempDir()
-	for name, body := range cases {
-		t.Run(name, func(t *testing.T) {
-			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
-			require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
-			_, err := readUsers(p)
-			require.Error(t, err)
-		})
-	}
-}
-
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-trusted-proxy", "nonsense"}, {"-nope"}, {"extra"}} {
 		err := run(context.Background(), args, io.Discard, io.Discard)
@@ -313,7 +288,7 @@ func TestBadFlags(t *testing.T) {
 }
 
 func TestServerIntegrity(t *testing.T) {
-	t.Setenv(integrityKeyEnv, "")
+	t.Setenv(hostsetup.IntegrityKeyEnv, "")
 	db := filepath.Join(t.TempDir(), "p.db")
 	integrityScenario(t, func(args ...string) string {
 		base, _ := server(t, append([]string{"-db", db}, args...)...)
@@ -327,7 +302,7 @@ func TestServerIntegrity(t *testing.T) {
 // The same on PostgreSQL, which needs the key given: no key file is kept
 // beside a database URL.
 func TestServerIntegrityPostgres(t *testing.T) {
-	t.Setenv(integrityKeyEnv, "")
+	t.Setenv(hostsetup.IntegrityKeyEnv, "")
 	dsn := pgtest.Schema(t)
 	_, err := startStop(t, "-db", dsn, "-watch", t.TempDir())
 	require.ErrorContains(t, err, "-integrity-key")
@@ -408,10 +383,14 @@ func integrityScenario(t *testing.T, start func(args ...string) string) {
 }
 
 func TestIntegrityFlags(t *testing.T) {
-	for _, args := range [][]string{{"-scan-interval", "1m"}, {"-watch", "x", "-scan-interval", "-1s"}} {
+	for _, args := range [][]string{{"-scan-interval", "1m"}, {"-watch", "x", "-scan-interval", "-1s"}, {"-realtime"}} {
 		_, err := parseFlags(args, io.Discard)
 		require.Error(t, err, "%q", args)
 	}
+	o, err := parseFlags([]string{"-watch", "x", "-realtime"}, io.Discard)
+	require.NoError(t, err)
+	require.True(t, o.realtime)
+	require.Equal(t, time.Hour, o.scanInterval, "real-time detection keeps periodic scans")
 }
 
 // cancelOnListen cancels a context once the server says it is listening.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/promexport"
 	"github.com/propops/propsec/security"
 )
@@ -27,7 +28,7 @@ import (
 // private interface (the default -addr style 127.0.0.1:9090) or behind
 // other rules than the API: the metrics name no user, yet say how many
 // logins fail and when.
-func startMetrics(addr string, store backend, log *slog.Logger, stdout io.Writer) (security.Observer, func(), error) {
+func startMetrics(addr string, store hostsetup.Backend, log *slog.Logger, stdout io.Writer) (security.Observer, func(), error) {
 	if addr == "" {
 		return nil, func() {}, nil
 	}

@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -78,6 +79,11 @@ func entry(path string, typ integrity.FileType, seed byte) integrity.Entry {
 		UID: 1000, GID: 1001, MTime: t0, CTime: t0.Add(time.Second), Inode: uint64(seed) + 100, Device: 7,
 		Target: "t" + path}
 	e.Hash[0], e.MAC[0] = seed, seed+1
+	if seed%2 == 0 { // half the entries have Meta, the others were recorded before it
+		e.Meta, e.Links = true, uint64(seed)+1
+		e.XAttrs = []integrity.XAttr{{Name: "security.capability", Value: "\x00\x00\x00\x02 \x00"},
+			{Name: "user.n\xff", Value: string([]byte{seed, 0, 1})}, {Name: "user.z", Value: "0123456789abcdef0123456789abcdef", Digest: true}}
+	}
 	return e
 }
 
@@ -148,15 +154,17 @@ func testBaselineOrder(t *testing.T, s Store) {
 			t.Fatalf("seal %+v, want %+v", got, seal)
 		}
 	}
-	e, err := s.Entry(ctx, integrity.Key{Root: root, Path: "a.b"})
-	check(t, err)
-	wantE := entry("a.b", integrity.TypeFile, e.Hash[0])
-	if !e.MTime.Equal(wantE.MTime) || !e.CTime.Equal(wantE.CTime) {
-		t.Fatalf("times %v %v", e.MTime, e.CTime)
-	}
-	e.MTime, e.CTime = wantE.MTime, wantE.CTime
-	if e != wantE {
-		t.Fatalf("entry %+v, want %+v", e, wantE)
+	for _, p := range []string{"a.b", "a-b"} { // with Meta, and without
+		e, err := s.Entry(ctx, integrity.Key{Root: root, Path: p})
+		check(t, err)
+		wantE := entry(p, integrity.TypeFile, e.Hash[0])
+		if !e.MTime.Equal(wantE.MTime) || !e.CTime.Equal(wantE.CTime) {
+			t.Fatalf("times %v %v", e.MTime, e.CTime)
+		}
+		e.MTime, e.CTime = wantE.MTime, wantE.CTime
+		if !reflect.DeepEqual(e, wantE) {
+			t.Fatalf("entry %+v, want %+v", e, wantE)
+		}
 	}
 	if _, err := s.Entry(ctx, integrity.Key{Root: root, Path: "nope"}); !errors.Is(err, security.ErrNotFound) {
 		t.Fatalf("missing entry: %v", err)

@@ -147,3 +147,17 @@ func TestAnnotate(t *testing.T) {
 		require.Contains(t, help.String(), v)
 	}
 }
+
+func TestListTypes(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var s envflag.Strings
+	var p envflag.Paths
+	fs.Var(&s, "anchor", "")
+	fs.Var(&p, "watch", "")
+	require.NoError(t, fs.Parse([]string{"-anchor", "a"}))
+	env := map[string]string{"X_ANCHOR": "b, c", "X_WATCH": "/srv/a,b" + envflag.PathSeparator + " /srv/c "}
+	require.NoError(t, envflag.Apply(fs, "X", func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	require.Equal(t, envflag.Strings{"a"}, s, "the command line wins")
+	require.Equal(t, envflag.Paths{"/srv/a,b", "/srv/c"}, p)
+	require.Equal(t, "/srv/a,b"+envflag.PathSeparator+"/srv/c", p.String())
+}

@@ -22,13 +22,35 @@ import (
 //	[32]byte Hash, when flag 2
 //	[32]byte MAC
 //
+// Version 2, written for entries with Meta, has the same fields and
+// then:
+//
+//	uvarint  Links
+//	uvarint  len(XAttrs), then for each:
+//	           uvarint len(Name), then Name
+//	           byte    flags: 1 Digest
+//	           uvarint len(Value), then Value
+//
 // A layout change gets a new version byte; Parse keeps reading the old
-// ones.
-const recordV1 = 1
+// ones. A version 1 record is an entry without Meta.
+const (
+	recordV1 = 1
+	recordV2 = 2
+)
+
+// Bounds a version 2 record is held to, well above what a scan records.
+const (
+	maxXAttrs     = 1 << 16
+	maxXAttrBytes = 64 << 10
+)
 
 // Append appends e's record to dst.
 func Append(dst []byte, e *integrity.Entry) []byte {
-	dst = append(dst, recordV1)
+	if e.Meta {
+		dst = append(dst, recordV2)
+	} else {
+		dst = append(dst, recordV1)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(e.Type)))
 	dst = append(dst, e.Type...)
 	dst = binary.AppendVarint(dst, e.Size)
@@ -51,6 +73,21 @@ func Append(dst []byte, e *integrity.Entry) []byte {
 	dst = append(dst, flags)
 	if flags&2 != 0 {
 		dst = append(dst, e.Hash[:]...)
+	}
+	if e.Meta {
+		dst = binary.AppendUvarint(dst, e.Links)
+		dst = binary.AppendUvarint(dst, uint64(len(e.XAttrs)))
+		for _, a := range e.XAttrs {
+			dst = binary.AppendUvarint(dst, uint64(len(a.Name)))
+			dst = append(dst, a.Name...)
+			var f byte
+			if a.Digest {
+				f = 1
+			}
+			dst = append(dst, f)
+			dst = binary.AppendUvarint(dst, uint64(len(a.Value)))
+			dst = append(dst, a.Value...)
+		}
 	}
 	return append(dst, e.MAC[:]...)
 }
@@ -121,7 +158,7 @@ func (r *recordReader) hash(h *integrity.Hash) {
 // Parse fills the fields of e other than its key from record b. It fails
 // with an error wrapping [ErrMalformed] if b is not a record.
 func Parse(b []byte, e *integrity.Entry) error {
-	if len(b) == 0 || b[0] != recordV1 {
+	if len(b) == 0 || (b[0] != recordV1 && b[0] != recordV2) {
 		return fmt.Errorf("%w: unknown version", ErrMalformed)
 	}
 	r := recordReader{b: b[1:]}
@@ -140,6 +177,10 @@ func Parse(b []byte, e *integrity.Entry) error {
 		if flags[0]&2 != 0 {
 			r.hash(&e.Hash)
 		}
+	}
+	e.Meta, e.Links, e.XAttrs = b[0] == recordV2, 0, nil
+	if e.Meta {
+		r.meta(e)
 	}
 	r.hash(&e.MAC)
 	if r.err == nil && len(r.b) != 0 {
@@ -168,4 +209,37 @@ func Content(e *integrity.Entry) []byte {
 		return nil
 	}
 	return e.Hash[:]
+}
+
+// meta reads the fields of a version 2 record.
+func (r *recordReader) meta(e *integrity.Entry) {
+	e.Links = r.uvarint()
+	n := r.uvarint()
+	if n > maxXAttrs {
+		r.fail()
+		return
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		name := r.uvarint()
+		if name > maxXAttrBytes {
+			r.fail()
+			return
+		}
+		a := integrity.XAttr{Name: string(r.bytes(name))}
+		if f := r.bytes(1); len(f) == 1 {
+			if f[0]&^1 != 0 {
+				r.fail()
+			}
+			a.Digest = f[0] == 1
+		}
+		size := r.uvarint()
+		if size > maxXAttrBytes {
+			r.fail()
+			return
+		}
+		a.Value = string(r.bytes(size))
+		if r.err == nil {
+			e.XAttrs = append(e.XAttrs, a)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package hostsetup
 
 import (
 	"crypto/rand"
@@ -12,25 +12,30 @@ import (
 	"github.com/propops/propsec/integrity"
 )
 
-// integrityKeyEnv names the environment variable that may hold the baseline
-// MAC key (hex), instead of -integrity-key, which other local users can see
-// in the process list. envflag fills -integrity-key from it.
-const integrityKeyEnv = envPrefix + "_INTEGRITY_KEY"
+// IntegrityKeyEnv names the environment variable that may hold the baseline
+// MAC key (hex) instead of -integrity-key, which other local users can see
+// in the process list. internal/envflag fills the flag from it.
+const IntegrityKeyEnv = "PROPSEC_INTEGRITY_KEY"
 
-// integrityKey returns the key that authenticates the integrity baseline:
-// from -integrity-key (or its variable, $PROPSEC_INTEGRITY_KEY), else the
-// key file beside the database, which is created (0600) with 32 random
-// bytes on first use. The key is never stored in the database: whoever
-// could rewrite the baseline there could otherwise forge its MAC too.
-func integrityKey(flagValue, dbPath string) ([]byte, string, error) {
+// IntegrityKey returns the key that authenticates the integrity baseline
+// and where it came from: flagValue (the value of the flag flagName, which
+// envflag may have filled from [IntegrityKeyEnv]), else the key file
+// db+".integrity-key", which is created (0600) with 32 random bytes on
+// first use. The key is never stored in the database: whoever could rewrite
+// the baseline there could otherwise forge its MAC too. A PostgreSQL db has
+// no key file: the key must be given.
+func IntegrityKey(flagName, flagValue, db string) ([]byte, string, error) {
 	if flagValue != "" {
-		k, err := parseKey(flagValue)
+		k, err := ParseKey(flagValue)
 		if err != nil {
-			return nil, "", fmt.Errorf("-integrity-key: %w", err)
+			return nil, "", fmt.Errorf("%s: %w", flagName, err)
 		}
-		return k, "-integrity-key", nil
+		return k, flagName, nil
 	}
-	path := dbPath + ".integrity-key"
+	if IsPostgres(db) {
+		return nil, "", fmt.Errorf("a PostgreSQL database needs %s or $%s (no key file is kept beside a database URL)", flagName, IntegrityKeyEnv)
+	}
+	path := db + ".integrity-key"
 	k, err := readKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		k = make([]byte, 32)
@@ -43,7 +48,9 @@ func integrityKey(flagValue, dbPath string) ([]byte, string, error) {
 	return k, path, nil
 }
 
-func parseKey(s string) ([]byte, error) {
+// ParseKey reads an integrity key: hex, at least integrity.MinKeyBytes
+// bytes, surrounding white space ignored.
+func ParseKey(s string) ([]byte, error) {
 	k, err := hex.DecodeString(strings.TrimSpace(s))
 	if err != nil {
 		return nil, errors.New("the key must be hex")
@@ -76,7 +83,7 @@ func readKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	k, err := parseKey(string(buf[:n]))
+	k, err := ParseKey(string(buf[:n]))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package hostsetup
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"github.com/propops/propsec/session"
 )
 
-// userFile is one entry of the -users JSON array.
-type userFile struct {
+// UserEntry is one entry of a users file: a JSON array of these objects.
+type UserEntry struct {
 	ID          int64    `json:"id"`
 	Name        string   `json:"name"`
 	Email       string   `json:"email"`
@@ -23,19 +23,35 @@ type userFile struct {
 	Permissions []string `json:"permissions"`
 }
 
-type userStore interface {
+// User returns the entry as a user, its password hashed with h.
+func (e UserEntry) User(h session.Hasher) (session.User, error) {
+	phc, err := h.Hash(e.Password)
+	if err != nil {
+		return session.User{}, err
+	}
+	perms := make([]security.Permission, len(e.Permissions))
+	for i, p := range e.Permissions {
+		perms[i] = security.Permission(p)
+	}
+	return session.User{Principal: security.Principal{UserID: e.ID, Name: e.Name, Email: e.Email,
+		AccountType: security.AccountType(e.AccountType), Permissions: perms}, PasswordHash: phc}, nil
+}
+
+// UserStore adds users; sqlitestore and pgstore implement it.
+type UserStore interface {
 	UpsertUser(ctx context.Context, u session.User) error
 	InsertUser(ctx context.Context, u session.User) (bool, error)
 	CountUsers(ctx context.Context) (int, error)
 }
 
-const maxUsersFile = 16 << 20
+// MaxUsersFile is the largest users file read, in bytes.
+const MaxUsersFile = 16 << 20
 
-// loadUsers upserts the users of path (hashing their passwords), or, when
+// LoadUsers upserts the users of path (hashing their passwords), or, when
 // path is empty and there are no users at all, creates an administrator and
 // prints its credentials once (by one instance, when several start at once
 // on one database).
-func loadUsers(ctx context.Context, st userStore, h session.Hasher, path string, stdout io.Writer) error {
+func LoadUsers(ctx context.Context, st UserStore, h session.Hasher, path string, stdout io.Writer) error {
 	if path == "" {
 		n, err := st.CountUsers(ctx)
 		if err != nil || n > 0 {
@@ -57,45 +73,42 @@ func loadUsers(ctx context.Context, st userStore, h session.Hasher, path string,
 		fmt.Fprintf(stdout, "created staff administrator: email %s password %s (shown once)\n", admin.Email, pw)
 		return nil
 	}
-	users, err := readUsers(path)
+	entries, err := ReadUsers(path)
 	if err != nil {
 		return err
 	}
-	for _, u := range users {
-		phc, err := h.Hash(u.Password)
-		if err != nil {
-			return fmt.Errorf("%s: user %d: %w", path, u.ID, err)
+	for _, e := range entries {
+		u, err := e.User(h)
+		if err == nil {
+			err = st.UpsertUser(ctx, u)
 		}
-		perms := make([]security.Permission, len(u.Permissions))
-		for i, p := range u.Permissions {
-			perms[i] = security.Permission(p)
-		}
-		err = st.UpsertUser(ctx, session.User{Principal: security.Principal{UserID: u.ID, Name: u.Name,
-			Email: u.Email, AccountType: security.AccountType(u.AccountType), Permissions: perms}, PasswordHash: phc})
 		if err != nil {
-			return fmt.Errorf("%s: user %d: %w", path, u.ID, err)
+			return fmt.Errorf("%s: user %d: %w", path, e.ID, err)
 		}
 	}
 	return nil
 }
 
-// readUsers reads and validates a users file.
-func readUsers(path string) ([]userFile, error) {
+// ReadUsers reads and checks a users file: at most [MaxUsersFile] bytes, a
+// JSON array of [UserEntry] with no unknown fields, positive unique ids,
+// unique emails (compared without case), a password and an account type
+// for each, and only known permissions.
+func ReadUsers(path string) ([]UserEntry, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxUsersFile+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxUsersFile+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxUsersFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxUsersFile)
+	if len(data) > MaxUsersFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxUsersFile)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var users []userFile
+	var users []UserEntry
 	if err := dec.Decode(&users); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -1,4 +1,4 @@
-package integrity_test
+package unidiff_test
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/integrity/unidiff"
 )
 
-// applyUnified applies a unified diff made by UnifiedDiff to old, checking
+// applyUnified applies a unified diff made by Unified to old, checking
 // every context and removed line against it.
 func applyUnified(t testing.TB, old []byte, diff string) []byte {
 	t.Helper()
@@ -115,7 +115,7 @@ func parseRange(s string, start, count *int) bool {
 
 func checkDiff(t testing.TB, a, b []byte) (string, int, int) {
 	t.Helper()
-	text, added, removed := integrity.UnifiedDiff("a/f", "b/f", a, b)
+	text, added, removed := unidiff.Unified("a/f", "b/f", a, b)
 	if bytes.Equal(a, b) != (text == "") {
 		t.Fatalf("equal=%v but diff %q", bytes.Equal(a, b), text)
 	}
@@ -137,7 +137,7 @@ func checkDiff(t testing.TB, a, b []byte) (string, int, int) {
 	return text, added, removed
 }
 
-func TestUnifiedDiff(t *testing.T) {
+func TestUnified(t *testing.T) {
 	for _, c := range []struct {
 		a, b, want string
 	}{
@@ -158,9 +158,9 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 }
 
-// TestUnifiedDiffIsShortest checks that scattered edits of a file whose lines
+// TestUnifiedIsShortest checks that scattered edits of a file whose lines
 // repeat (so no line can be set aside) give the shortest diff.
-func TestUnifiedDiffIsShortest(t *testing.T) {
+func TestUnifiedIsShortest(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var a, b bytes.Buffer
 	changes := 0
@@ -180,7 +180,7 @@ func TestUnifiedDiffIsShortest(t *testing.T) {
 	}
 }
 
-func TestUnifiedDiffLarge(t *testing.T) {
+func TestUnifiedLarge(t *testing.T) {
 	a, b := diffInput(1<<20, 4000)
 	checkDiff(t, a, b)
 	checkDiff(t, a, nil)
@@ -238,7 +238,7 @@ func BenchmarkDiff1MiB(b *testing.B) {
 			b.SetBytes(int64(len(old) + len(new)))
 			var added, removed int
 			for b.Loop() {
-				_, added, removed = integrity.UnifiedDiff("a", "b", old, new)
+				_, added, removed = unidiff.Unified("a", "b", old, new)
 			}
 			b.ReportMetric(float64(added+removed), "lines-changed")
 		})
@@ -248,12 +248,12 @@ func BenchmarkDiff1MiB(b *testing.B) {
 	b.Run("rewritten", func(b *testing.B) {
 		new := bytes.ToUpper(old)
 		for b.Loop() {
-			integrity.UnifiedDiff("a", "b", old, new)
+			unidiff.Unified("a", "b", old, new)
 		}
 	})
 }
 
-func FuzzUnifiedDiff(f *testing.F) {
+func FuzzUnified(f *testing.F) {
 	f.Add([]byte("a\nb\nc\n"), []byte("a\nc\nd"))
 	f.Add([]byte(""), []byte("x"))
 	f.Add([]byte("x\n\n\ny\n"), []byte("\n\nx\ny\n\n"))
