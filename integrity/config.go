@@ -101,8 +101,10 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Observer, if set, is told of every finished scan with its result,
-	// files examined and duration ([security.KindScan]). nil measures
-	// nothing.
+	// files examined and duration ([security.KindScan]), and of real-time
+	// re-checks and fallbacks to a full scan
+	// ([security.KindRealtimeRecheck], [security.KindRealtimeFallback]).
+	// nil measures nothing.
 	Observer security.Observer
 }
 

@@ -8,6 +8,13 @@ import (
 	"github.com/propops/propsec/security"
 )
 
+// observe passes x to Config.Observer, if set.
+func (m *Monitor) observe(x security.Measurement) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.Observe(x)
+	}
+}
+
 // observeCheck tells Config.Observer of scan j, which ended with err at
 // end. Other kinds of checks (baselines, acceptances) are not measured.
 func (m *Monitor) observeCheck(j *job, err error, end time.Time) {

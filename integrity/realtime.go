@@ -257,6 +257,7 @@ func (rt *realtime) needFull(f rtFull) {
 	if f.cause != causeStart && f.cause != causeTamper {
 		rt.m.cfg.Logger.Warn("integrity: real-time detection degraded; running a full scan",
 			"cause", f.cause, "details", f.details)
+		rt.m.observe(security.Measurement{Kind: security.KindRealtimeFallback, Result: f.cause})
 	}
 	rt.mu.Lock()
 	rt.full = append(rt.full, f)
@@ -425,6 +426,7 @@ func (rt *realtime) recheck(ctx context.Context, due []rtTarget) error {
 	ctx, cancel := m.opContext(ctx)
 	defer cancel()
 	rt.rechecks.Add(1)
+	m.observe(security.Measurement{Kind: security.KindRealtimeRecheck})
 	t := &tamperLog{}
 	open, err := m.deploymentOpen(ctx, t)
 	if err != nil {

@@ -110,6 +110,8 @@ type Exporter struct {
 	scanFiles       prometheus.Counter
 	scanDuration    prometheus.Histogram
 	breachDuration  prometheus.Histogram
+	realtimeChecks  prometheus.Counter
+	fallbacks       counterSet
 	unknownMeasures prometheus.Counter
 }
 
@@ -169,6 +171,10 @@ func New(cfg Config) (*Exporter, error) {
 		scanFiles: counter("integrity_files_scanned_total", "Files examined by integrity checks."),
 		scanDuration: histogram("integrity_check_duration_seconds", "How long integrity checks took.",
 			prometheus.ExponentialBuckets(0.1, 2, 14)),
+		realtimeChecks: counter("integrity_realtime_rechecks_total",
+			"Batches of changed paths re-checked by real-time detection."),
+		fallbacks: counterVec("integrity_realtime_fallbacks_total",
+			"Full scans real-time detection fell back to, by cause.", "cause", "overflow", "watch_limit", "read_error"),
 		breachLookups: counterVec("breach_lookups_total", "Breach-corpus lookups by result.", "result",
 			"ok", "error"),
 		breachDuration: histogram("breach_lookup_duration_seconds", "How long breach lookups took.",
@@ -217,6 +223,10 @@ func (e *Exporter) Observe(m security.Measurement) {
 		e.scans.get(m.Result).Add(1)
 		e.scanFiles.Add(float64(max(m.N, 0)))
 		e.scanDuration.Observe(m.Duration.Seconds())
+	case security.KindRealtimeRecheck:
+		e.realtimeChecks.Inc()
+	case security.KindRealtimeFallback:
+		e.fallbacks.get(m.Result).Add(1)
 	case security.KindBreachLookup:
 		e.breachLookups.get(m.Result).Add(1)
 		e.breachDuration.Observe(m.Duration.Seconds())

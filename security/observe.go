@@ -70,6 +70,14 @@ const (
 	// KindScan is a finished integrity check. Result: "ok", "error" or
 	// "canceled". N: files examined. Duration: the check.
 	KindScan Kind = "scan"
+	// KindRealtimeRecheck is a batch of paths re-checked by the integrity
+	// monitor's real-time detection after file events.
+	KindRealtimeRecheck Kind = "realtime_recheck"
+	// KindRealtimeFallback is real-time detection falling back to a full
+	// scan. Result: "overflow" (the kernel dropped events), "watch_limit"
+	// (directories not watched) or "read_error" (events can no longer be
+	// read).
+	KindRealtimeFallback Kind = "realtime_fallback"
 	// KindBreachLookup is a breach-corpus lookup. Result: "ok" or "error".
 	// Duration: the lookup.
 	KindBreachLookup Kind = "breach_lookup"
