@@ -208,3 +208,15 @@ func (o object) peek(f field) error {
 	}
 	return f.decode(raw)
 }
+
+// action reads the required "action" member of c's body ahead of the
+// others, and returns it with the field that binds it again, to be passed
+// to c.bind with the action's own fields.
+func (c *call) action() (string, field, error) {
+	var action string
+	f := stringField("action", &action, true)
+	if err := c.body.peek(f); err != nil {
+		return "", f, err
+	}
+	return action, f, nil
+}

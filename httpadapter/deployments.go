@@ -99,9 +99,8 @@ func (h *Handler) readDeployments(c *call) (func() (reply, error), error) {
 // "begin", "description": "…"} opens a window, {"action": "end"} closes the
 // open one.
 func (h *Handler) changeDeployment(c *call) (func() (reply, error), error) {
-	var action string
-	actionField := stringField("action", &action, true)
-	if err := c.body.peek(actionField); err != nil {
+	action, actionField, err := c.action()
+	if err != nil {
 		return nil, err
 	}
 	ctx := c.r.Context()

@@ -213,9 +213,8 @@ func (h *Handler) readSessions(c *call) (func() (reply, error), error) {
 // changeSessions serves POST /api/security/sessions: terminate,
 // blacklist_add and blacklist_remove.
 func (h *Handler) changeSessions(c *call) (func() (reply, error), error) {
-	var action string
-	actionField := stringField("action", &action, true)
-	if err := c.body.peek(actionField); err != nil {
+	action, actionField, err := c.action()
+	if err != nil {
 		return nil, err
 	}
 	ctx := c.r.Context()
