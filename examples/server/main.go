@@ -140,7 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.db, "db", "propsec.db", "SQLite database file, or a postgres:// URL for PostgreSQL (several instances on one database)")
-	fs.StringVar(&o.users, "users", "", "JSON file of users to upsert at start")
+	fs.StringVar(&o.users, "users", "", "JSON file of users to add or update at start (a user whose password or email it replaces is signed out everywhere)")
 	fs.Var(&o.trusted, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
