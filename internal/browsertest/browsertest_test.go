@@ -110,6 +110,29 @@ func TestPageHelpers(t *testing.T) {
 	require.Equal(t, int(Phone.Width)/2, small.Bounds().Dx())
 }
 
+// A link to an attachment downloads it, in the first tab and in another
+// browser context.
+func TestDownload(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<!doctype html><title>d</title><a id="csv" href="/report.csv">CSV</a>`)
+	})
+	mux.HandleFunc("/report.csv", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		w.Header().Set("Content-Disposition", `attachment; filename="report-2026.csv"`)
+		io.WriteString(w, "a,b\n1,2\n")
+	})
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	p := Start(t, Options{})
+	for _, q := range []*Page{p, p.NewPage()} {
+		q.Navigate(srv.URL)
+		name, data := q.Download("#csv")
+		require.Equal(t, "report-2026.csv", name)
+		require.Equal(t, "a,b\n1,2\n", string(data))
+	}
+}
+
 // Two pages of one browser keep separate cookies.
 func TestNewPageIsolated(t *testing.T) {
 	mux := http.NewServeMux()
