@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -130,78 +131,87 @@ func (h *Handler) reportCSV(w http.ResponseWriter, r *http.Request, a session.Au
 // chart is the daily series drawn as grouped bars in an SVG.
 type chart struct {
 	Width, Height int
-	// Top is the value of the highest grid line.
-	Top   int64
-	Grid  []gridLine
-	Bars  []bar
-	Ticks []tick
-	Empty bool
+	Left          int
+	Grid          []gridLine
+	Bars          []bar
+	Ticks         []tick
 }
 
 type gridLine struct {
-	Y     int
+	Y     float64
 	Label string
 }
 
 type bar struct {
-	X, Y, W, H int
+	X, Y, W, H float64
 	Class      string
 	Title      string
 }
 
 type tick struct {
-	X     int
+	X     float64
 	Label string
 }
 
 // The chart's geometry, in SVG user units.
 const (
-	chartHeight = 240
+	chartWidth  = 720
+	chartHeight = 260
 	chartLeft   = 44
-	chartBottom = 24
+	chartRight  = 8
+	chartBottom = 26
 	chartTop    = 10
-	slotWidth   = 30
+	// tickSpace is the least room a date label needs.
+	tickSpace = 44
 )
 
 // newChart lays out the logins (successful, failed) and violations of
-// each day as three bars.
+// each day as three bars, with four grid lines and a date under every
+// day there is room for.
 func newChart(days []report.Day) chart {
-	c := chart{Height: chartHeight, Width: chartLeft + max(len(days), 1)*slotWidth + 10}
+	c := chart{Width: chartWidth, Height: chartHeight, Left: chartLeft}
 	var top int64
 	for _, d := range days {
 		top = max(top, d.Logins.Successful, d.Logins.Failed, d.FileIntegrityViolations)
 	}
-	c.Empty = top == 0
-	c.Top = niceCeil(top)
-	plot := chartHeight - chartBottom - chartTop
-	y := func(v int64) int { return chartTop + plot - int(v*int64(plot)/c.Top) }
+	top = niceCeil(top)
+	plot := float64(chartHeight - chartBottom - chartTop)
+	base := chartTop + plot
+	y := func(v int64) float64 { return base - float64(v)*plot/float64(top) }
 	for i := int64(0); i <= 4; i++ {
-		v := c.Top * i / 4
+		v := top * i / 4
 		c.Grid = append(c.Grid, gridLine{Y: y(v), Label: strconv.FormatInt(v, 10)})
 	}
-	every := max(1, len(days)/10)
+	slot := float64(chartWidth-chartLeft-chartRight) / float64(max(len(days), 1))
+	w := slot * 0.8 / 3
+	every := max(1, int(tickSpace/slot+0.999))
 	for i, d := range days {
-		x0 := chartLeft + i*slotWidth + 3
+		x0 := chartLeft + float64(i)*slot + slot*0.1
 		for j, s := range []struct {
 			v     int64
 			class string
 			name  string
 		}{{d.Logins.Successful, "s-ok", "successful logins"}, {d.Logins.Failed, "s-fail", "failed logins"},
 			{d.FileIntegrityViolations, "s-viol", "violations"}} {
-			top := y(s.v)
-			c.Bars = append(c.Bars, bar{X: x0 + j*8, Y: top, W: 7, H: chartTop + plot - top, Class: s.class,
-				Title: fmt.Sprintf("%s: %d %s", d.Date, s.v, s.name)})
+			c.Bars = append(c.Bars, bar{X: round1(x0 + float64(j)*w), Y: round1(y(s.v)), W: round1(w),
+				H: round1(base - y(s.v)), Class: s.class, Title: fmt.Sprintf("%s: %d %s", d.Date, s.v, s.name)})
 		}
 		if i%every == 0 {
 			label := d.Date
 			if len(label) == 10 {
 				label = label[5:] // MM-DD
 			}
-			c.Ticks = append(c.Ticks, tick{X: x0 + 12, Label: label})
+			c.Ticks = append(c.Ticks, tick{X: round1(chartLeft + (float64(i)+0.5)*slot), Label: label})
 		}
+	}
+	for i := range c.Grid {
+		c.Grid[i].Y = round1(c.Grid[i].Y)
 	}
 	return c
 }
+
+// round1 rounds to a tenth, to keep the SVG short.
+func round1(f float64) float64 { return math.Round(f*10) / 10 }
 
 // niceCeil rounds v up to 4, or to 1, 2 or 5 times a power of ten that
 // divides into four grid steps.

@@ -117,6 +117,7 @@ var funcs = template.FuncMap{
 	},
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"list": func(s ...string) []string { return s },
+	"sub":  func(a, b int) int { return a - b },
 	"title": func(s string) string {
 		if s == "" {
 			return s
