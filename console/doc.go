@@ -99,7 +99,8 @@
 //
 // Sessions lists every live session (user and id, device kind and user
 // agent, IP address, location, last seen; the current one marked "This
-// session"), with a Terminate link on each session the user may end,
+// session"; the user's name links to their sessions alone), with a
+// Terminate link on each session the user may end,
 // never their current one, leading to a confirmation page. The blacklist
 // section adds a user with a reason and lists the blacklist, each entry
 // with a Remove button.
