@@ -90,7 +90,7 @@ type alertsData struct {
 
 // integrityView starts a view of the Integrity pages, or refuses a user
 // without the permission.
-func (h *Handler) integrityView(w http.ResponseWriter, r *http.Request, a *session.Auth, title, nav string) (*view, bool) {
+func (h *handler) integrityView(w http.ResponseWriter, r *http.Request, a *session.Auth, title, nav string) (*view, bool) {
 	v := h.newView(r, a, title, nav)
 	if !v.Can("integrity") {
 		h.fail(w, r, a, security.ErrForbidden)
@@ -100,7 +100,7 @@ func (h *Handler) integrityView(w http.ResponseWriter, r *http.Request, a *sessi
 }
 
 // alertsPage is the Alerts view.
-func (h *Handler) alertsPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) alertsPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	v, ok := h.integrityView(w, r, &a, "Alerts", pathAlerts)
 	if !ok {
 		return
@@ -129,7 +129,7 @@ var alertActions = map[string]string{"resolve": "resolved", "ignore": "ignored",
 // (action=resolve|ignore|delete), then goes back to the list it came from
 // (the form's status, severity, sort and page), or to the alert's page
 // (return=detail) unless it was deleted.
-func (h *Handler) changeAlerts(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) changeAlerts(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Alerts", pathAlerts); !ok {
 		return
 	}
@@ -199,7 +199,7 @@ type alertData struct {
 }
 
 // alertPage is one alert's details and diff.
-func (h *Handler) alertPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) alertPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		h.notFound(w, r)
@@ -321,7 +321,7 @@ type checksData struct {
 func (d checksData) Running() bool { return d.Check != nil && d.Check.Status == integrity.CheckRunning }
 
 // checksPage is the Checks view: run a check, watch one, deployments.
-func (h *Handler) checksPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) checksPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	v, ok := h.integrityView(w, r, &a, "Checks", pathChecks)
 	if !ok {
 		return
@@ -362,7 +362,7 @@ func (h *Handler) checksPage(w http.ResponseWriter, r *http.Request, a session.A
 }
 
 // runCheck starts a check, or shows the one already running.
-func (h *Handler) runCheck(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) runCheck(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Checks", pathChecks); !ok {
 		return
 	}
@@ -392,7 +392,7 @@ type progressJSON struct {
 
 // progress answers a check's progress as JSON, for the Checks view's
 // script: GET checks/progress?check_id=chk_…
-func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
+func (h *handler) progress(w http.ResponseWriter, r *http.Request) {
 	a, ok := httpadapter.AuthFrom(r.Context())
 	switch {
 	case !ok:
@@ -424,7 +424,7 @@ func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
 }
 
 // beginDeployment opens a deployment window with the form's description.
-func (h *Handler) beginDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) beginDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Checks", pathChecks); !ok {
 		return
 	}
@@ -450,7 +450,7 @@ func (h *Handler) beginDeployment(w http.ResponseWriter, r *http.Request, a sess
 }
 
 // endDeployment closes the open deployment window, accepting its changes.
-func (h *Handler) endDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) endDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Checks", pathChecks); !ok {
 		return
 	}
