@@ -172,6 +172,9 @@ func (h *handler) routes() error {
 	m.Handle("GET "+p+"{$}", page(h.home))
 	m.Handle("POST "+p+pathLogin, login)
 	m.Handle("POST "+p+pathLogout, logout)
+	// Typed or bookmarked, the form addresses lead to the console.
+	m.HandleFunc("GET "+p+pathLogin, func(w http.ResponseWriter, _ *http.Request) { seeOther(w, p) })
+	m.HandleFunc("GET "+p+pathLogout, func(w http.ResponseWriter, _ *http.Request) { seeOther(w, p) })
 	m.Handle("GET "+p+pathSessions, page(h.staff(h.sessionsPage)))
 	m.Handle("GET "+p+pathTerminate, page(h.staff(h.confirmTerminate)))
 	m.Handle("POST "+p+pathTerminate, page(h.staff(h.terminate)))
@@ -238,7 +241,7 @@ func (h *handler) staff(f staffPage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, ok := httpadapter.AuthFrom(r.Context())
 		switch {
-		case !ok && r.Method == http.MethodGet:
+		case !ok && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			seeOther(w, h.url("", url.Values{"next": {r.URL.RequestURI()}}))
 		case !ok:
 			h.fail(w, r, nil, &pageError{status: http.StatusUnauthorized, msg: "Sign in first."})
