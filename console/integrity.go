@@ -17,15 +17,15 @@ import (
 // alertsPerPage is the page size of the Alerts view.
 const alertsPerPage = 25
 
-// The Alerts view's filters, as its query names them.
-var (
-	statusNames = map[string]integrity.Status{"new": integrity.StatusNew, "resolved": integrity.StatusResolved,
-		"ignored": integrity.StatusIgnored}
-	severityNames = map[string]integrity.Severity{"critical": integrity.SeverityCritical,
-		"high": integrity.SeverityHigh, "medium": integrity.SeverityMedium, "low": integrity.SeverityLow}
-	sortNames = map[string]integrity.AlertSort{"created_at_desc": integrity.SortCreatedDesc,
-		"created_at_asc": integrity.SortCreatedAsc, "severity_desc": integrity.SortSeverityDesc}
-)
+// parseStatus reads an alert status by the name Status.String gives it.
+func parseStatus(name string) (integrity.Status, bool) {
+	for _, st := range []integrity.Status{integrity.StatusNew, integrity.StatusResolved, integrity.StatusIgnored} {
+		if st.String() == name {
+			return st, true
+		}
+	}
+	return 0, false
+}
 
 // alertFilter is the Alerts view's query: status, severity, sort, page.
 type alertFilter struct {
@@ -41,21 +41,19 @@ func parseAlertFilter(q url.Values) (alertFilter, integrity.ListOptions, error) 
 		return f, o, &pageError{status: http.StatusBadRequest, msg: msg}
 	}
 	if f.Status != "" {
-		st, ok := statusNames[f.Status]
+		st, ok := parseStatus(f.Status)
 		if !ok {
 			return bad("The status must be new, resolved or ignored.")
 		}
 		o.Status = &st
 	}
 	if f.Severity != "" {
-		var ok bool
-		if o.Severity, ok = severityNames[f.Severity]; !ok {
+		if o.Severity = integrity.Severity(f.Severity); !o.Severity.Valid() {
 			return bad("The severity must be critical, high, medium or low.")
 		}
 	}
 	if f.Sort != "" {
-		var ok bool
-		if o.Sort, ok = sortNames[f.Sort]; !ok {
+		if o.Sort = integrity.AlertSort(f.Sort); !o.Sort.Valid() {
 			return bad("The order must be newest first, oldest first or most severe first.")
 		}
 	}
