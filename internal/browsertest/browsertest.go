@@ -323,19 +323,27 @@ func field(name string) chromedp.CSS {
 // into it, key by key, as a person does.
 func (p *Page) Fill(name, value string) {
 	p.t.Helper()
-	sel := field(name)
-	what := fmt.Sprintf("filling %q", name)
+	p.Type(string(field(name)), value)
+}
+
+// Type clears the first visible input or textarea matching the CSS
+// selector and types value into it, key by key.
+func (p *Page) Type(css, value string) {
+	p.t.Helper()
+	sel := chromedp.CSS(css)
+	what := fmt.Sprintf("typing into %s", css)
 	p.Do(what, chromedp.WaitVisible(sel))
 	if !Eval[bool](p, fmt.Sprintf(`(() => {
 		const e = [...document.querySelectorAll(%s)].find(e => e.getClientRects().length > 0);
 		if (!e) return false;
+		e.focus();
 		e.value = '';
 		e.dispatchEvent(new Event('input', {bubbles: true}));
 		return true;
-	})()`, jsString(string(sel)))) {
+	})()`, jsString(css))) {
 		p.Fatalf("%s: no visible field", what)
 	}
-	p.Do(what, chromedp.SendKeys(sel, value))
+	p.Press(value)
 }
 
 // Select chooses the option with value in the select named name and fires
