@@ -115,8 +115,15 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"add": func(a, b int) int { return a + b },
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"list": func(s ...string) []string { return s },
+	"sub":  func(a, b int) int { return a - b },
+	"title": func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
 }
 
 // parseTemplates parses one template set per page: the layout with the
