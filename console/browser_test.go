@@ -1,14 +1,32 @@
 package console_test
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/breach"
+	"github.com/propops/propsec/breach/hibp"
+	"github.com/propops/propsec/console"
+	"github.com/propops/propsec/httpadapter"
+	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/internal/browsertest"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -284,4 +302,378 @@ func TestBrowserKeyboard(t *testing.T) {
 func (u *ui) Eval(js string) {
 	u.T().Helper()
 	browsertest.Eval[bool](u.Page, "(() => {"+js+"; return true})()")
+}
+
+// manyFiles puts n small files under dir (in subdirectories of 100), so
+// that an integrity check has something to count through.
+func manyFiles(t *testing.T, dir string, n int) {
+	t.Helper()
+	for i := range n {
+		sub := filepath.Join(dir, fmt.Sprintf("lib%02d", i/100))
+		require.NoError(t, os.MkdirAll(sub, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%04d.php", i)),
+			[]byte(fmt.Sprintf("<?php // file %d\nreturn %d;\n", i, i)), 0o644))
+	}
+}
+
+// The Alerts view, on alerts raised by a real scan of real files: filter
+// by status and severity, the three sorts, details with the diff shown as
+// a diff (line numbers, + and − marked in text, not only by colour), a
+// "not diffed" reason shown as such, and selecting several alerts to
+// resolve, ignore or delete.
+func TestBrowserAlerts(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := e.admin()
+	big := bytes.Repeat([]byte("0123456789abcdef\n"), 80_000) // 1.3 MB: over the diff cap
+	e.accept(func() { require.NoError(t, os.WriteFile(filepath.Join(e.root, "big.log"), big, 0o644)) })
+	require.NoError(t, os.WriteFile(filepath.Join(e.root, "big.log"), append(big, "tail\n"...), 0o644))
+	list := e.raise() // index.php changed, new.js added
+	php, js := alertOn(t, list, "index.php"), alertOn(t, list, "new.js")
+	bigAlert := alertOn(t, list, "big.log")
+	total := len(list)
+
+	u := openConsole(t, e)
+	u.signIn(admin)
+	u.ClickText("Alerts")
+	u.WaitText("main h1", "Alerts")
+	require.Contains(t, u.Text("p.count"), fmt.Sprintf("%d alert(s).", total))
+	u.look("alerts")
+
+	// Filters and sorts are links a person can keep: the URL holds them.
+	u.Select("severity", string(php.Severity))
+	u.ClickText("Apply")
+	u.WaitURL(`severity=` + string(php.Severity))
+	for _, sev := range u.texts("table.alerts td[data-label=Severity]") {
+		require.Equal(t, string(php.Severity), sev)
+	}
+	u.Navigate(u.url("alerts"))
+	for _, sort := range []string{"created_at_asc", "created_at_desc", "severity_desc"} {
+		u.Select("sort", sort)
+		u.ClickText("Apply")
+		u.WaitURL(`sort=` + sort)
+		require.Equal(t, total, u.Count("table.alerts tbody tr"), sort)
+		if sort == "severity_desc" {
+			sevs := u.texts("table.alerts td[data-label=Severity]")
+			rank := map[string]int{"critical": 4, "high": 3, "medium": 2, "low": 1}
+			for i := 1; i < len(sevs); i++ {
+				require.GreaterOrEqual(t, rank[sevs[i-1]], rank[sevs[i]], "most severe first: %v", sevs)
+			}
+		}
+	}
+	u.Eval(`history.back()`)
+	u.WaitURL(`sort=created_at_desc`)
+	u.WaitText("main h1", "Alerts")
+
+	// The details and the diff.
+	u.Navigate(u.url("alerts"))
+	u.Click(fmt.Sprintf(`tr[data-alert-id="%d"] td[data-label=Alert] a`, php.ID))
+	u.WaitText("main h1", fmt.Sprintf("Alert %d", php.ID))
+	require.Contains(t, u.Text("dl.details"), "index.php")
+	diff := flat(u.Text("table.diff"))
+	require.Contains(t, diff, "removed: line two")
+	require.Contains(t, diff, "added: line 2 <b>changed</b>", "the file's text shown as text, not markup")
+	require.Equal(t, 1, u.Count("table.diff tr.add"))
+	require.Equal(t, 1, u.Count("table.diff tr.del"))
+	require.Equal(t, "2", u.Text("table.diff tr.del td.ln"), "the old line number")
+	require.Equal(t, "+", u.Text("table.diff tr.add td.sign"), "added lines are marked by more than colour")
+	require.True(t, u.HasText("1 line(s) added, 1 line(s) removed."))
+	u.look("alert-diff")
+
+	u.Navigate(u.url(fmt.Sprintf("alerts/%d", bigAlert.ID)))
+	require.Contains(t, u.WaitText("[data-testid=diff-note]", "not diffed"), "not diffed: ")
+	require.False(t, u.Has("table.diff"))
+	u.look("alert-not-diffed")
+
+	// Resolve from the details page.
+	u.Navigate(u.url(fmt.Sprintf("alerts/%d", js.ID)))
+	u.ClickText("Resolve")
+	u.WaitText("[role=status]", "1 alert(s) resolved.")
+	a, err := e.mon.Alert(e.ctx, js.ID)
+	require.NoError(t, err)
+	require.Equal(t, integrity.StatusResolved, a.Status)
+
+	// Select several on the list: ignore two, then delete them.
+	u.Navigate(u.url("alerts?status=new"))
+	u.WaitText("main h1", "Alerts")
+	require.Equal(t, total-1, u.Count("table.alerts tbody tr"))
+	u.Click(fmt.Sprintf(`#sel-%d`, php.ID))
+	u.Click(fmt.Sprintf(`#sel-%d`, bigAlert.ID))
+	u.ClickText("Ignore selected")
+	u.WaitText("[role=status]", "2 alert(s) ignored.")
+	require.True(t, strings.Contains(u.URL(), "status=new"), "the filter is kept: %s", u.URL())
+	require.Equal(t, total-3, u.Count("table.alerts tbody tr"))
+	u.Navigate(u.url("alerts?status=ignored"))
+	u.WaitText("p.count", "2 alert(s).")
+	u.Click(fmt.Sprintf(`#sel-%d`, php.ID))
+	u.Click(fmt.Sprintf(`#sel-%d`, bigAlert.ID))
+	u.ClickText("Delete selected")
+	u.WaitText("[role=status]", "2 alert(s) deleted.")
+	_, err = e.mon.Alert(e.ctx, php.ID)
+	require.ErrorIs(t, err, security.ErrNotFound)
+
+	// Nothing selected: refused with a message, nothing changed.
+	u.Navigate(u.url("alerts"))
+	u.ClickText("Resolve selected")
+	u.WaitTrue("a refusal", `document.querySelector('[role=alert]') !== null`)
+	u.look("alerts-refused")
+	left, _, err := e.mon.Alerts(e.ctx, integrity.ListOptions{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, left, total-2)
+}
+
+// texts are the visible texts of every element matching the CSS selector.
+func (u *ui) texts(css string) []string {
+	u.T().Helper()
+	return browsertest.Eval[[]string](u.Page, fmt.Sprintf(
+		`[...document.querySelectorAll(%q)].map(e => e.innerText.trim())`, css))
+}
+
+// accept makes the changes of change part of the baseline, as a
+// deployment does.
+func (e *env) accept(change func()) {
+	e.t.Helper()
+	actor := integrity.Actor{UserID: 1}
+	_, err := e.mon.BeginDeployment(e.ctx, actor, "test files")
+	require.NoError(e.t, err)
+	change()
+	_, err = e.mon.EndDeployment(e.ctx, actor)
+	require.NoError(e.t, err)
+}
+
+// waitCheckDone waits for the Checks view as the server renders it once
+// the check has completed (the page's script reloads it then).
+func (u *ui) waitCheckDone() {
+	u.T().Helper()
+	u.WaitTrue("the completed check's page", `document.readyState === 'complete' &&
+		document.getElementById('check') !== null && document.getElementById('check').dataset.status === 'complete'`)
+}
+
+// flat is s with every run of white space made one space.
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// The Checks view: Run starts a check on 3,000 real files and the page
+// follows it with a live progress bar (the script polls the progress
+// endpoint and moves the bar) until it is complete, with the files
+// scanned equal to the total and the violations found; a deployment is
+// begun with a description, ended, and what it accepted is listed.
+func TestBrowserChecks(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := e.admin()
+	e.accept(func() { manyFiles(t, e.root, 3000) })
+	require.NoError(t, os.WriteFile(filepath.Join(e.root, "lib07", "f0700.php"), []byte("<?php evil();\n"), 0o644))
+
+	u := openConsole(t, e)
+	u.signIn(admin)
+	u.ClickText("Checks")
+	u.WaitText("main h1", "Checks")
+	u.look("checks")
+
+	// Every value the progress bar takes, from the first paint on.
+	u.Do("watching the progress bar", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__bar = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const bar = document.getElementById('check-progress');
+  if (!bar) return;
+  const note = () => window.__bar.push([bar.value, bar.max, document.getElementById('check-status').textContent]);
+  note();
+  new MutationObserver(note).observe(document.getElementById('check'), {subtree: true, childList: true, characterData: true, attributes: true});
+  setInterval(note, 20);
+});`})
+		return err
+	}))
+	rec := u.Record()
+	u.ClickText("Run integrity check")
+	u.WaitURL(`check_id=chk_`)
+	firstStatus := browsertest.Eval[string](u.Page, `document.getElementById('check').dataset.status`)
+	u.Screenshot("check-started")
+	u.WaitText("#check-status", "complete")
+	u.waitCheckDone()
+	id := browsertest.Eval[string](u.Page, `document.getElementById('check').dataset.checkId`)
+	done, err := e.mon.Progress(e.ctx, id)
+	require.NoError(t, err)
+	require.Greater(t, done.FilesTotal, int64(3000))
+	counts := u.Text("#check-counts")
+	require.Equal(t, fmt.Sprintf("%d of %d files scanned, 1 violation(s) found.", done.FilesTotal, done.FilesTotal), counts)
+	require.Equal(t, done.FilesTotal, browsertest.Eval[int64](u.Page, `document.getElementById('check-progress').value`))
+	require.Equal(t, done.FilesTotal, browsertest.Eval[int64](u.Page, `document.getElementById('check-progress').max`))
+	require.True(t, u.Has(`a[href$="alerts?status=new"]`))
+	polls := 0
+	for _, r := range rec.Requests() {
+		if strings.Contains(r.URL, "/checks/progress?check_id=") {
+			polls++
+			require.Equal(t, "application/json", r.Headers["Accept"])
+		}
+	}
+	t.Logf("the page was first rendered with the check %s; the script polled the progress %d time(s)", firstStatus, polls)
+	if firstStatus == "running" {
+		require.Positive(t, polls, "a running check is followed by the page's script")
+	}
+	u.look("check-complete")
+
+	// A check already running is shown, not an error.
+	running, err := e.mon.Start(e.ctx)
+	require.NoError(t, err)
+	u.ClickText("Run integrity check")
+	u.WaitURL(`check_id=`)
+	u.WaitText("main h1", "Checks")
+	if strings.Contains(u.URL(), running) {
+		require.Contains(t, u.Text("[role=status]"), "A check was already running: it is shown below.")
+	} // else it had completed before the click, and a new check started
+	require.False(t, u.Has("[role=alert]"), "no error")
+	u.waitCheckDone()
+
+	u.Fill("description", "release 1.2")
+	u.ClickText("Begin deployment")
+	u.WaitText("[role=status]", "Deployment started")
+	require.Contains(t, u.Text("[data-testid=open-deployment]"), "release 1.2")
+	u.look("deployment-open")
+	require.NoError(t, os.WriteFile(filepath.Join(e.root, "lib00", "f0001.php"), []byte("<?php // deployed\n"), 0o644))
+	u.ClickText("End deployment and accept changes")
+	u.WaitText("[role=status]", "Deployment ended:")
+	require.Contains(t, u.Text("table.deployments"), "release 1.2")
+	u.look("deployment-ended")
+}
+
+// The Report view: the last 7 days by default, the seven counters, the
+// chart, a table per day; a new period from the picker; the CSV download
+// of the period shown.
+func TestBrowserReport(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := e.admin()
+	e.raise()
+	_, err := e.mgr.Login(e.ctx, session.LoginRequest{Email: admin, Password: "wrong", Kind: session.KindWeb})
+	require.Error(t, err)
+	u := openConsole(t, e)
+	u.signIn(admin)
+	u.ClickText("Report")
+	u.WaitText("main h1", "Security report")
+	today := time.Now().UTC()
+	require.Equal(t, today.AddDate(0, 0, -6).Format(time.DateOnly), u.value("#r-from"))
+	require.Equal(t, today.Format(time.DateOnly), u.value("#r-to"))
+	require.Equal(t, 7, u.Count("ul.counters li"))
+	counters := flat(u.Text("ul.counters"))
+	require.Contains(t, counters, "1 Successful logins")
+	require.Contains(t, counters, "1 Failed logins")
+	require.True(t, u.Has("svg.chart rect"))
+	require.Equal(t, 7, u.Count("table.daily tbody tr"))
+	u.look("report")
+
+	name, data := u.Download(`a[href*="report.csv"]`)
+	require.True(t, strings.HasSuffix(name, ".csv"), name)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	require.Len(t, lines, 8, "a header and seven days: %q", data)
+	require.Contains(t, lines[len(lines)-1], today.Format(time.DateOnly))
+
+	from, to := today.AddDate(0, 0, -30).Format(time.DateOnly), today.AddDate(0, 0, -28).Format(time.DateOnly)
+	u.Eval(fmt.Sprintf(`document.getElementById('r-from').value = %q; document.getElementById('r-to').value = %q`, from, to))
+	u.ClickText("Show")
+	u.WaitURL(`from=` + from)
+	require.Equal(t, 3, u.Count("table.daily tbody tr"))
+	require.Contains(t, flat(u.Text("ul.counters")), "0 Successful logins")
+	_, data = u.Download(`a[href*="report.csv"]`)
+	lines = strings.Split(strings.TrimSpace(string(data)), "\n")
+	require.Len(t, lines, 4, "the CSV is of the period shown: %q", data)
+	require.Contains(t, lines[1], from)
+}
+
+// value is the current value of the form control matching the selector.
+func (u *ui) value(css string) string {
+	u.T().Helper()
+	return browsertest.Eval[string](u.Page, fmt.Sprintf(`document.querySelector(%q).value`, css))
+}
+
+// fakeHIBP serves the HIBP range API on loopback, knowing one breached
+// password, and counts the prefixes it was asked for.
+func fakeHIBP(t *testing.T, breached string, asked *[]string) *breach.Checker {
+	t.Helper()
+	h := sha1Upper(breached)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prefix := strings.TrimPrefix(r.URL.Path, "/range/")
+		*asked = append(*asked, prefix)
+		if prefix == h[:5] {
+			io.WriteString(w, h[5:]+":3861493\r\n")
+		}
+		io.WriteString(w, "0000000000000000000000000000000000F:0\r\n")
+	}))
+	t.Cleanup(srv.Close)
+	client, err := hibp.New(hibp.Config{BaseURL: srv.URL})
+	require.NoError(t, err)
+	c, err := breach.New(breach.Config{Source: client})
+	require.NoError(t, err)
+	return c
+}
+
+func sha1Upper(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// withBreach serves e's host again with an adapter that answers the
+// breach check from c (the env's adapter has none).
+func (e *env) withBreach(c *breach.Checker) {
+	e.t.Helper()
+	key, err := e.store.Secret(e.ctx, "csrf", 32)
+	require.NoError(e.t, err)
+	csrf, err := security.NewCSRF(security.CSRFConfig{Key: key, Nonces: e.store})
+	require.NoError(e.t, err)
+	e.adapter, err = httpadapter.New(httpadapter.Config{Sessions: e.mgr, CSRF: csrf, Breach: c,
+		Logger: slog.New(slog.DiscardHandler), Events: e.store})
+	require.NoError(e.t, err)
+	h, err := console.NewHandler(console.Options{Adapter: e.adapter, Sessions: e.mgr, Prefix: e.prefix})
+	require.NoError(e.t, err)
+	mux := http.NewServeMux()
+	e.adapter.Register(mux)
+	mux.Handle(e.prefix, h)
+	e.srv.Close()
+	e.srv = httptest.NewTLSServer(e.adapter.CanonicalPaths(mux))
+	e.t.Cleanup(e.srv.Close)
+}
+
+// The password check runs in the page: typed passwords are hashed with
+// WebCrypto and only the 5-hex prefix of the hash leaves the page; every
+// request the page made is read to prove that neither the password, nor
+// its full SHA-1 (either case), nor the 35-hex suffix was sent. A breached
+// password is reported with its count; another is not found.
+func TestBrowserPasswordCheck(t *testing.T) {
+	e := newEnv(t, envOptions{noIntegrity: true})
+	var asked []string
+	const breached, clean = "password1234", "a long unlisted passphrase 7c1f"
+	e.withBreach(fakeHIBP(t, breached, &asked))
+	admin := e.admin()
+	u := openConsole(t, e)
+	u.signIn(admin)
+	rec := u.Record()
+	u.ClickText("Password check")
+	u.WaitText("main h1", "Password check")
+	u.look("password")
+
+	u.Type("#pw", breached)
+	u.ClickText("Check password")
+	require.Contains(t, u.WaitText("#pw-result", "Breached"), "3,861,493 time(s)")
+	u.look("password-breached")
+	u.Type("#pw", clean)
+	u.Press(kb.Enter)
+	u.WaitText("#pw-result", "Not found in known breaches.")
+
+	var checks []string
+	for _, r := range rec.Requests() {
+		all := r.String()
+		for _, pw := range []string{breached, clean} {
+			h := sha1Upper(pw)
+			for _, secret := range []string{pw, url.QueryEscape(pw), h, strings.ToLower(h), h[5:], strings.ToLower(h[5:])} {
+				require.NotContains(t, all, secret, "a secret left the page in %s %s", r.Method, r.URL)
+			}
+		}
+		if strings.Contains(r.URL, "password-breach-check") {
+			require.Equal(t, "GET", r.Method)
+			require.Empty(t, r.PostData)
+			checks = append(checks, r.URL)
+		}
+	}
+	require.Equal(t, []string{
+		e.srv.URL + "/api/security/password-breach-check?hash_prefix=" + sha1Upper(breached)[:5],
+		e.srv.URL + "/api/security/password-breach-check?hash_prefix=" + sha1Upper(clean)[:5],
+	}, checks)
+	require.Equal(t, []string{sha1Upper(breached)[:5], sha1Upper(clean)[:5]}, asked, "upstream too saw prefixes only")
 }
