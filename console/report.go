@@ -133,8 +133,14 @@ type chart struct {
 	Width, Height int
 	Left          int
 	Grid          []gridLine
-	Bars          []bar
+	Days          []dayBars
 	Ticks         []tick
+}
+
+// dayBars are one day's bars, under one title.
+type dayBars struct {
+	Title string
+	Bars  []bar
 }
 
 type gridLine struct {
@@ -145,7 +151,6 @@ type gridLine struct {
 type bar struct {
 	X, Y, W, H float64
 	Class      string
-	Title      string
 }
 
 type tick struct {
@@ -187,14 +192,19 @@ func newChart(days []report.Day) chart {
 	every := max(1, int(tickSpace/slot+0.999))
 	for i, d := range days {
 		x0 := chartLeft + float64(i)*slot + slot*0.1
+		day := dayBars{Title: fmt.Sprintf("%s: %d successful logins, %d failed logins, %d violations", d.Date,
+			d.Logins.Successful, d.Logins.Failed, d.FileIntegrityViolations)}
 		for j, s := range []struct {
 			v     int64
 			class string
-			name  string
-		}{{d.Logins.Successful, "s-ok", "successful logins"}, {d.Logins.Failed, "s-fail", "failed logins"},
-			{d.FileIntegrityViolations, "s-viol", "violations"}} {
-			c.Bars = append(c.Bars, bar{X: round1(x0 + float64(j)*w), Y: round1(y(s.v)), W: round1(w),
-				H: round1(base - y(s.v)), Class: s.class, Title: fmt.Sprintf("%s: %d %s", d.Date, s.v, s.name)})
+		}{{d.Logins.Successful, "s-ok"}, {d.Logins.Failed, "s-fail"}, {d.FileIntegrityViolations, "s-viol"}} {
+			if s.v > 0 {
+				day.Bars = append(day.Bars, bar{X: round1(x0 + float64(j)*w), Y: round1(y(s.v)), W: round1(w),
+					H: round1(base - y(s.v)), Class: s.class})
+			}
+		}
+		if len(day.Bars) > 0 {
+			c.Days = append(c.Days, day)
 		}
 		if i%every == 0 {
 			label := d.Date
