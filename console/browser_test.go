@@ -73,6 +73,7 @@ func (u *ui) look(name string) {
 	u.T().Helper()
 	u.Axe()
 	u.Screenshot(name)
+	u.readme(name, 0.625, 1100)
 	u.SetViewport(browsertest.Phone)
 	defer u.SetViewport(browsertest.Desktop)
 	u.WaitTrue("the phone layout", `document.documentElement.clientWidth <= 390`)
@@ -80,6 +81,30 @@ func (u *ui) look(name string) {
 	require.LessOrEqual(u.T(), wide, int(browsertest.Phone.Width), "%s scrolls sideways at phone width: %d px", name, wide)
 	u.Axe()
 	u.Screenshot(name + "-phone")
+	u.readme(name+"-phone", 1, 844)
+}
+
+// readmeShots are the views the README shows: the name of the view's
+// screenshot here, and its file in docs/console/.
+var readmeShots = map[string]string{"signin": "signin", "blacklist": "sessions", "blacklist-phone": "sessions-phone",
+	"alerts": "alerts", "alert-diff": "alert-diff", "check-complete": "checks", "report": "report",
+	"password-breached": "password-check"}
+
+// readme saves the top of the view (height CSS pixels, at scale) into
+// docs/console/<name>.png when PROPSEC_UPDATE_SCREENSHOTS=1 and the README
+// shows that view.
+func (u *ui) readme(name string, scale float64, height int) {
+	u.T().Helper()
+	file, ok := readmeShots[name]
+	if os.Getenv("PROPSEC_UPDATE_SCREENSHOTS") != "1" || !ok {
+		return
+	}
+	small, err := browsertest.SmallPNG(u.ScreenshotTop(scale, height), 96)
+	require.NoError(u.T(), err)
+	path := filepath.Join("..", "docs", "console", file+".png")
+	require.NoError(u.T(), os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(u.T(), os.WriteFile(path, small, 0o644))
+	u.T().Logf("README screenshot %s: %d bytes", path, len(small))
 }
 
 // rowOf is the CSS selector of a session's row.
@@ -456,6 +481,7 @@ func TestBrowserChecks(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(e.root, "lib07", "f0700.php"), []byte("<?php evil();\n"), 0o644))
 
 	u := openConsole(t, e)
+	u.Timeout = 2 * time.Minute // two scans of 3,000 files on a busy machine
 	u.signIn(admin)
 	u.ClickText("Checks")
 	u.WaitText("main h1", "Checks")
@@ -587,7 +613,7 @@ func sha1Upper(s string) string {
 // its full SHA-1 (either case), nor the 35-hex suffix was sent. A breached
 // password is reported with its count; another is not found.
 func TestBrowserPasswordCheck(t *testing.T) {
-	e := newEnv(t, envOptions{noIntegrity: true, breach: true})
+	e := newEnv(t, envOptions{breach: true})
 	const breached, clean = "password", "a long unlisted passphrase 7c1f" // the fake HIBP knows "password"
 	admin := e.admin()
 	u := openConsole(t, e)

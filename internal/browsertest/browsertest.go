@@ -540,6 +540,12 @@ func (p *Page) Cookies() []string {
 // fullPage captures the whole page at scale (1 is one device pixel per
 // CSS pixel) as a PNG.
 func fullPage(ctx context.Context, scale float64) ([]byte, error) {
+	return capture(ctx, scale, 0)
+}
+
+// capture captures the page from its top, at most maxHeight CSS pixels of
+// it (0: all), at scale, as a PNG.
+func capture(ctx context.Context, scale, maxHeight float64) ([]byte, error) {
 	m, err := chromedp.Call(ctx, page.GetLayoutMetrics, cdp.Empty{})
 	if err != nil {
 		return nil, err
@@ -548,6 +554,9 @@ func fullPage(ctx context.Context, scale float64) ([]byte, error) {
 		return nil, errors.New("no layout metrics")
 	}
 	w, h := m.CSSContentSize.Width, m.CSSContentSize.Height
+	if maxHeight > 0 && h > maxHeight {
+		h = maxHeight
+	}
 	if m.CSSLayoutViewport != nil && float64(m.CSSLayoutViewport.ClientWidth) > w {
 		w = float64(m.CSSLayoutViewport.ClientWidth)
 	}
@@ -619,6 +628,19 @@ func (p *Page) ScreenshotPNG(scale float64) []byte {
 	ctx, cancel := p.step()
 	defer cancel()
 	data, err := fullPage(ctx, scale)
+	if err != nil {
+		p.Fatalf("screenshot: %v", err)
+	}
+	return data
+}
+
+// ScreenshotTop captures at most height CSS pixels from the top of the
+// page, at scale, as a PNG: the part a README shows.
+func (p *Page) ScreenshotTop(scale float64, height int) []byte {
+	p.t.Helper()
+	ctx, cancel := p.step()
+	defer cancel()
+	data, err := capture(ctx, scale, float64(height))
 	if err != nil {
 		p.Fatalf("screenshot: %v", err)
 	}
