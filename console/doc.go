@@ -56,6 +56,7 @@
 //
 //	GET  P                      signed out: the sign-in form; signed in: 303 to the first view
 //	GET  P?error=CODE&next=…    the sign-in form saying why the last attempt failed
+//	GET  P login, GET P logout  303 to P (the forms' addresses, typed; GET never signs out)
 //	GET  P sessions             Sessions: ?user_id= filters, ?page= pages (25 a page)
 //	GET  P sessions/terminate   confirmation: ?session_id=sess_…&user_id=N
 //	GET  P alerts               Alerts: ?status=new|resolved|ignored, ?severity=critical|high|medium|low,
@@ -99,7 +100,8 @@
 //
 // Sessions lists every live session (user and id, device kind and user
 // agent, IP address, location, last seen; the current one marked "This
-// session"), with a Terminate link on each session the user may end,
+// session"; the user's name links to their sessions alone), with a
+// Terminate link on each session the user may end,
 // never their current one, leading to a confirmation page. The blacklist
 // section adds a user with a reason and lists the blacklist, each entry
 // with a Remove button.

@@ -17,15 +17,15 @@ import (
 // alertsPerPage is the page size of the Alerts view.
 const alertsPerPage = 25
 
-// The Alerts view's filters, as its query names them.
-var (
-	statusNames = map[string]integrity.Status{"new": integrity.StatusNew, "resolved": integrity.StatusResolved,
-		"ignored": integrity.StatusIgnored}
-	severityNames = map[string]integrity.Severity{"critical": integrity.SeverityCritical,
-		"high": integrity.SeverityHigh, "medium": integrity.SeverityMedium, "low": integrity.SeverityLow}
-	sortNames = map[string]integrity.AlertSort{"created_at_desc": integrity.SortCreatedDesc,
-		"created_at_asc": integrity.SortCreatedAsc, "severity_desc": integrity.SortSeverityDesc}
-)
+// parseStatus reads an alert status by the name Status.String gives it.
+func parseStatus(name string) (integrity.Status, bool) {
+	for _, st := range []integrity.Status{integrity.StatusNew, integrity.StatusResolved, integrity.StatusIgnored} {
+		if st.String() == name {
+			return st, true
+		}
+	}
+	return 0, false
+}
 
 // alertFilter is the Alerts view's query: status, severity, sort, page.
 type alertFilter struct {
@@ -41,21 +41,19 @@ func parseAlertFilter(q url.Values) (alertFilter, integrity.ListOptions, error) 
 		return f, o, &pageError{status: http.StatusBadRequest, msg: msg}
 	}
 	if f.Status != "" {
-		st, ok := statusNames[f.Status]
+		st, ok := parseStatus(f.Status)
 		if !ok {
 			return bad("The status must be new, resolved or ignored.")
 		}
 		o.Status = &st
 	}
 	if f.Severity != "" {
-		var ok bool
-		if o.Severity, ok = severityNames[f.Severity]; !ok {
+		if o.Severity = integrity.Severity(f.Severity); !o.Severity.Valid() {
 			return bad("The severity must be critical, high, medium or low.")
 		}
 	}
 	if f.Sort != "" {
-		var ok bool
-		if o.Sort, ok = sortNames[f.Sort]; !ok {
+		if o.Sort = integrity.AlertSort(f.Sort); !o.Sort.Valid() {
 			return bad("The order must be newest first, oldest first or most severe first.")
 		}
 	}
@@ -90,7 +88,7 @@ type alertsData struct {
 
 // integrityView starts a view of the Integrity pages, or refuses a user
 // without the permission.
-func (h *Handler) integrityView(w http.ResponseWriter, r *http.Request, a *session.Auth, title, nav string) (*view, bool) {
+func (h *handler) integrityView(w http.ResponseWriter, r *http.Request, a *session.Auth, title, nav string) (*view, bool) {
 	v := h.newView(r, a, title, nav)
 	if !v.Can("integrity") {
 		h.fail(w, r, a, security.ErrForbidden)
@@ -100,7 +98,7 @@ func (h *Handler) integrityView(w http.ResponseWriter, r *http.Request, a *sessi
 }
 
 // alertsPage is the Alerts view.
-func (h *Handler) alertsPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) alertsPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	v, ok := h.integrityView(w, r, &a, "Alerts", pathAlerts)
 	if !ok {
 		return
@@ -129,7 +127,7 @@ var alertActions = map[string]string{"resolve": "resolved", "ignore": "ignored",
 // (action=resolve|ignore|delete), then goes back to the list it came from
 // (the form's status, severity, sort and page), or to the alert's page
 // (return=detail) unless it was deleted.
-func (h *Handler) changeAlerts(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) changeAlerts(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Alerts", pathAlerts); !ok {
 		return
 	}
@@ -199,7 +197,7 @@ type alertData struct {
 }
 
 // alertPage is one alert's details and diff.
-func (h *Handler) alertPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) alertPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		h.notFound(w, r)
@@ -321,7 +319,7 @@ type checksData struct {
 func (d checksData) Running() bool { return d.Check != nil && d.Check.Status == integrity.CheckRunning }
 
 // checksPage is the Checks view: run a check, watch one, deployments.
-func (h *Handler) checksPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) checksPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	v, ok := h.integrityView(w, r, &a, "Checks", pathChecks)
 	if !ok {
 		return
@@ -362,7 +360,7 @@ func (h *Handler) checksPage(w http.ResponseWriter, r *http.Request, a session.A
 }
 
 // runCheck starts a check, or shows the one already running.
-func (h *Handler) runCheck(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) runCheck(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Checks", pathChecks); !ok {
 		return
 	}
@@ -392,7 +390,7 @@ type progressJSON struct {
 
 // progress answers a check's progress as JSON, for the Checks view's
 // script: GET checks/progress?check_id=chk_…
-func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
+func (h *handler) progress(w http.ResponseWriter, r *http.Request) {
 	a, ok := httpadapter.AuthFrom(r.Context())
 	switch {
 	case !ok:
@@ -424,7 +422,7 @@ func (h *Handler) progress(w http.ResponseWriter, r *http.Request) {
 }
 
 // beginDeployment opens a deployment window with the form's description.
-func (h *Handler) beginDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) beginDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Checks", pathChecks); !ok {
 		return
 	}
@@ -450,7 +448,7 @@ func (h *Handler) beginDeployment(w http.ResponseWriter, r *http.Request, a sess
 }
 
 // endDeployment closes the open deployment window, accepting its changes.
-func (h *Handler) endDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) endDeployment(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if _, ok := h.integrityView(w, r, &a, "Checks", pathChecks); !ok {
 		return
 	}

@@ -34,7 +34,7 @@ type counter struct {
 
 // reportPeriod reads ?from= and ?to= (YYYY-MM-DD), defaulting to the last
 // seven days (today included).
-func (h *Handler) reportPeriod(r *http.Request) (from, to string, p report.Period, err error) {
+func (h *handler) reportPeriod(r *http.Request) (from, to string, p report.Period, err error) {
 	q := r.URL.Query()
 	now := security.Now(h.o.Clock).UTC()
 	from, to = q.Get("from"), q.Get("to")
@@ -65,7 +65,7 @@ func reason(err error) string {
 }
 
 // reportPage is the Report view.
-func (h *Handler) reportPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) reportPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	v := h.newView(r, &a, "Security report", pathReport)
 	if !v.Can("report") {
 		h.fail(w, r, &a, security.ErrForbidden)
@@ -100,7 +100,7 @@ func (h *Handler) reportPage(w http.ResponseWriter, r *http.Request, a session.A
 }
 
 // reportCSV downloads the report's daily counts as CSV.
-func (h *Handler) reportCSV(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) reportCSV(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	if !a.Principal.Can(security.PermSecurityReportManage) {
 		h.fail(w, r, &a, security.ErrForbidden)
 		return

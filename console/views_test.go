@@ -199,6 +199,43 @@ func TestChecksView(t *testing.T) {
 	})
 }
 
+// A check already running is shown, not an error: the Run button of a
+// second tab leads to the running check.
+func TestCheckAlreadyRunning(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser().signIn(e.admin())
+	tok := b.token("/console/checks")
+	// A sparse file of 768 MiB takes the check far longer to hash than
+	// the requests below take.
+	f, err := os.Create(filepath.Join(e.root, "big.bin"))
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(768<<20))
+	require.NoError(t, f.Close())
+	id, err := e.mon.Start(e.ctx)
+	require.NoError(t, err)
+	p := b.post("/console/checks/run", url.Values{"csrf_token": {tok}})
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Equal(t, id, p.url.Query().Get("check_id"))
+	require.Contains(t, p.body, "A check was already running: it is shown below.")
+	require.Contains(t, p.body, `data-status="running"`)
+	require.Contains(t, p.body, `<noscript><meta http-equiv="refresh" content="2"></noscript>`)
+	require.NotContains(t, p.body, `name="run-check"`, "no second start offered while it runs")
+	require.Contains(t, b.get("/console/checks").body, `data-check-id="`+id+`"`, "the running check is shown")
+	require.NoError(t, e.mon.Cancel(id))
+}
+
+func TestPasswordPageSendsNothing(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser().signIn(e.admin())
+	p := b.get("/console/password")
+	form := regexp.MustCompile(`(?s)<form[^>]*id="password-check"[^>]*>.*?</form>`).FindString(p.body)
+	require.NotEmpty(t, form)
+	require.NotContains(t, form, "action=")
+	require.NotRegexp(t, `<(?:input|button|select|textarea)[^>]*\sname=`, form, "no named field: the form cannot send the password")
+	require.Contains(t, p.body, `data-api="/api/security"`)
+	require.Regexp(t, `<script type="module" src="/console/assets/password\.[0-9a-f]+\.js"></script>`, p.body)
+}
+
 func TestReportView(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
