@@ -228,11 +228,17 @@ func TestMissingBrowser(t *testing.T) {
 	ft = catch(t, func(ft *fakeT) { Start(ft, Options{}) })
 	require.Contains(t, ft.skipped, "apt-get install chromium")
 
+	t.Setenv(EnvFirefox, "")
+	ft = catch(t, func(ft *fakeT) { StartFirefox(ft) })
+	require.Contains(t, ft.skipped, "apt-get install firefox-esr")
+
 	t.Setenv(EnvRequired, "1")
 	ft = catch(t, func(ft *fakeT) { Start(ft, Options{}) })
 	require.Contains(t, ft.fatal, "apt-get install chromium")
 	require.Contains(t, ft.fatal, EnvRequired+"=1")
 	require.Empty(t, ft.skipped)
+	ft = catch(t, func(ft *fakeT) { StartFirefox(ft) })
+	require.Contains(t, ft.fatal, "apt-get install firefox-esr")
 }
 
 func TestQuoting(t *testing.T) {
@@ -266,4 +272,32 @@ func TestSmallPNG(t *testing.T) {
 	require.Equal(t, [3]uint32{0xffff, 0xffff, 0xffff}, [3]uint32{r, g, bl})
 	_, err = SmallPNG([]byte("not a png"), 64)
 	require.Error(t, err)
+}
+
+// Firefox, through WebDriver BiDi: the same small site, typed into with
+// key events, its fetch seen, a screenshot, axe-core, no console errors.
+func TestFirefox(t *testing.T) {
+	srv := site(t, form)
+	f := StartFirefox(t)
+	f.Navigate(srv.URL)
+	require.Equal(t, "Test page", FirefoxEval[string](f, `document.title`))
+	f.Type("input[name=word]", "secret-word")
+	f.Click("Send it")
+	f.WaitText("#out", "got word=se")
+	var echo bool
+	for _, r := range f.Requests() {
+		require.NotContains(t, r, "secret-word")
+		echo = echo || r == "POST "+srv.URL+"/echo"
+	}
+	require.True(t, echo, "the fetch is seen: %v", f.Requests())
+	f.Axe()
+	f.SetViewport(Phone)
+	require.Equal(t, 390, FirefoxEval[int](f, `document.documentElement.clientWidth`))
+	data, err := os.ReadFile(f.Screenshot("phone"))
+	require.NoError(t, err)
+	_, err = png.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	require.Empty(t, f.ConsoleErrors())
+	FirefoxEval[bool](f, `(console.error('boom'), true)`)
+	require.Equal(t, []string{"boom"}, f.ConsoleErrors())
 }
