@@ -59,7 +59,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,7 +113,6 @@ type Page struct {
 	ctx context.Context
 	// Timeout bounds each step; zero means DefaultTimeout.
 	Timeout time.Duration
-	shots   atomic.Int32
 }
 
 // browserCandidates are the executables looked for on PATH, in order.
@@ -619,12 +617,21 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // save writes a PNG named after the test and name into ScreenshotDir.
 func (p *Page) save(name string, data []byte) (string, error) {
-	return saveShot(p.t, "", int(p.shots.Add(1)), name, data)
+	return saveShot(p.t, "", name, data)
 }
 
-// saveShot writes the n-th screenshot of t's browser (kind "" for
-// Chromium) into ScreenshotDir.
-func saveShot(t testing.TB, kind string, n int, name string, data []byte) (string, error) {
+var (
+	shotsMu sync.Mutex
+	shots   = map[string]int{}
+)
+
+// saveShot writes a screenshot of t's browser (kind "" for Chromium) into
+// ScreenshotDir, numbered in the order t takes them, whatever its tabs.
+func saveShot(t testing.TB, kind, name string, data []byte) (string, error) {
+	shotsMu.Lock()
+	shots[t.Name()]++
+	n := shots[t.Name()]
+	shotsMu.Unlock()
 	file := fmt.Sprintf("%s%s-%02d-%s.png", unsafeName.ReplaceAllString(t.Name(), "_"), kind, n,
 		unsafeName.ReplaceAllString(name, "_"))
 	path := filepath.Join(ScreenshotDir(t), file)

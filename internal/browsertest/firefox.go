@@ -39,7 +39,6 @@ type Firefox struct {
 	pending  map[int]chan bidiMessage
 	requests []string
 	errs     []string
-	shots    int
 }
 
 type bidiMessage struct {
@@ -410,11 +409,7 @@ func (f *Firefox) screenshot(timeout time.Duration) ([]byte, error) {
 }
 
 func (f *Firefox) save(name string, data []byte) (string, error) {
-	f.mu.Lock()
-	f.shots++
-	n := f.shots
-	f.mu.Unlock()
-	return saveShot(f.t, "-firefox", n, name, data)
+	return saveShot(f.t, "-firefox", name, data)
 }
 
 // Screenshot saves a PNG of the whole page into ScreenshotDir.
