@@ -22,6 +22,13 @@
 // is the chromedp context (for chromedp.Call with any cdproto command, such
 // as the WebAuthn virtual authenticator).
 //
+// # Passkeys
+//
+// [Page.AddVirtualAuthenticator] gives the tab a virtual platform
+// authenticator (the DevTools WebAuthn domain) and [Page.Credentials] reads
+// what it holds; [Localhost] gives an httptest server's URL at localhost,
+// a host name WebAuthn accepts as the relying party ID.
+//
 // # Accessibility
 //
 // [Page.Axe] injects axe-core into the current page through the DevTools

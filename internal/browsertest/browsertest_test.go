@@ -301,3 +301,27 @@ func TestFirefox(t *testing.T) {
 	FirefoxEval[bool](f, `(console.error('boom'), true)`)
 	require.Equal(t, []string{"boom"}, f.ConsoleErrors())
 }
+
+// A passkey is made and used on an httptest TLS server reached at
+// localhost, with the virtual authenticator: what the passkey tests need.
+func TestVirtualAuthenticator(t *testing.T) {
+	srv := site(t, `<h1>Passkeys</h1>`)
+	require.Equal(t, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), Localhost(srv.URL))
+	p := Start(t, Options{})
+	p.Navigate(Localhost(srv.URL))
+	auth := p.AddVirtualAuthenticator()
+	require.Empty(t, p.Credentials(auth))
+	made := Eval[string](p, `navigator.credentials.create({publicKey: {
+		rp: {id: 'localhost', name: 'propsec'}, user: {id: new Uint8Array([1, 2, 3]), name: 'jane', displayName: 'Jane'},
+		challenge: new Uint8Array(32), pubKeyCredParams: [{type: 'public-key', alg: -7}],
+		authenticatorSelection: {residentKey: 'required', userVerification: 'required'}}}).then(c => c.id, e => 'error ' + e.name)`)
+	require.NotContains(t, made, "error")
+	creds := p.Credentials(auth)
+	require.Len(t, creds, 1)
+	require.Equal(t, "localhost", creds[0].RpID)
+	before := creds[0].SignCount
+	used := Eval[string](p, `navigator.credentials.get({publicKey: {rpId: 'localhost', challenge: new Uint8Array(32),
+		userVerification: 'required'}}).then(c => c.id, e => 'error ' + e.name)`)
+	require.Equal(t, made, used)
+	require.Greater(t, p.Credentials(auth)[0].SignCount, before, "the assertion counted")
+}
