@@ -11,7 +11,7 @@
 // [session.PasswordUpdater], [session.PasswordChanger],
 // [session.SessionUserLoader], [security.NonceStore],
 // [security.SecretStore], [security.EventRecorder], [security.AuditLog],
-// [integrity.Store] and [report.Store]. It is safe for concurrent use; every method holds
+// [integrity.Store], [report.Store] and [passkey.Store]. It is safe for concurrent use; every method holds
 // one lock, so each call is atomic. Package sqlitestore implements the same
 // methods with the same behaviour, durably; both pass one conformance
 // suite.
@@ -52,6 +52,7 @@ type Store struct {
 	nextEventID int64
 	secrets     map[string][]byte
 	integrity   integrityState
+	passkeys    passkeyState
 }
 
 // New returns an empty Store.
