@@ -121,7 +121,7 @@ func (s *Store) UseCredential(_ context.Context, u passkey.Use, events []securit
 		return passkey.Credential{}, notFound("passkey")
 	}
 	c := &s.passkeys.creds[i]
-	if c.CloneWarning || ((u.SignCount != 0 || c.SignCount != 0) && u.SignCount <= c.SignCount) {
+	if passkey.Refused(*c, u.SignCount) {
 		c.CloneWarning = true
 		return passkey.Credential{}, passkey.ErrCloned
 	}

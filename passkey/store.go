@@ -132,3 +132,11 @@ type Store interface {
 // ErrCloned is [Store.UseCredential]'s refusal of a counter that went
 // backwards (or did not move), or of a credential already flagged.
 var ErrCloned = errors.New("passkey: signature counter did not increase; the credential may be cloned")
+
+// Refused reports whether [Store.UseCredential] must refuse an assertion
+// with counter count on stored: the stored credential is flagged already,
+// or the counter did not grow (both zero is no regression: synced passkeys
+// always report 0). Stores call it under their lock or row lock.
+func Refused(stored Credential, count uint32) bool {
+	return stored.CloneWarning || ((count != 0 || stored.SignCount != 0) && count <= stored.SignCount)
+}

@@ -17,8 +17,8 @@
 //
 // Behaviour, never implementation: what [session.Store],
 // [session.UserDirectory], [session.PasswordUpdater],
-// [session.PasswordChanger], [security.NonceStore] and
-// [security.SecretStore] document, plus the user and event methods
+// [session.PasswordChanger], [security.NonceStore],
+// [security.SecretStore] and [passkey.Store] document, plus the user and event methods
 // every store offers. Times are compared with [time.Time.Equal], so a store
 // may return them in another location; an empty permission list or event
 // detail map may come back as nil.
@@ -33,6 +33,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -45,6 +46,7 @@ type Store interface {
 	session.PasswordChanger
 	security.NonceStore
 	security.SecretStore
+	passkey.Store
 
 	// UpsertUser adds u, or replaces the user with u's id. Emails compare
 	// case-insensitively and must be unique ([security.ErrConflict]); a
@@ -93,6 +95,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Secret", testSecret},
 		{"Concurrency", testConcurrency},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"PasskeyCeremonies", testPasskeyCeremonies},
+		{"Passkeys", testPasskeys},
+		{"PasskeyUse", testPasskeyUse},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
 	}
