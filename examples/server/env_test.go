@@ -31,6 +31,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		"PROPSEC_BREACH_CORPUS":    "/var/lib/pwned.bin",
 		"PROPSEC_INTEGRITY_KEY":    key,
 		"PROPSEC_GEOIP":            "/var/lib/GeoLite2-City.mmdb",
+		"PROPSEC_CONSOLE_PREFIX":   "/staff/",
 	} {
 		t.Setenv(name, value)
 	}
@@ -49,6 +50,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		breachCorpus:    "/var/lib/pwned.bin",
 		auditAnchors:    envflag.Strings{"7:" + key, "9:" + key},
 		geoIP:           "/var/lib/GeoLite2-City.mmdb",
+		consolePrefix:   "/staff/",
 	}, o)
 
 	o, err = parseFlags([]string{"-addr", "127.0.0.1:1", "-watch", "/only", "-insecure-cookies=false"}, io.Discard)

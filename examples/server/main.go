@@ -6,7 +6,7 @@
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
-//	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR]
+//	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR] [-console-prefix /console/]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
 // -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
@@ -45,6 +45,9 @@
 // audit chain verified at start and every -watch root has a baseline; 503
 // with the failing checks otherwise), unauthenticated, for probes.
 //
+// It serves the staff console (package console) at /console/, or at
+// -console-prefix; "-console-prefix off" leaves it out.
+//
 // It always serves GET /api/admin/security-report (staff with
 // api.admin.security_report.manage), and audits refused authorizations and
 // CSRF failures as events in the same database.
@@ -67,6 +70,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/propops/propsec/console"
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/internal/envflag"
@@ -132,6 +136,7 @@ type options struct {
 	auditAnchors    envflag.Strings
 	geoIP           string
 	metricsAddr     string
+	consolePrefix   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -151,6 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, on a listener of its own (default: none)")
+	fs.StringVar(&o.consolePrefix, "console-prefix", console.DefaultPrefix, "path of the staff console (package console); \"off\" leaves it out")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
@@ -174,6 +180,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.realtime && len(o.watch) == 0 {
 		return o, errors.New("-realtime needs at least one -watch directory")
+	}
+	if o.consolePrefix == "off" {
+		o.consolePrefix = ""
 	}
 	if o.realtime && o.scanInterval == 0 {
 		o.scanInterval = time.Hour // the safety net of real-time detection
@@ -266,6 +275,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
+	if o.consolePrefix != "" {
+		c, err := console.NewHandler(console.Options{Adapter: h, Sessions: mgr, Integrity: mon, Report: reports,
+			Prefix: o.consolePrefix, TrustedProxies: o.trusted, Logger: log})
+		if err != nil {
+			return err
+		}
+		mux.Handle(consolePattern(o.consolePrefix), c)
+	}
 	registerHealth(mux, &readiness{store: store, auditOK: auditOK, monitor: mon, log: log})
 	// A host route of its own, behind propsec's authentication.
 	mux.Handle("GET /api/me", h.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -325,6 +342,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// consolePattern is the mux pattern of the console at prefix, given with
+// or without its slashes.
+func consolePattern(prefix string) string {
+	if p := strings.Trim(prefix, "/"); p != "" {
+		return "/" + p + "/"
+	}
+	return "/"
 }
 
 // startIntegrity makes the integrity monitor of the -watch directories and
