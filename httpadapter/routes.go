@@ -42,6 +42,7 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 	maps.Copy(r, h.breachRoutes())
 	maps.Copy(r, h.reportRoutes())
 	maps.Copy(r, h.passwordRoutes())
+	maps.Copy(r, h.passkeyRoutes())
 	maps.Copy(r, h.openAPIRoutes())
 	return r
 }
@@ -343,15 +344,7 @@ func (h *Handler) login(c *call) (func() (reply, error), error) {
 		if err != nil {
 			return reply{}, err
 		}
-		h.setSessionCookie(c.w, res)
-		p := res.Principal
-		perms := p.Permissions
-		if perms == nil {
-			perms = []security.Permission{}
-		}
-		return reply{data: principalJSON{UserID: p.UserID, UserName: p.Name, Email: p.Email,
-			AccountType: p.AccountType, Permissions: perms, SessionID: res.Session.ID,
-			ExpiresAt: timeJSON(res.Session.ExpiresAt), PasswordBreached: res.PasswordBreached}, message: "Logged in"}, nil
+		return h.loginReply(c.w, res), nil
 	}, nil
 }
 

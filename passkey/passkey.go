@@ -3,6 +3,7 @@ package passkey
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/propops/propsec/security"
+	"github.com/propops/propsec/session"
 )
 
 // Limits on what clients send.
@@ -225,4 +227,52 @@ func (c Credential) record() webauthn.Credential {
 	return webauthn.Credential{ID: c.ID, PublicKey: c.PublicKey, AttestationType: c.AttestationType,
 		AttestationFormat: c.AttestationFormat, Transport: tr, Flags: webauthn.NewCredentialFlags(f),
 		Authenticator: webauthn.Authenticator{AAGUID: c.AAGUID, SignCount: c.SignCount, CloneWarning: c.CloneWarning}}
+}
+
+// MethodName is the name of passkeys among a verification's methods
+// (session.Verification.Methods).
+const MethodName = "passkey"
+
+var _ session.FactorMethod = (*Service)(nil)
+
+// Name implements [session.FactorMethod]: [MethodName].
+func (s *Service) Name() string { return MethodName }
+
+// Enrolled implements [session.FactorMethod]: whether userID has a passkey.
+// Give the Service to session.Config.Methods so that logins of users with
+// a passkey offer "passkey".
+func (s *Service) Enrolled(ctx context.Context, userID int64) (bool, error) {
+	return s.HasPasskey(ctx, userID)
+}
+
+// VerificationBinding is what an assertion that completes the verification
+// id is bound to: the hex of the id's hash, so that the id itself, like in
+// the session store, is never stored.
+func VerificationBinding(verificationID string) string {
+	h := security.HashToken(verificationID)
+	return hex.EncodeToString(h[:])
+}
+
+// CheckRegistrationResponse tells whether b has the shape of a
+// registration response, for a 400 before anything is consumed.
+func CheckRegistrationResponse(b []byte) error {
+	if len(b) > MaxRegistrationBytes {
+		return security.Invalidf("credential", "must be at most %d bytes", MaxRegistrationBytes)
+	}
+	if _, err := protocol.ParseCredentialCreationResponseBytes(b); err != nil {
+		return security.Invalid("credential", "is not a WebAuthn registration response")
+	}
+	return nil
+}
+
+// CheckAssertionResponse tells whether b has the shape of an assertion
+// response, for a 400 before anything is consumed.
+func CheckAssertionResponse(b []byte) error {
+	if len(b) > MaxAssertionBytes {
+		return security.Invalidf("credential", "must be at most %d bytes", MaxAssertionBytes)
+	}
+	if _, err := protocol.ParseCredentialRequestResponseBytes(b); err != nil {
+		return security.Invalid("credential", "is not a WebAuthn assertion response")
+	}
+	return nil
 }
