@@ -18,6 +18,12 @@ import (
 	"github.com/propops/propsec/session"
 )
 
+// Bounds on the transports a client reports and that are stored.
+const (
+	maxTransports     = 8
+	maxTransportBytes = 32
+)
+
 // Client is the client that runs a ceremony, as the host saw it.
 type Client struct {
 	// IP is the client address, already resolved through trusted proxies.
@@ -238,8 +244,11 @@ func (s *Service) finishRegistration(ctx context.Context, r Registration, name s
 		AAGUID: wc.Authenticator.AAGUID, SignCount: wc.Authenticator.SignCount,
 		UserPresent: wc.Flags.UserPresent, UserVerified: wc.Flags.UserVerified,
 		BackupEligible: wc.Flags.BackupEligible, BackupState: wc.Flags.BackupState, CreatedAt: now}
+	// Transports are the client's say: keep a few short ones.
 	for _, t := range wc.Transport {
-		cred.Transports = append(cred.Transports, string(t))
+		if len(cred.Transports) < maxTransports && len(t) <= maxTransportBytes {
+			cred.Transports = append(cred.Transports, security.CleanText(string(t), maxTransportBytes))
+		}
 	}
 	ev := security.Event{Time: now, Type: EventRegistered, ActorUserID: p.UserID, ActorSessionID: r.Actor.Session.ID,
 		SubjectUserID: p.UserID, Subject: CredentialID(cred.ID), IP: r.Client.ip(),
