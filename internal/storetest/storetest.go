@@ -17,8 +17,9 @@
 //
 // Behaviour, never implementation: what [session.Store],
 // [session.UserDirectory], [session.PasswordUpdater],
-// [session.PasswordChanger], [security.NonceStore],
-// [security.SecretStore] and [passkey.Store] document, plus the user and event methods
+// [session.PasswordChanger], [session.VerificationStore],
+// [session.FactorStore], [security.NonceStore], [security.SecretStore]
+// and [passkey.Store] document, plus the user and event methods
 // every store offers. Times are compared with [time.Time.Equal], so a store
 // may return them in another location; an empty permission list or event
 // detail map may come back as nil.
@@ -44,6 +45,8 @@ type Store interface {
 	session.UserDirectory
 	session.PasswordUpdater
 	session.PasswordChanger
+	session.VerificationStore
+	session.FactorStore
 	security.NonceStore
 	security.SecretStore
 	passkey.Store
@@ -95,6 +98,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Secret", testSecret},
 		{"Concurrency", testConcurrency},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"Verifications", testVerifications},
+		{"VerificationsConcurrent", testVerificationsConcurrent},
+		{"TOTP", testTOTP},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"FactorsConcurrent", testFactorsConcurrent},
 		{"PasskeyCeremonies", testPasskeyCeremonies},
 		{"Passkeys", testPasskeys},
 		{"PasskeyUse", testPasskeyUse},
