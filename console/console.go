@@ -64,8 +64,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Handler serves the console. Build it with [NewHandler].
-type Handler struct {
+// handler serves the console; [NewHandler] builds it.
+type handler struct {
 	o      Options
 	prefix string
 	api    string
@@ -81,7 +81,7 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if opts.Adapter == nil || opts.Sessions == nil {
 		return nil, errors.New("console: Options.Adapter and Options.Sessions are required")
 	}
-	h := &Handler{o: opts, log: cmp.Or(opts.Logger, slog.Default())}
+	h := &handler{o: opts, log: cmp.Or(opts.Logger, slog.Default())}
 	var err error
 	if h.prefix, err = normalisePrefix(cmp.Or(opts.Prefix, DefaultPrefix)); err != nil {
 		return nil, err
@@ -156,7 +156,7 @@ const (
 )
 
 // routes mounts every console route on h.mux.
-func (h *Handler) routes() error {
+func (h *handler) routes() error {
 	a := h.o.Adapter
 	login, err := a.FormLogin(h.prefix, h.prefix)
 	if err != nil {
@@ -172,6 +172,9 @@ func (h *Handler) routes() error {
 	m.Handle("GET "+p+"{$}", page(h.home))
 	m.Handle("POST "+p+pathLogin, login)
 	m.Handle("POST "+p+pathLogout, logout)
+	// Typed or bookmarked, the form addresses lead to the console.
+	m.HandleFunc("GET "+p+pathLogin, func(w http.ResponseWriter, _ *http.Request) { seeOther(w, p) })
+	m.HandleFunc("GET "+p+pathLogout, func(w http.ResponseWriter, _ *http.Request) { seeOther(w, p) })
 	m.Handle("GET "+p+pathSessions, page(h.staff(h.sessionsPage)))
 	m.Handle("GET "+p+pathTerminate, page(h.staff(h.confirmTerminate)))
 	m.Handle("POST "+p+pathTerminate, page(h.staff(h.terminate)))
@@ -199,7 +202,7 @@ func (h *Handler) routes() error {
 }
 
 // ServeHTTP serves the console with its security headers on every answer.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
 	hdr.Set("X-Content-Type-Options", "nosniff")
@@ -214,7 +217,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // url is a console path with an optional query.
-func (h *Handler) url(rel string, q url.Values) string {
+func (h *handler) url(rel string, q url.Values) string {
 	if len(q) == 0 {
 		return h.prefix + rel
 	}
@@ -234,11 +237,11 @@ type staffPage func(w http.ResponseWriter, r *http.Request, a session.Auth)
 // staff runs f for a signed-in staff user. Without a session a GET goes
 // to the sign-in form (with next), any other method is refused; a
 // customer sees that a staff account is required.
-func (h *Handler) staff(f staffPage) http.HandlerFunc {
+func (h *handler) staff(f staffPage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, ok := httpadapter.AuthFrom(r.Context())
 		switch {
-		case !ok && r.Method == http.MethodGet:
+		case !ok && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 			seeOther(w, h.url("", url.Values{"next": {r.URL.RequestURI()}}))
 		case !ok:
 			h.fail(w, r, nil, &pageError{status: http.StatusUnauthorized, msg: "Sign in first."})
@@ -252,7 +255,7 @@ func (h *Handler) staff(f staffPage) http.HandlerFunc {
 
 // home serves the prefix: the sign-in form when signed out, else the
 // first view the user may open.
-func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 	a, ok := httpadapter.AuthFrom(r.Context())
 	if !ok {
 		h.signInPage(w, r)
@@ -271,10 +274,10 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 }
 
 // ip is the client address of r.
-func (h *Handler) ip(r *http.Request) netip.Addr { return httpadapter.ClientIP(r, h.o.TrustedProxies) }
+func (h *handler) ip(r *http.Request) netip.Addr { return httpadapter.ClientIP(r, h.o.TrustedProxies) }
 
 // actor is the caller of r as the integrity Monitor's audit events name it.
-func (h *Handler) actor(r *http.Request, a session.Auth) integrity.Actor {
+func (h *handler) actor(r *http.Request, a session.Auth) integrity.Actor {
 	return integrity.Actor{UserID: a.Principal.UserID, SessionID: a.Session.ID, IP: h.ip(r).String()}
 }
 
@@ -288,7 +291,7 @@ func (e *pageError) Error() string { return e.msg }
 
 // describe maps an error of the domain packages to a status and words a
 // user can read; anything unknown is a 500 logged with its cause.
-func (h *Handler) describe(r *http.Request, err error) (int, string) {
+func (h *handler) describe(r *http.Request, err error) (int, string) {
 	var pe *pageError
 	var inv *security.InvalidError
 	var busy *integrity.BusyError
@@ -314,7 +317,7 @@ func (h *Handler) describe(r *http.Request, err error) (int, string) {
 }
 
 // fail answers err as an error page (with the navigation when a is set).
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a *session.Auth, err error) {
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, a *session.Auth, err error) {
 	status, msg := h.describe(r, err)
 	v := h.newView(r, a, http.StatusText(status), "")
 	v.Error = msg
@@ -322,7 +325,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, a *session.Auth, 
 }
 
 // notFound answers the HTML page of an unknown console path.
-func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 	var a *session.Auth
 	if got, ok := httpadapter.AuthFrom(r.Context()); ok && got.Principal.IsStaff() {
 		a = &got

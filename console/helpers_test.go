@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/breach"
+	"github.com/propops/propsec/breach/hibp"
 	"github.com/propops/propsec/console"
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
@@ -48,6 +50,28 @@ type env struct {
 type envOptions struct {
 	prefix      string
 	noIntegrity bool
+	// breach serves GET /api/security/password-breach-check from a fake
+	// HIBP in which "password" is breached.
+	breach bool
+}
+
+// fakeHIBP is a Pwned Passwords range API that knows "password"
+// (SHA-1 5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8) and records the
+// prefixes it was asked for.
+func fakeHIBP(t *testing.T) *breach.Checker {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.TrimPrefix(r.URL.Path, "/range/") == "5BAA6" {
+			w.Write([]byte("003D68EB55068C33ACE09247EE4C639306B:3\r\n1E4C9B93F3F0682250B6CF8331B7EE68FD8:9659365\r\n"))
+			return
+		}
+		w.Write([]byte("0000000000000000000000000000000000A:0\r\n"))
+	}))
+	t.Cleanup(srv.Close)
+	client, err := hibp.New(hibp.Config{BaseURL: srv.URL})
+	require.NoError(t, err)
+	c, err := breach.New(breach.Config{Source: client})
+	require.NoError(t, err)
+	return c
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -76,8 +100,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	reports, err := report.New(report.Config{Store: store})
 	require.NoError(t, err)
-	e.adapter, err = httpadapter.New(httpadapter.Config{Sessions: mgr, CSRF: csrf, Integrity: e.mon, Report: reports,
-		Logger: log, Events: store})
+	cfg := httpadapter.Config{Sessions: mgr, CSRF: csrf, Integrity: e.mon, Report: reports, Logger: log, Events: store}
+	if o.breach {
+		cfg.Breach = fakeHIBP(t)
+	}
+	e.adapter, err = httpadapter.New(cfg)
 	require.NoError(t, err)
 	e.prefix = o.prefix
 	if e.prefix == "" {

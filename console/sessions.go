@@ -54,7 +54,7 @@ func notice(r *http.Request) string {
 }
 
 // done answers 303 to a view with a notice.
-func (h *Handler) done(w http.ResponseWriter, rel string, q url.Values, key string, n int) {
+func (h *handler) done(w http.ResponseWriter, rel string, q url.Values, key string, n int) {
 	if q == nil {
 		q = url.Values{}
 	}
@@ -77,7 +77,7 @@ var loginErrors = map[string]string{
 type signInData struct{ Next string }
 
 // signInPage is the sign-in form at the prefix.
-func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
+func (h *handler) signInPage(w http.ResponseWriter, r *http.Request) {
 	v := h.newView(r, nil, "Sign in", "")
 	q := r.URL.Query()
 	if code := q.Get("error"); code != "" {
@@ -157,13 +157,13 @@ type sessionsData struct {
 }
 
 // sessionsPage is the Sessions view: ?user_id= filters, ?page= pages.
-func (h *Handler) sessionsPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) sessionsPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	h.showSessions(w, r, a, http.StatusOK, "", nil)
 }
 
 // showSessions renders the Sessions view, with errMsg and the refused
 // blacklist form's values after a refusal.
-func (h *Handler) showSessions(w http.ResponseWriter, r *http.Request, a session.Auth, status int, errMsg string, form url.Values) {
+func (h *handler) showSessions(w http.ResponseWriter, r *http.Request, a session.Auth, status int, errMsg string, form url.Values) {
 	v := h.newView(r, &a, "Sessions", pathSessions)
 	if !v.Can("sessions") && !v.Can("blacklist") {
 		h.fail(w, r, &a, security.ErrForbidden)
@@ -232,7 +232,7 @@ type terminateData struct {
 
 // confirmTerminate asks for confirmation before terminating
 // ?session_id= (of ?user_id=, to show who it is).
-func (h *Handler) confirmTerminate(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) confirmTerminate(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	v := h.newView(r, &a, "Terminate session", pathSessions)
 	q := r.URL.Query()
 	id := q.Get("session_id")
@@ -282,7 +282,7 @@ func postForm(r *http.Request, fields ...string) (url.Values, error) {
 }
 
 // terminate ends the session of the form's session_id.
-func (h *Handler) terminate(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) terminate(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	f, err := postForm(r, "session_id")
 	if err != nil {
 		h.fail(w, r, &a, err)
@@ -311,7 +311,7 @@ func (h *Handler) terminate(w http.ResponseWriter, r *http.Request, a session.Au
 }
 
 // blacklistAdd blacklists the form's user_id for its reason.
-func (h *Handler) blacklistAdd(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) blacklistAdd(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	f, err := postForm(r, "user_id", "reason")
 	if err != nil {
 		h.fail(w, r, &a, err)
@@ -352,7 +352,7 @@ func (h *Handler) blacklistAdd(w http.ResponseWriter, r *http.Request, a session
 }
 
 // blacklistRemove takes the form's user_id off the blacklist.
-func (h *Handler) blacklistRemove(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) blacklistRemove(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	f, err := postForm(r, "user_id")
 	if err != nil {
 		h.fail(w, r, &a, err)
@@ -375,6 +375,6 @@ func (h *Handler) blacklistRemove(w http.ResponseWriter, r *http.Request, a sess
 }
 
 // passwordPage is the Password check view; its script does the work.
-func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
+func (h *handler) passwordPage(w http.ResponseWriter, r *http.Request, a session.Auth) {
 	h.render(w, r, http.StatusOK, "password", h.newView(r, &a, "Password check", pathPassword))
 }

@@ -39,7 +39,9 @@ func TestSignIn(t *testing.T) {
 		require.Contains(t, p.body, "<h1>Sessions</h1>")
 	})
 
+	require.Equal(t, "/console/", b.get("/console/login").url.Path, "a typed form address leads to the console")
 	b.signIn(admin)
+	require.Equal(t, "/console/sessions", b.get("/console/logout").url.Path, "GET does not sign out")
 	p = b.get("/console/")
 	require.Equal(t, "/console/sessions", p.url.Path)
 

@@ -31,7 +31,7 @@ type navItem struct {
 
 // view is what every page template is given.
 type view struct {
-	h      *Handler
+	h      *handler
 	Prefix string
 	API    string
 	Title  string
@@ -53,7 +53,7 @@ type view struct {
 
 // newView starts the view of a page titled title whose navigation entry is
 // current (a path relative to the prefix, "" for none).
-func (h *Handler) newView(r *http.Request, a *session.Auth, title, current string) *view {
+func (h *handler) newView(r *http.Request, a *session.Auth, title, current string) *view {
 	v := &view{h: h, Prefix: h.prefix, API: h.api, Title: title}
 	if a == nil {
 		return v
@@ -115,8 +115,15 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"add": func(a, b int) int { return a + b },
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"list": func(s ...string) []string { return s },
+	"sub":  func(a, b int) int { return a - b },
+	"title": func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	},
 }
 
 // parseTemplates parses one template set per page: the layout with the
@@ -147,7 +154,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // render answers the page name with v, buffered so that a template error is
 // a 500 rather than half a page.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
 	var buf bytes.Buffer
 	t, ok := h.pages[name]
 	if !ok {
@@ -228,7 +235,7 @@ func (s *assetSet) url(prefix, name string) string {
 
 // asset serves an embedded asset by its hashed name, cacheable for a year
 // (its name changes with its content), with an ETag.
-func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
+func (h *handler) asset(w http.ResponseWriter, r *http.Request) {
 	a, ok := h.assets.byHashed[r.PathValue("name")]
 	if !ok {
 		h.notFound(w, r)

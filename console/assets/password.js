@@ -30,6 +30,10 @@ form.addEventListener("submit", async (event) => {
       credentials: "same-origin", headers: { "Accept": "application/json", "X-Requested-With": "fetch" },
     });
     const body = await res.json().catch(() => null);
+    if (res.status === 404) {
+      show("The check could not be made: this server has no breach data source configured.", "bad");
+      return;
+    }
     if (!res.ok || !body || !body.success) {
       show("The check could not be made: " + ((body && body.message) || res.status) + ".", "bad");
       return;

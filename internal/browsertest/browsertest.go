@@ -323,19 +323,27 @@ func field(name string) chromedp.CSS {
 // into it, key by key, as a person does.
 func (p *Page) Fill(name, value string) {
 	p.t.Helper()
-	sel := field(name)
-	what := fmt.Sprintf("filling %q", name)
+	p.Type(string(field(name)), value)
+}
+
+// Type clears the first visible input or textarea matching the CSS
+// selector and types value into it, key by key.
+func (p *Page) Type(css, value string) {
+	p.t.Helper()
+	sel := chromedp.CSS(css)
+	what := fmt.Sprintf("typing into %s", css)
 	p.Do(what, chromedp.WaitVisible(sel))
 	if !Eval[bool](p, fmt.Sprintf(`(() => {
 		const e = [...document.querySelectorAll(%s)].find(e => e.getClientRects().length > 0);
 		if (!e) return false;
+		e.focus();
 		e.value = '';
 		e.dispatchEvent(new Event('input', {bubbles: true}));
 		return true;
-	})()`, jsString(string(sel)))) {
+	})()`, jsString(css))) {
 		p.Fatalf("%s: no visible field", what)
 	}
-	p.Do(what, chromedp.SendKeys(sel, value))
+	p.Press(value)
 }
 
 // Select chooses the option with value in the select named name and fires
@@ -532,6 +540,12 @@ func (p *Page) Cookies() []string {
 // fullPage captures the whole page at scale (1 is one device pixel per
 // CSS pixel) as a PNG.
 func fullPage(ctx context.Context, scale float64) ([]byte, error) {
+	return capture(ctx, scale, 0)
+}
+
+// capture captures the page from its top, at most maxHeight CSS pixels of
+// it (0: all), at scale, as a PNG.
+func capture(ctx context.Context, scale, maxHeight float64) ([]byte, error) {
 	m, err := chromedp.Call(ctx, page.GetLayoutMetrics, cdp.Empty{})
 	if err != nil {
 		return nil, err
@@ -540,6 +554,9 @@ func fullPage(ctx context.Context, scale float64) ([]byte, error) {
 		return nil, errors.New("no layout metrics")
 	}
 	w, h := m.CSSContentSize.Width, m.CSSContentSize.Height
+	if maxHeight > 0 && h > maxHeight {
+		h = maxHeight
+	}
 	if m.CSSLayoutViewport != nil && float64(m.CSSLayoutViewport.ClientWidth) > w {
 		w = float64(m.CSSLayoutViewport.ClientWidth)
 	}
@@ -611,6 +628,19 @@ func (p *Page) ScreenshotPNG(scale float64) []byte {
 	ctx, cancel := p.step()
 	defer cancel()
 	data, err := fullPage(ctx, scale)
+	if err != nil {
+		p.Fatalf("screenshot: %v", err)
+	}
+	return data
+}
+
+// ScreenshotTop captures at most height CSS pixels from the top of the
+// page, at scale, as a PNG: the part a README shows.
+func (p *Page) ScreenshotTop(scale float64, height int) []byte {
+	p.t.Helper()
+	ctx, cancel := p.step()
+	defer cancel()
+	data, err := capture(ctx, scale, float64(height))
 	if err != nil {
 		p.Fatalf("screenshot: %v", err)
 	}

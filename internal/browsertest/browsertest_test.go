@@ -243,3 +243,27 @@ func TestQuoting(t *testing.T) {
 	require.Equal(t, `concat('a"b', "'", 'c')`, xpathString(`a"b'c`))
 	require.Equal(t, `"a\"b"`, cssString(`a"b`))
 }
+
+// SmallPNG keeps the size and the main colours of a screenshot and makes
+// it smaller.
+func TestSmallPNG(t *testing.T) {
+	srv := site(t, form)
+	p := Start(t, Options{})
+	p.Navigate(srv.URL)
+	shot := p.ScreenshotTop(0.625, 600)
+	small, err := SmallPNG(shot, 64)
+	require.NoError(t, err)
+	a, err := png.Decode(bytes.NewReader(shot))
+	require.NoError(t, err)
+	b, err := png.Decode(bytes.NewReader(small))
+	require.NoError(t, err)
+	require.Equal(t, a.Bounds(), b.Bounds())
+	require.Equal(t, 800, b.Bounds().Dx())
+	require.Equal(t, 375, b.Bounds().Dy(), "600 CSS pixels of the page at 0.625")
+	require.Less(t, len(small), len(shot))
+	// The page's white background stays white.
+	r, g, bl, _ := b.At(790, 370).RGBA()
+	require.Equal(t, [3]uint32{0xffff, 0xffff, 0xffff}, [3]uint32{r, g, bl})
+	_, err = SmallPNG([]byte("not a png"), 64)
+	require.Error(t, err)
+}
