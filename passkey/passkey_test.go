@@ -47,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // register registers a passkey of a on auth and returns it.
-func (f *fixture) register(t *testing.T, a session.Auth, auth *webauthntest.Authenticator) passkey.Credential {
+func (f *fixture) register(t testing.TB, a session.Auth, auth *webauthntest.Authenticator) passkey.Credential {
 	t.Helper()
 	opts, err := f.svc.BeginRegistration(context.Background(), a.Principal, a.Session.ID, client)
 	require.NoError(t, err)
