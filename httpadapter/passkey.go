@@ -42,8 +42,10 @@ func (h *Handler) passkeyRoutes() map[string]map[string]endpoint {
 	}
 	return map[string]map[string]endpoint{
 		PasskeysPath: {
-			http.MethodGet:  {auth: authAny, prepare: h.listPasskeys},
-			http.MethodPost: {auth: authAny, body: true, csrf: true, maxBody: MaxPasskeysBody, prepare: h.changePasskeys},
+			// A restricted session (a staff user who must enrol a second
+			// factor) may register a passkey.
+			http.MethodGet:  {auth: authAny, restricted: true, prepare: h.listPasskeys},
+			http.MethodPost: {auth: authAny, restricted: true, body: true, csrf: true, maxBody: MaxPasskeysBody, prepare: h.changePasskeys},
 		},
 		PasskeyVerificationPath: {
 			http.MethodPost: {body: true, maxBody: MaxPasskeyVerificationBody, prepare: h.verifyByPasskey},
@@ -250,7 +252,7 @@ func (h *Handler) verifyByPasskey(c *call) (func() (reply, error), error) {
 		return func() (reply, error) {
 			v, err := h.sessions.LookupVerification(ctx, ver, c.ip, c.r.UserAgent())
 			if err != nil {
-				return reply{}, verificationFailed(err)
+				return reply{}, verifyError(err)
 			}
 			if !slices.Contains(v.Methods, passkey.MethodName) {
 				return reply{}, security.Invalid("verification_id", "cannot be completed with a passkey")
@@ -293,17 +295,11 @@ func (h *Handler) verifyByPasskey(c *call) (func() (reply, error), error) {
 					return used.UserID == v.UserID, nil
 				})
 			if err != nil {
-				return reply{}, verificationFailed(err)
+				return reply{}, verifyError(err)
 			}
 			return h.loginReply(c.w, res), nil
 		}, nil
 	default:
 		return nil, security.Invalid("action", "must be begin or finish")
 	}
-}
-
-// verificationFailed gives a refused or unknown verification its own
-// message rather than a failed password's.
-func verificationFailed(err error) error {
-	return describe(err, session.ErrVerificationFailed, "Verification failed")
 }

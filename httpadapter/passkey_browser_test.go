@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -134,20 +133,25 @@ func (b *pkBrowser) want(what string, status int, body map[string]any, wantStatu
 	}
 }
 
-// pending logs user in as the browser would (its IP and user agent) and
-// returns the verification the login waits for.
+// pending logs user in from the page (POST /login) and returns the
+// verification the login waits for (its 202).
 func (b *pkBrowser) pending(user int64) string {
 	b.t.Helper()
-	ua := browsertest.Eval[string](b.page, "navigator.userAgent")
-	res, err := b.mgr.Login(context.Background(), session.LoginRequest{Email: email(user), Password: password(user),
-		Kind: session.KindWeb, IP: netip.MustParseAddr("127.0.0.1"), UserAgent: ua})
-	if err != nil {
-		b.t.Fatal(err)
+	status, body := b.js(fmt.Sprintf("pk.login(%q, %q)", email(user), password(user)))
+	data, _ := body["data"].(map[string]any)
+	id, _ := data["verification_id"].(string)
+	if status != http.StatusAccepted || id == "" {
+		b.page.Fatalf("login of a user with a passkey: %d %v", status, body)
 	}
-	if res.Verification == nil {
-		b.t.Fatal("the login of a user with a passkey needs no verification")
+	return id
+}
+
+// refused asserts a 401 verification_failed.
+func (b *pkBrowser) refused(what string, status int, body map[string]any) {
+	b.t.Helper()
+	if status != http.StatusUnauthorized || body["error"] != httpadapter.CodeVerificationFailed {
+		b.page.Fatalf("%s: got %d %v, want 401 %s", what, status, body, httpadapter.CodeVerificationFailed)
 	}
-	return res.Verification.ID
 }
 
 // lastRefusal is the reason of the latest passkey_refused event.
@@ -197,13 +201,13 @@ func TestPasskeyInBrowser(t *testing.T) {
 
 	t.Run("replayed assertion", func(t *testing.T) {
 		status, body := b.js(fmt.Sprintf("pk.finishVerify(%q, pk.last)", ver))
-		b.want("replay", status, body, 401, "Verification failed")
+		b.refused("replay", status, body)
 		// And on a fresh verification, with a fresh ceremony id: the
 		// challenge signed is the old one.
 		ver := b.pending(victimID)
 		status, body = b.js(fmt.Sprintf(`pk.beginVerify(%q).then((s) => pk.finishVerify(%q,
 			Object.assign({}, s, {credential: pk.last.credential})))`, ver, ver))
-		b.want("replay on a new ceremony", status, body, 401, "Verification failed")
+		b.refused("replay on a new ceremony", status, body)
 		if r := b.lastRefusal(); !strings.Contains(r, "challenge") {
 			t.Fatalf("refusal reason %q", r)
 		}
@@ -215,7 +219,7 @@ func TestPasskeyInBrowser(t *testing.T) {
 		b.want("begin", status, body, 200, "Passkey verification started")
 		b.clock.Advance(passkey.DefaultCeremonyTimeout + time.Second) // the verification (10 min) is still live
 		status, body = b.js(fmt.Sprintf("pk.finishVerify(%q, window.started)", ver))
-		b.want("finish after expiry", status, body, 401, "Verification failed")
+		b.refused("finish after expiry", status, body)
 		if r := b.lastRefusal(); r != "ceremony expired" {
 			t.Fatalf("refusal reason %q", r)
 		}
@@ -232,7 +236,7 @@ func TestPasskeyInBrowser(t *testing.T) {
 		// credential during victim's verification.
 		ver := b.pending(victimID)
 		status, body = b.js(fmt.Sprintf(`pk.beginVerify(%q, [%q]).then((s) => pk.finishVerify(%q, s))`, ver, other, ver))
-		b.want("another user's credential", status, body, 401, "Verification failed")
+		b.refused("another user's credential", status, body)
 		if r := b.lastRefusal(); !strings.Contains(r, "not verify") {
 			t.Fatalf("refusal reason %q", r)
 		}
@@ -247,7 +251,7 @@ func TestPasskeyInBrowser(t *testing.T) {
 		ver := b.pending(victimID)
 		b.open(b.other)
 		status, body := b.js(fmt.Sprintf("pk.verify(%q)", ver))
-		b.want("assertion from another origin", status, body, 401, "Verification failed")
+		b.refused("assertion from another origin", status, body)
 		if r := b.lastRefusal(); !strings.Contains(r, "rigin") {
 			t.Fatalf("refusal reason %q", r)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,14 @@ func (e *pkEnv) refuse(t *testing.T, rq request, status int, code string) respon
 	t.Helper()
 	before := e.snap()
 	r := e.do(rq)
-	r.refused(t, status, code)
+	if code == httpadapter.CodeVerificationFailed {
+		// Its data says how many attempts are left.
+		if _, ok := r.data()["attempts_left"].(float64); r.status != status || r.body["error"] != code || !ok {
+			t.Fatalf("got %d %s, want %d %q with attempts_left", r.status, r.raw, status, code)
+		}
+	} else {
+		r.refused(t, status, code)
+	}
 	after := e.snap()
 	var kept []string
 	for i, ev := range after.Events {
@@ -107,32 +115,29 @@ func (e *pkEnv) register(t *testing.T, bearer string, auth *webauthntest.Authent
 	return r.data()
 }
 
-// pendingLogin logs user in (kind) from the test client's address and
-// user agent, and returns the verification the login waits for.
+// pendingLogin logs user in (kind) through POST /login or
+// /api/security/mobile-auth, and returns the verification the login waits
+// for (its 202).
 func (e *pkEnv) pendingLogin(t *testing.T, user int64, kind session.Kind) string {
 	t.Helper()
-	res, err := e.mgr.Login(context.Background(), session.LoginRequest{Email: email(user), Password: password(user),
-		Kind: kind, IP: netip.MustParseAddr("127.0.0.1"), UserAgent: pkAgent})
-	if err != nil {
-		t.Fatal(err)
+	path := "/login"
+	if kind == session.KindMobile {
+		path = "/api/security/mobile-auth"
 	}
-	if res.Verification == nil {
-		t.Fatalf("login of a user with a passkey made a session without verification")
+	r := e.do(request{method: "POST", path: path, header: pkHeader(),
+		body: jsonBody(map[string]string{"email": email(user), "password": password(user)})})
+	d := r.data()
+	if r.status != http.StatusAccepted || d["verification_required"] != true || r.header.Get("Set-Cookie") != "" {
+		t.Fatalf("login of a user with a passkey: %d %s", r.status, r.raw)
 	}
-	if res.Token != "" {
-		t.Fatal("a login waiting for verification handed out a credential")
+	methods, _ := d["methods"].([]any)
+	if !slices.Contains(methods, any(passkey.MethodName)) {
+		t.Fatalf("methods %v lack passkey", methods)
 	}
-	found := false
-	for _, m := range res.Verification.Methods {
-		found = found || m == passkey.MethodName
-	}
-	if !found {
-		t.Fatalf("methods %v lack passkey", res.Verification.Methods)
-	}
-	return res.Verification.ID
+	return d["verification_id"].(string)
 }
 
-func verifyRequest(fields map[string]any) request {
+func pkVerifyRequest(fields map[string]any) request {
 	return request{method: "POST", path: httpadapter.PasskeyVerificationPath, body: jsonBody(fields), header: pkHeader()}
 }
 
@@ -140,7 +145,7 @@ func verifyRequest(fields map[string]any) request {
 // answer it.
 func (e *pkEnv) beginVerification(t *testing.T, ver string, auth *webauthntest.Authenticator) map[string]any {
 	t.Helper()
-	r := e.do(verifyRequest(map[string]any{"action": "begin", "verification_id": ver}))
+	r := e.do(pkVerifyRequest(map[string]any{"action": "begin", "verification_id": ver}))
 	r.ok(t, "Passkey verification started")
 	cer, opts := options(t, r)
 	cred, err := auth.Get(opts)
@@ -167,17 +172,17 @@ func TestPasskeySecondFactor(t *testing.T) {
 	t.Run("web login", func(t *testing.T) {
 		ver := e.pendingLogin(t, victimID, session.KindWeb)
 		finish := e.beginVerification(t, ver, auth)
-		r := e.do(verifyRequest(finish))
+		r := e.do(pkVerifyRequest(finish))
 		r.ok(t, "Logged in")
 		if r.data()["user_id"] != float64(victimID) || r.header.Get("Set-Cookie") == "" {
 			t.Fatalf("verified web login: %s (cookie %q)", r.raw, r.header.Get("Set-Cookie"))
 		}
 		// The same assertion again: the verification is gone.
-		e.refuse(t, verifyRequest(finish), http.StatusUnauthorized, httpadapter.CodeInvalidCredentials)
+		e.refuse(t, pkVerifyRequest(finish), http.StatusUnauthorized, httpadapter.CodeVerificationFailed)
 	})
 	t.Run("mobile login", func(t *testing.T) {
 		ver := e.pendingLogin(t, victimID, session.KindMobile)
-		r := e.do(verifyRequest(e.beginVerification(t, ver, auth)))
+		r := e.do(pkVerifyRequest(e.beginVerification(t, ver, auth)))
 		r.ok(t, "Mobile authentication token issued")
 		tok, _ := r.data()["token"].(string)
 		if _, err := e.mgr.Authenticate(context.Background(), tok); err != nil {
@@ -200,19 +205,19 @@ func TestPasskeyVerificationRefusals(t *testing.T) {
 		// finish returns the request to refuse.
 		finish func(t *testing.T, ver string) request
 	}{
-		{"wrong origin", 401, httpadapter.CodeInvalidCredentials, func(t *testing.T, ver string) request {
+		{"wrong origin", 401, httpadapter.CodeVerificationFailed, func(t *testing.T, ver string) request {
 			evil := *auth
 			evil.Origin = "http://localhost:9999"
-			return verifyRequest(e.beginVerification(t, ver, &evil))
+			return pkVerifyRequest(e.beginVerification(t, ver, &evil))
 		}},
-		{"another user's passkey", 401, httpadapter.CodeInvalidCredentials, func(t *testing.T, ver string) request {
+		{"another user's passkey", 401, httpadapter.CodeVerificationFailed, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			var o struct {
 				PublicKey struct {
 					Challenge string `json:"challenge"`
 				} `json:"publicKey"`
 			}
-			r := e.do(verifyRequest(map[string]any{"action": "begin", "verification_id": ver}))
+			r := e.do(pkVerifyRequest(map[string]any{"action": "begin", "verification_id": ver}))
 			_, opts := options(t, r)
 			json.Unmarshal(opts, &o)
 			cred, err := other.Sign(other.Keys()[0], o.PublicKey.Challenge)
@@ -220,50 +225,50 @@ func TestPasskeyVerificationRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			f["ceremony_id"], f["credential"] = r.data()["ceremony_id"], json.RawMessage(cred)
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
-		{"another user agent", 401, httpadapter.CodeInvalidCredentials, func(t *testing.T, ver string) request {
-			rq := verifyRequest(e.beginVerification(t, ver, auth))
+		{"another user agent", 401, httpadapter.CodeVerificationFailed, func(t *testing.T, ver string) request {
+			rq := pkVerifyRequest(e.beginVerification(t, ver, auth))
 			rq.header = http.Header{"User-Agent": {"curl/8"}}
 			return rq
 		}},
-		{"unknown verification", 401, httpadapter.CodeInvalidCredentials, func(t *testing.T, ver string) request {
+		{"unknown verification", 401, httpadapter.CodeVerificationFailed, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			f["verification_id"] = "ver_" + strings.Repeat("a", 32)
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
-		{"a ceremony of another verification", 401, httpadapter.CodeInvalidCredentials, func(t *testing.T, ver string) request {
+		{"a ceremony of another verification", 401, httpadapter.CodeVerificationFailed, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, e.pendingLogin(t, victimID, session.KindWeb), auth)
 			f["verification_id"] = ver
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
 		{"malformed credential", 400, httpadapter.CodeInvalidRequest, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			f["credential"] = map[string]any{"id": "x"}
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
 		{"credential not an object", 400, httpadapter.CodeInvalidRequest, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			f["credential"] = "eyJ9"
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
 		{"malformed ceremony id", 400, httpadapter.CodeInvalidRequest, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			f["ceremony_id"] = ver
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
 		{"unknown member", 400, httpadapter.CodeInvalidRequest, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			f["user_id"] = victimID
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
 		{"too large", 413, httpadapter.CodeBodyTooLarge, func(t *testing.T, ver string) request {
 			f := e.beginVerification(t, ver, auth)
 			f["credential"] = map[string]any{"pad": strings.Repeat("x", httpadapter.MaxPasskeyVerificationBody)}
-			return verifyRequest(f)
+			return pkVerifyRequest(f)
 		}},
 		{"unknown action", 400, httpadapter.CodeInvalidRequest, func(t *testing.T, ver string) request {
-			return verifyRequest(map[string]any{"action": "skip", "verification_id": ver})
+			return pkVerifyRequest(map[string]any{"action": "skip", "verification_id": ver})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,12 +292,12 @@ func TestPasskeyBeginRefusals(t *testing.T) {
 		status int
 		code   string
 	}{
-		"unknown verification": {map[string]any{"action": "begin", "verification_id": "ver_" + strings.Repeat("b", 32)}, 401, httpadapter.CodeInvalidCredentials},
+		"unknown verification": {map[string]any{"action": "begin", "verification_id": "ver_" + strings.Repeat("b", 32)}, 401, httpadapter.CodeVerificationFailed},
 		"malformed id":         {map[string]any{"action": "begin", "verification_id": "sess_x"}, 400, httpadapter.CodeInvalidRequest},
 		"missing id":           {map[string]any{"action": "begin"}, 400, httpadapter.CodeInvalidRequest},
 		"missing action":       {map[string]any{"verification_id": "ver_" + strings.Repeat("b", 32)}, 400, httpadapter.CodeInvalidRequest},
 	} {
-		t.Run(name, func(t *testing.T) { e.refuse(t, verifyRequest(tc.fields), tc.status, tc.code) })
+		t.Run(name, func(t *testing.T) { e.refuse(t, pkVerifyRequest(tc.fields), tc.status, tc.code) })
 	}
 }
 
@@ -385,4 +390,26 @@ func TestPasskeyRemove(t *testing.T) {
 	if err != nil || res.Verification != nil {
 		t.Fatalf("login after removal: %v %+v", err, res.Verification)
 	}
+}
+
+// A staff session that must enrol a second factor may register a passkey,
+// and is no longer restricted once it has.
+func TestPasskeyEnrolsRestrictedStaff(t *testing.T) {
+	p := &pkEnv{}
+	p.env = newEnv(t, withPasskeys(&p.svc), func(c *session.Config, _ *security.CSRFConfig, _ *httpadapter.Config) {
+		c.RequireStaffSecondFactor = true
+	})
+	r := p.do(request{method: "POST", path: "/api/security/mobile-auth", header: pkHeader(),
+		body: jsonBody(map[string]string{"email": email(adminID), "password": password(adminID)})})
+	r.ok(t, "Mobile authentication token issued")
+	if r.data()["second_factor_required"] != true {
+		t.Fatalf("login: %s", r.raw)
+	}
+	bearer := r.data()["token"].(string)
+	list := request{method: "GET", path: "/api/security/sessions?action=list", bearer: bearer}
+	p.do(list).refused(t, 403, httpadapter.CodeSecondFactorRequired)
+	p.register(t, bearer, webauthntest.New(pkOrigin))
+	p.do(list).ok(t, "Sessions retrieved")
+	// And the next login asks for the passkey.
+	p.pendingLogin(t, adminID, session.KindMobile)
 }
