@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -347,24 +348,32 @@ func (s *Service) finishAssertion(ctx context.Context, a Assertion) (int64, Cred
 	if err != nil {
 		return cer.UserID, Credential{}, &refusal{"assertion did not verify: " + protocolReason(err)}
 	}
+	cred, err := s.recordUse(ctx, cer.UserID, wc, parsed, a.Client)
+	return cer.UserID, cred, err
+}
+
+// recordUse stores an accepted assertion of wc by userID: its counter
+// (refusing a clone, with its audit event), flags and time.
+func (s *Service) recordUse(ctx context.Context, userID int64, wc *webauthn.Credential,
+	parsed *protocol.ParsedCredentialAssertionData, c Client) (Credential, error) {
 	now := s.now()
 	flags := parsed.Response.AuthenticatorData.Flags
 	subject := CredentialID(wc.ID)
-	used := security.Event{Time: now, Type: EventUsed, ActorUserID: cer.UserID, SubjectUserID: cer.UserID,
-		Subject: subject, IP: a.Client.ip()}
-	cred, err := s.cfg.Store.UseCredential(ctx, Use{UserID: cer.UserID, ID: wc.ID,
+	used := security.Event{Time: now, Type: EventUsed, ActorUserID: userID, SubjectUserID: userID,
+		Subject: subject, IP: c.ip()}
+	cred, err := s.cfg.Store.UseCredential(ctx, Use{UserID: userID, ID: wc.ID,
 		SignCount: parsed.Response.AuthenticatorData.Counter, UserVerified: wc.Flags.UserVerified,
 		BackupState: flags.HasBackupState(), At: now}, []security.Event{used})
 	if errors.Is(err, ErrCloned) {
-		ev := security.Event{Time: now, Type: EventCloneWarning, ActorUserID: cer.UserID, SubjectUserID: cer.UserID,
-			Subject: subject, IP: a.Client.ip(),
+		ev := security.Event{Time: now, Type: EventCloneWarning, ActorUserID: userID, SubjectUserID: userID,
+			Subject: subject, IP: c.ip(),
 			Details: map[string]string{"sign_count": fmt.Sprint(parsed.Response.AuthenticatorData.Counter)}}
 		if rerr := s.cfg.Store.RecordEvents(ctx, ev); rerr != nil {
-			return cer.UserID, Credential{}, rerr
+			return Credential{}, rerr
 		}
-		return cer.UserID, Credential{}, fmt.Errorf("%w: %w", &refusal{"signature counter did not increase"}, ErrCloned)
+		return Credential{}, fmt.Errorf("%w: %w", &refusal{"signature counter did not increase"}, ErrCloned)
 	}
-	return cer.UserID, cred, err
+	return cred, err
 }
 
 // refused writes the audit event of a refusal.
@@ -381,4 +390,80 @@ func (s *Service) Remove(ctx context.Context, actor session.Auth, id []byte, c C
 	ev := security.Event{Time: s.now(), Type: EventRemoved, ActorUserID: p.UserID, ActorSessionID: actor.Session.ID,
 		SubjectUserID: p.UserID, Subject: CredentialID(id), IP: c.ip()}
 	return s.cfg.Store.RemoveCredential(ctx, p.UserID, id, []security.Event{ev})
+}
+
+// KindDiscoverable is the kind of a usernameless login's ceremony.
+const KindDiscoverable = "discoverable"
+
+// discoverableBinding is what a usernameless login's ceremony is bound to
+// besides the client.
+const discoverableBinding = "login"
+
+// BeginLogin starts a usernameless login (passkeys as the first factor):
+// options for navigator.credentials.get that name no user and no
+// credential, so the authenticator offers its discoverable passkeys of
+// this RP, and require user verification. The ceremony is bound to c.
+func (s *Service) BeginLogin(ctx context.Context, c Client) (Options, error) {
+	assertion, data, err := s.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return Options{}, fmt.Errorf("passkey: begin login: %w", err)
+	}
+	return s.begin(ctx, KindDiscoverable, 0, discoverableBinding, c, assertion, data)
+}
+
+// Login is the finish of a usernameless login.
+type Login struct {
+	CeremonyID string
+	Client     Client
+	// Response is the JSON of the PublicKeyCredential that
+	// navigator.credentials.get returned.
+	Response []byte
+}
+
+// FinishLogin verifies a usernameless login's assertion: as
+// [Service.FinishAssertion], and the user handle must name the user whose
+// passkey signed, and the authenticator must have verified the user (UV).
+// It returns the credential used; its UserID is who logged in. Hand it to
+// session.Manager.LoginWithFactor.
+func (s *Service) FinishLogin(ctx context.Context, l Login) (Credential, error) {
+	if len(l.Response) > MaxAssertionBytes {
+		return Credential{}, security.Invalidf("credential", "must be at most %d bytes", MaxAssertionBytes)
+	}
+	userID, cred, err := s.finishLogin(ctx, l)
+	if errors.Is(err, ErrRefused) && !errors.Is(err, ErrCloned) {
+		s.refused(ctx, userID, "", l.Client, KindDiscoverable, err)
+	}
+	return cred, err
+}
+
+func (s *Service) finishLogin(ctx context.Context, l Login) (int64, Credential, error) {
+	_, data, err := s.take(ctx, KindDiscoverable, l.CeremonyID, discoverableBinding, l.Client)
+	if err != nil {
+		return 0, Credential{}, err
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(l.Response)
+	if err != nil {
+		return 0, Credential{}, security.Invalid("credential", "is not a WebAuthn assertion response")
+	}
+	var userID int64
+	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
+		if len(userHandle) != 8 {
+			return nil, errors.New("not a user handle of this server")
+		}
+		userID = int64(binary.BigEndian.Uint64(userHandle))
+		creds, err := s.cfg.Store.Credentials(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		if len(creds) == 0 {
+			return nil, errors.New("no passkey for this user handle")
+		}
+		return s.user(security.Principal{UserID: userID}, creds), nil
+	}
+	_, wc, err := s.wa.ValidatePasskeyLogin(handler, data, parsed)
+	if err != nil {
+		return userID, Credential{}, &refusal{"login did not verify: " + protocolReason(err)}
+	}
+	cred, err := s.recordUse(ctx, userID, wc, parsed, l.Client)
+	return userID, cred, err
 }
