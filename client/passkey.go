@@ -115,11 +115,17 @@ func (c *Client) FinishPasskeyVerification(ctx context.Context, verificationID, 
 	if err != nil {
 		return nil, err
 	}
+	return c.loggedIn(raw)
+}
+
+// loggedIn reads the data of a completed login: a token (used from now
+// on) or a principal (a cookie session).
+func (c *Client) loggedIn(raw json.RawMessage) (*VerifiedLogin, error) {
 	var probe struct {
 		Token *string `json:"token"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("propsec: passkey verification: malformed data: %w", err)
+		return nil, fmt.Errorf("propsec: login: malformed data: %w", err)
 	}
 	if probe.Token != nil {
 		var t Token
@@ -137,4 +143,33 @@ func (c *Client) FinishPasskeyVerification(ctx context.Context, verificationID, 
 	c.csrf = "" // bound to the session before
 	c.mu.Unlock()
 	return &VerifiedLogin{Principal: &p}, nil
+}
+
+// BeginPasskeyLogin starts a usernameless login: pass the options to the
+// authenticator, which offers its discoverable passkeys of the site.
+func (c *Client) BeginPasskeyLogin(ctx context.Context) (*Ceremony, error) {
+	var cer Ceremony
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/passkey-login", noAuth: true,
+		body: map[string]any{"action": "begin"}}, &cer)
+	if err != nil {
+		return nil, err
+	}
+	return &cer, nil
+}
+
+// FinishPasskeyLogin sends the authenticator's assertion and logs in: a
+// web session (cookie) or, with mobile, a bearer token the client uses
+// from then on.
+func (c *Client) FinishPasskeyLogin(ctx context.Context, ceremonyID string, credential json.RawMessage, mobile bool) (*VerifiedLogin, error) {
+	kind := "web"
+	if mobile {
+		kind = "mobile"
+	}
+	var raw json.RawMessage
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/passkey-login", noAuth: true,
+		body: map[string]any{"action": "finish", "ceremony_id": ceremonyID, "credential": credential, "kind": kind}}, &raw)
+	if err != nil {
+		return nil, err
+	}
+	return c.loggedIn(raw)
 }

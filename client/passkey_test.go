@@ -112,6 +112,25 @@ func TestPasskeys(t *testing.T) {
 	if _, err := fresh.Passkeys(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A usernameless login with the same passkey.
+	alone, err := client.New(srv.URL, client.WithHTTPClient(&http.Client{Transport: v.Transport(t, srv.Client().Transport)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cer, err = alone.BeginPasskeyLogin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = auth.Get(cer.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err = alone.FinishPasskeyLogin(ctx, cer.CeremonyID, resp, true)
+	if err != nil || done.Token == nil {
+		t.Fatalf("passkey login: %+v %v", done, err)
+	}
+	_, err = alone.FinishPasskeyLogin(ctx, cer.CeremonyID, resp, true)
+	refused(t, err, 401, "invalid_credentials")
 	err = fresh.RemovePasskey(ctx, p.CredentialID, "wrong password", "")
 	refused(t, err, 400, "invalid_request")
 	if err := fresh.RemovePasskey(ctx, p.CredentialID, password(victimID), ""); err != nil {

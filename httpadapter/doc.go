@@ -35,6 +35,7 @@
 //	GET    /api/security/mfa, POST /api/security/mfa   the caller's second factors (extension)
 //	GET    /api/security/passkeys, POST /api/security/passkeys   the caller's passkeys (extension, Config.Passkeys)
 //	POST   /api/security/passkey-verification       completes a login that answered 202 with a passkey (extension)
+//	POST   /api/security/passkey-login              usernameless login with a discoverable passkey (extension)
 //	GET    /api/security/openapi.json               anyone: the OpenAPI document of these endpoints
 //
 // POST /api/security/password is an extension of the documented API (see
@@ -348,7 +349,10 @@
 // as a wrong code. Bodies are bounded below Config.MaxBodyBytes: 69,632
 // bytes on /passkeys (a registration response may be 65,536), 20,480 on
 // /passkey-verification (an assertion 16,384); a refused registration is
-// 400 passkey_refused.
+// 400 passkey_refused. POST /api/security/passkey-login (begin; finish
+// with ceremony_id, credential and kind: web or mobile) logs in with a
+// discoverable passkey alone, user verification required, through
+// session.Manager.LoginWithFactor; a refusal is 401 invalid_credentials.
 //
 // # Client addresses
 //

@@ -43,7 +43,8 @@ type Config struct {
 	// check" (503), never "not breached", when the source fails.
 	Breach *breach.Checker
 	// Passkeys serves the passkey endpoints (GET and POST
-	// /api/security/passkeys, POST /api/security/passkey-verification).
+	// /api/security/passkeys, POST /api/security/passkey-verification and
+	// /api/security/passkey-login).
 	// nil leaves them out (their paths then get the JSON 404 of an unknown
 	// path). Give the same Service to session.Config.Methods, so that
 	// logins of users with a passkey offer "passkey".
@@ -257,7 +258,7 @@ func New(cfg Config) (*Handler, error) {
 // ([session.Manager.SecondFactorsSupported]), POST
 // /api/security/verify-login and GET, POST /api/security/mfa; with
 // Config.Passkeys set, GET and POST /api/security/passkeys and POST
-// /api/security/passkey-verification; and a JSON 404 for every other path under /api/security/ and /api/admin/.
+// /api/security/passkey-verification and /api/security/passkey-login; and a JSON 404 for every other path under /api/security/ and /api/admin/.
 // A wrong method on one of these paths gets a JSON 405 with an Allow header;
 // HEAD is served as GET without a body (not on /logout). Wrap the mux in
 // [Handler.CanonicalPaths] so that unclean paths there get the JSON 404

@@ -21,6 +21,7 @@ const CodePasskeyRefused = "passkey_refused"
 const (
 	PasskeysPath            = "/api/security/passkeys"
 	PasskeyVerificationPath = "/api/security/passkey-verification"
+	PasskeyLoginPath        = "/api/security/passkey-login"
 )
 
 // Body limits of the passkey endpoints: the credential's own limit and 4
@@ -36,6 +37,7 @@ const (
 //	GET  /api/security/passkeys              the caller's passkeys
 //	POST /api/security/passkeys              register_begin, register_finish, remove (CSRF)
 //	POST /api/security/passkey-verification  begin, finish: a login's verification by passkey
+//	POST /api/security/passkey-login         begin, finish: a usernameless login by passkey
 func (h *Handler) passkeyRoutes() map[string]map[string]endpoint {
 	if h.passkeys == nil {
 		return nil
@@ -49,6 +51,9 @@ func (h *Handler) passkeyRoutes() map[string]map[string]endpoint {
 		},
 		PasskeyVerificationPath: {
 			http.MethodPost: {body: true, maxBody: MaxPasskeyVerificationBody, prepare: h.verifyByPasskey},
+		},
+		PasskeyLoginPath: {
+			http.MethodPost: {body: true, maxBody: MaxPasskeyVerificationBody, prepare: h.loginByPasskey},
 		},
 	}
 }
@@ -296,6 +301,71 @@ func (h *Handler) verifyByPasskey(c *call) (func() (reply, error), error) {
 				})
 			if err != nil {
 				return reply{}, verifyError(err)
+			}
+			return h.loginReply(c.w, res), nil
+		}, nil
+	default:
+		return nil, security.Invalid("action", "must be begin or finish")
+	}
+}
+
+// loginByPasskey serves POST /api/security/passkey-login: begin (options
+// for navigator.credentials.get naming no user) and finish (+ceremony_id,
+// credential, kind: "web", the default, or "mobile"), which answers as a
+// login does: the session cookie and the principal, or the bearer token. A
+// refused assertion is the 401 invalid_credentials of a failed login.
+func (h *Handler) loginByPasskey(c *call) (func() (reply, error), error) {
+	action, actionField, err := c.action()
+	if err != nil {
+		return nil, err
+	}
+	ctx := c.r.Context()
+	switch action {
+	case "begin":
+		if err := c.bind(actionField); err != nil {
+			return nil, err
+		}
+		return func() (reply, error) {
+			opts, err := h.passkeys.BeginLogin(ctx, c.passkeyClient())
+			if err != nil {
+				return reply{}, err
+			}
+			return reply{data: ceremonyJSON{CeremonyID: opts.CeremonyID, Options: opts.PublicKey},
+				message: "Passkey login started"}, nil
+		}, nil
+	case "finish":
+		var ceremony, kind string
+		var cred []byte
+		if err := c.bind(actionField, stringField("ceremony_id", &ceremony, true), objectField("credential", &cred, true),
+			stringField("kind", &kind, false)); err != nil {
+			return nil, err
+		}
+		switch kind {
+		case "", string(session.KindWeb):
+			kind = string(session.KindWeb)
+		case string(session.KindMobile):
+		default:
+			return nil, security.Invalid("kind", "must be web or mobile")
+		}
+		if !security.ValidID(passkey.CeremonyPrefix, ceremony) {
+			return nil, security.Invalid("ceremony_id", "must be a ceremony id (pkc_…)")
+		}
+		if err := passkey.CheckAssertionResponse(cred); err != nil {
+			return nil, err
+		}
+		return func() (reply, error) {
+			used, err := h.passkeys.FinishLogin(ctx, passkey.Login{CeremonyID: ceremony, Client: c.passkeyClient(),
+				Response: cred})
+			if errors.Is(err, passkey.ErrRefused) {
+				return reply{}, &publicError{err: security.ErrInvalidCredentials, message: "The passkey could not be verified"}
+			}
+			if err != nil {
+				return reply{}, err
+			}
+			res, err := h.sessions.LoginWithFactor(ctx, session.FactorLogin{UserID: used.UserID, Method: passkey.MethodName,
+				Kind: session.Kind(kind), IP: c.ip, UserAgent: c.r.UserAgent()})
+			if err != nil {
+				return reply{}, err
 			}
 			return h.loginReply(c.w, res), nil
 		}, nil

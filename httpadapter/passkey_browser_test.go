@@ -258,6 +258,34 @@ func TestPasskeyInBrowser(t *testing.T) {
 	})
 }
 
+// TestPasskeyUsernamelessInBrowser: a passkey registered as a second
+// factor also logs in alone, the authenticator choosing the account (its
+// only discoverable passkey here) and verifying the user.
+func TestPasskeyUsernamelessInBrowser(t *testing.T) {
+	b := newPKBrowser(t)
+	status, body := b.js(fmt.Sprintf("pk.login(%q, %q)", email(victimID), password(victimID)))
+	b.want("login", status, body, 200, "Logged in")
+	status, body = b.js(`pk.register("virtual authenticator")`)
+	b.want("register", status, body, 200, "Passkey registered")
+	status, body = b.js("pk.passkeyLogin()")
+	b.want("usernameless login", status, body, 200, "Logged in")
+	if data, _ := body["data"].(map[string]any); data["user_id"] != float64(victimID) {
+		t.Fatalf("logged in as %v", body)
+	}
+	b.page.Screenshot("passkey-usernameless")
+	// The same credential again on a used ceremony is refused.
+	status, body = b.js(`pk.call("POST", "/api/security/passkey-login", {action: "begin"}).then(async (b) => {
+		const opts = PublicKeyCredential.parseRequestOptionsFromJSON(b.body.data.options.publicKey);
+		const cred = (await navigator.credentials.get({publicKey: opts})).toJSON();
+		const finish = {action: "finish", ceremony_id: b.body.data.ceremony_id, credential: cred};
+		await pk.call("POST", "/api/security/passkey-login", finish);
+		return pk.call("POST", "/api/security/passkey-login", finish);
+	})`)
+	if status != http.StatusUnauthorized || body["error"] != httpadapter.CodeInvalidCredentials {
+		b.page.Fatalf("replayed passkey login: %d %v", status, body)
+	}
+}
+
 // TestPasskeyNeedsLocalhost documents why the tests browse
 // http://localhost: on http://127.0.0.1 the browser refuses the ceremony
 // before the server sees anything (an IP address is no RP id, and

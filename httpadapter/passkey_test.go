@@ -413,3 +413,112 @@ func TestPasskeyEnrolsRestrictedStaff(t *testing.T) {
 	// And the next login asks for the passkey.
 	p.pendingLogin(t, adminID, session.KindMobile)
 }
+
+func pkLoginRequest(fields map[string]any) request {
+	return request{method: "POST", path: httpadapter.PasskeyLoginPath, body: jsonBody(fields), header: pkHeader()}
+}
+
+// beginLogin begins a usernameless login and has auth answer it.
+func (e *pkEnv) beginLogin(t *testing.T, auth *webauthntest.Authenticator) map[string]any {
+	t.Helper()
+	r := e.do(pkLoginRequest(map[string]any{"action": "begin"}))
+	r.ok(t, "Passkey login started")
+	cer, opts := options(t, r)
+	cred, err := auth.Get(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]any{"action": "finish", "ceremony_id": cer, "credential": json.RawMessage(cred)}
+}
+
+func TestPasskeyUsernamelessLogin(t *testing.T) {
+	e := newPKEnv(t)
+	auth := webauthntest.New(pkOrigin)
+	e.register(t, e.bearer(victimID), auth)
+	other := webauthntest.New(pkOrigin)
+	e.register(t, e.bearer(customerID), other)
+
+	t.Run("web", func(t *testing.T) {
+		r := e.do(pkLoginRequest(e.beginLogin(t, auth)))
+		r.ok(t, "Logged in")
+		if r.data()["user_id"] != float64(victimID) || r.header.Get("Set-Cookie") == "" {
+			t.Fatalf("passkey login: %s", r.raw)
+		}
+	})
+	t.Run("mobile", func(t *testing.T) {
+		f := e.beginLogin(t, other)
+		f["kind"] = "mobile"
+		r := e.do(pkLoginRequest(f))
+		r.ok(t, "Mobile authentication token issued")
+		a, err := e.mgr.Authenticate(context.Background(), r.data()["token"].(string))
+		if err != nil || a.Principal.UserID != customerID {
+			t.Fatalf("token: %+v %v", a, err)
+		}
+	})
+	for name, tc := range map[string]struct {
+		finish func(t *testing.T) request
+		status int
+		code   string
+	}{
+		"replayed": {func(t *testing.T) request {
+			f := e.beginLogin(t, auth)
+			e.do(pkLoginRequest(f)).ok(t, "Logged in")
+			return pkLoginRequest(f)
+		}, 401, httpadapter.CodeInvalidCredentials},
+		"without user verification": {func(t *testing.T) request {
+			a := *auth
+			a.UserVerified = false
+			return pkLoginRequest(e.beginLogin(t, &a))
+		}, 401, httpadapter.CodeInvalidCredentials},
+		"wrong origin": {func(t *testing.T) request {
+			a := *auth
+			a.Origin = "http://localhost:9999"
+			return pkLoginRequest(e.beginLogin(t, &a))
+		}, 401, httpadapter.CodeInvalidCredentials},
+		"another user agent": {func(t *testing.T) request {
+			rq := pkLoginRequest(e.beginLogin(t, auth))
+			rq.header = http.Header{"User-Agent": {"curl/8"}}
+			return rq
+		}, 401, httpadapter.CodeInvalidCredentials},
+		"bad kind": {func(t *testing.T) request {
+			f := e.beginLogin(t, auth)
+			f["kind"] = "desktop"
+			return pkLoginRequest(f)
+		}, 400, httpadapter.CodeInvalidRequest},
+		"malformed credential": {func(t *testing.T) request {
+			f := e.beginLogin(t, auth)
+			f["credential"] = map[string]any{"id": "x"}
+			return pkLoginRequest(f)
+		}, 400, httpadapter.CodeInvalidRequest},
+		"too large": {func(t *testing.T) request {
+			f := e.beginLogin(t, auth)
+			f["credential"] = map[string]any{"pad": strings.Repeat("x", httpadapter.MaxPasskeyVerificationBody)}
+			return pkLoginRequest(f)
+		}, 413, httpadapter.CodeBodyTooLarge},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rq := tc.finish(t)
+			before := e.snap()
+			r := e.do(rq)
+			r.refused(t, tc.status, tc.code)
+			if r.header.Get("Set-Cookie") != "" {
+				t.Fatal("a refusal set a cookie")
+			}
+			after := e.snap()
+			if len(after.Live) != len(before.Live) {
+				t.Fatal("a refusal made a session")
+			}
+		})
+	}
+	t.Run("blacklisted", func(t *testing.T) {
+		admin, _ := e.login(adminID, session.KindMobile)
+		a, err := e.mgr.Authenticate(context.Background(), admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.mgr.Blacklist(context.Background(), a, victimID, "test", netip.Addr{}); err != nil {
+			t.Fatal(err)
+		}
+		e.do(pkLoginRequest(e.beginLogin(t, auth))).refused(t, 403, httpadapter.CodeAccountBlacklisted)
+	})
+}

@@ -85,7 +85,20 @@
     return done;
   }
 
+  // passkeyLogin logs in with a discoverable passkey alone.
+  async function passkeyLogin() {
+    const begin = await call("POST", "/api/security/passkey-login", { action: "begin" });
+    if (begin.status !== 200) return begin;
+    const credential = await get(begin.body.data.options);
+    return call("POST", "/api/security/passkey-login", {
+      action: "finish",
+      ceremony_id: begin.body.data.ceremony_id,
+      credential: credential,
+    });
+  }
+
   window.pk = {
+    passkeyLogin: passkeyLogin,
     call: call,
     login: login,
     register: register,
