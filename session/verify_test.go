@@ -552,16 +552,16 @@ func testConcurrentVerify(t *testing.T, st fixtureStore) {
 // PROPSEC_TEST_POSTGRES_REQUIRED=1).
 var stepUpStores = []struct {
 	name string
-	open func(t *testing.T) fixtureStore
+	open func(t testing.TB) fixtureStore
 }{
-	{"memstore", func(*testing.T) fixtureStore { return memstore.New() }},
-	{"sqlitestore", func(t *testing.T) fixtureStore {
+	{"memstore", func(testing.TB) fixtureStore { return memstore.New() }},
+	{"sqlitestore", func(t testing.TB) fixtureStore {
 		st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "propsec.db"))
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st
 	}},
-	{"pgstore", func(t *testing.T) fixtureStore {
+	{"pgstore", func(t testing.TB) fixtureStore {
 		st, err := pgstore.Open(t.Context(), pgtest.Schema(t))
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })

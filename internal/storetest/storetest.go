@@ -100,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TimeRoundTrip", testTimeRoundTrip},
 		{"Verifications", testVerifications},
 		{"VerificationsConcurrent", testVerificationsConcurrent},
+		{"CompleteVerification", testCompleteVerification},
 		{"TOTP", testTOTP},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"FactorsConcurrent", testFactorsConcurrent},
