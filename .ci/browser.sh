@@ -1,6 +1,6 @@
 # The real-browser tests (internal/browsertest and its users); source this
-# file. It installs Debian's chromium when no browser is found, and node/npm
-# when npm is missing, then installs axe-core@4 from npm into a temporary
+# file. It installs Debian's chromium when no Chromium is found, firefox-esr
+# when no Firefox is found, and node/npm when npm is missing, then installs axe-core@4 from npm into a temporary
 # directory (removed on exit, never committed) and exports
 #   PROPSEC_AXE_CORE=<that axe.min.js>
 #   PROPSEC_TEST_BROWSER_REQUIRED=1
@@ -27,9 +27,13 @@ browser_missing() {
 
 browser_pkgs=()
 if browser_missing; then browser_pkgs+=(chromium fonts-dejavu-core); fi
+if [ -z "${PROPSEC_FIREFOX:-}" ] && ! command -v firefox-esr >/dev/null 2>&1 && ! command -v firefox >/dev/null 2>&1; then
+  browser_pkgs+=(firefox-esr)
+fi
 if ! command -v npm >/dev/null 2>&1; then browser_pkgs+=(nodejs npm); fi
 if [ ${#browser_pkgs[@]} -gt 0 ]; then browser_apt_install "${browser_pkgs[@]}"; fi
 "${PROPSEC_CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || command -v google-chrome-stable)}" --version 2>/dev/null | head -n 1
+"${PROPSEC_FIREFOX:-$(command -v firefox-esr || command -v firefox)}" --version 2>/dev/null | head -n 1
 
 # axe-core once for every test binary, rather than one npm install each.
 browser_axe_dir=$(mktemp -d)

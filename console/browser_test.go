@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -487,24 +488,27 @@ func TestBrowserChecks(t *testing.T) {
 	u.WaitText("main h1", "Checks")
 	u.look("checks")
 
-	// Every value the progress bar takes, from the first paint on.
+	// Every state the progress bar takes, from the first paint on, kept in
+	// sessionStorage across the reload the script makes at the end:
+	// [value, max, the status text, the status the server rendered].
 	u.Do("watching the progress bar", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
-			Source: `window.__bar = [];
-document.addEventListener('DOMContentLoaded', () => {
-  const bar = document.getElementById('check-progress');
-  if (!bar) return;
-  const note = () => window.__bar.push([bar.value, bar.max, document.getElementById('check-status').textContent]);
+			Source: `document.addEventListener('DOMContentLoaded', () => {
+  const box = document.getElementById('check'), bar = document.getElementById('check-progress');
+  if (!box || !bar) return;
+  const log = JSON.parse(sessionStorage.getItem('bar') || '[]');
+  const note = () => {
+    log.push([bar.value, bar.max, document.getElementById('check-status').textContent, box.dataset.status]);
+    sessionStorage.setItem('bar', JSON.stringify(log));
+  };
   note();
-  new MutationObserver(note).observe(document.getElementById('check'), {subtree: true, childList: true, characterData: true, attributes: true});
-  setInterval(note, 20);
+  new MutationObserver(note).observe(box, {subtree: true, childList: true, characterData: true, attributes: true});
 });`})
 		return err
 	}))
 	rec := u.Record()
 	u.ClickText("Run integrity check")
 	u.WaitURL(`check_id=chk_`)
-	firstStatus := browsertest.Eval[string](u.Page, `document.getElementById('check').dataset.status`)
 	u.Screenshot("check-started")
 	u.WaitText("#check-status", "complete")
 	u.waitCheckDone()
@@ -524,15 +528,35 @@ document.addEventListener('DOMContentLoaded', () => {
 			require.Equal(t, "application/json", r.Headers["Accept"])
 		}
 	}
-	t.Logf("the page was first rendered with the check %s; the script polled the progress %d time(s)", firstStatus, polls)
-	if firstStatus == "running" {
+	type state struct {
+		value, max      float64
+		shown, rendered string
+	}
+	var states []state
+	for _, st := range browsertest.Eval[[][]any](u.Page, `JSON.parse(sessionStorage.getItem('bar') || '[]')`) {
+		states = append(states, state{st[0].(float64), st[1].(float64), st[2].(string), st[3].(string)})
+	}
+	require.NotEmpty(t, states)
+	t.Logf("the script polled the progress %d time(s); the bar's states: %v", polls, states)
+	if states[0].rendered == "running" {
 		require.Positive(t, polls, "a running check is followed by the page's script")
+		// The script itself moved the bar to the end and said so, on the
+		// page rendered while the check ran.
+		live := slices.IndexFunc(states, func(s state) bool {
+			return s.rendered == "running" && s.shown == "complete" && s.value == float64(done.FilesTotal) && s.max == s.value
+		})
+		require.GreaterOrEqual(t, live, 0, "the bar filled on the running check's page: %v", states)
+		for i := 1; i <= live; i++ {
+			require.GreaterOrEqual(t, states[i].value, states[i-1].value, "the bar never goes back: %v", states)
+		}
 	}
 	u.look("check-complete")
 
 	// A check already running is shown, not an error.
 	running, err := e.mon.Start(e.ctx)
 	require.NoError(t, err)
+	u.Navigate(u.url("checks")) // an address without check_id, for WaitURL below
+	u.WaitText("main h1", "Checks")
 	u.ClickText("Run integrity check")
 	u.WaitURL(`check_id=`)
 	u.WaitText("main h1", "Checks")

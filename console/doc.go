@@ -57,7 +57,8 @@
 //	GET  P                      signed out: the sign-in form; signed in: 303 to the first view
 //	GET  P?error=CODE&next=…    the sign-in form saying why the last attempt failed
 //	GET  P login, GET P logout  303 to P (the forms' addresses, typed; GET never signs out)
-//	GET  P sessions             Sessions: ?user_id= filters, ?page= pages (25 a page)
+//	GET  P sessions             Sessions: ?user_id= filters, ?page= pages (25 a page),
+//	                            ?blacklist_user= fills in the blacklist form
 //	GET  P sessions/terminate   confirmation: ?session_id=sess_…&user_id=N
 //	GET  P alerts               Alerts: ?status=new|resolved|ignored, ?severity=critical|high|medium|low,
 //	                            ?sort=created_at_desc|created_at_asc|severity_desc, ?page=
@@ -102,9 +103,10 @@
 // agent, IP address, location, last seen; the current one marked "This
 // session"; the user's name links to their sessions alone), with a
 // Terminate link on each session the user may end,
-// never their current one, leading to a confirmation page. The blacklist
-// section adds a user with a reason and lists the blacklist, each entry
-// with a Remove button.
+// never their current one, leading to a confirmation page, and a
+// "Blacklist…" link (?blacklist_user=N) that fills in the blacklist form
+// with the session's user. The blacklist section adds a user with a reason
+// and lists the blacklist, each entry with a Remove button.
 //
 // Alerts lists alerts with checkboxes to resolve, ignore or delete several
 // at once; an alert's page shows its details and its diff as a table

@@ -181,6 +181,10 @@ func (h *handler) showSessions(w http.ResponseWriter, r *http.Request, a session
 		return
 	}
 	d := sessionsData{BlacklistUser: form.Get("user_id"), Reason: form.Get("reason")}
+	// ?blacklist_user= fills in the blacklist form (a row's Blacklist… link).
+	if n, err := userIDParam(q.Get("blacklist_user"), "The user ID"); err == nil && n > 0 && form == nil {
+		d.BlacklistUser = strconv.FormatInt(n, 10)
+	}
 	if uid > 0 {
 		d.UserID = strconv.FormatInt(uid, 10)
 	}

@@ -122,6 +122,14 @@ func TestSessionsView(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, p.status)
 		require.Equal(t, http.StatusOK, b.get("/console/sessions").status, "still signed in")
 	})
+	t.Run("a row's Blacklist link fills in the form", func(t *testing.T) {
+		e.login(bob, "BobTablet")
+		p := b.get("/console/sessions")
+		require.Contains(t, p.body, `href="/console/sessions?blacklist_user=2#blacklist-h"`)
+		require.NotContains(t, p.body, "blacklist_user=1#", "not oneself")
+		p = b.get("/console/sessions?blacklist_user=2")
+		require.Contains(t, p.body, `name="user_id" inputmode="numeric" pattern="[0-9]*" required maxlength="19" value="2"`)
+	})
 	t.Run("blacklist and remove", func(t *testing.T) {
 		again := e.login(bob, "BobLaptop/2.0")
 		tok := b.token("/console/sessions")
@@ -130,7 +138,7 @@ func TestSessionsView(t *testing.T) {
 		require.Contains(t, p.body, "Give a reason")
 		p = b.post("/console/blacklist/add", url.Values{"csrf_token": {tok}, "user_id": {"2"}, "reason": {"fraud <b>"}})
 		require.Equal(t, http.StatusOK, p.status)
-		require.Contains(t, p.body, "User blacklisted; 1 session(s) terminated.") // BobPhone was terminated above
+		require.Contains(t, p.body, "User blacklisted; 2 session(s) terminated.") // BobTablet and BobLaptop
 		require.Contains(t, p.body, "fraud &lt;b&gt;")
 		_, err := e.mgr.Authenticate(e.ctx, again.Token)
 		require.Error(t, err)

@@ -17,15 +17,7 @@ import (
 // http://127.0.0.1, a potentially trustworthy origin, so no
 // -insecure-cookies is needed there.
 func TestServerConsoleInBrowser(t *testing.T) {
-	base, printed := server(t, "-db", filepath.Join(t.TempDir(), "propsec.db"), "-watch", t.TempDir())
-	var email, password string
-	for _, l := range printed {
-		if m := regexp.MustCompile(`email (\S+) password (\S+)`).FindStringSubmatch(l); m != nil {
-			email, password = m[1], m[2]
-		}
-	}
-	require.NotEmpty(t, password, "the first start prints the administrator's credentials: %q", printed)
-
+	base, email, password := consoleServer(t)
 	p := browsertest.Start(t, browsertest.Options{})
 	p.Navigate(base + "/console/")
 	p.Fill("email", email)
@@ -42,4 +34,33 @@ func TestServerConsoleInBrowser(t *testing.T) {
 	require.Contains(t, p.Text("tr.current"), "This session")
 	p.ClickText("Sign out")
 	p.WaitText("[role=status]", "You are signed out.")
+}
+
+// consoleServer starts the server on a new database and returns its
+// address and the administrator it printed.
+func consoleServer(t *testing.T) (base, email, password string) {
+	t.Helper()
+	base, printed := server(t, "-db", filepath.Join(t.TempDir(), "propsec.db"), "-watch", t.TempDir())
+	for _, l := range printed {
+		if m := regexp.MustCompile(`email (\S+) password (\S+)`).FindStringSubmatch(l); m != nil {
+			email, password = m[1], m[2]
+		}
+	}
+	require.NotEmpty(t, password, "the first start prints the administrator's credentials: %q", printed)
+	return base, email, password
+}
+
+// The same in Firefox, whose rules for Secure cookies on http://127.0.0.1
+// are its own.
+func TestServerConsoleInFirefox(t *testing.T) {
+	base, email, password := consoleServer(t)
+	f := browsertest.StartFirefox(t)
+	f.Navigate(base + "/console/")
+	f.Type("input[name=email]", email)
+	f.Type("input[name=password]", password+"\uE007")
+	f.WaitText("main h1", "Sessions")
+	f.Click("Checks")
+	f.WaitText("main h1", "Checks")
+	f.Click("Sign out")
+	f.WaitText("[role=status]", "You are signed out.")
 }

@@ -22,6 +22,13 @@
 // is the chromedp context (for chromedp.Call with any cdproto command, such
 // as the WebAuthn virtual authenticator).
 //
+// # Passkeys
+//
+// [Page.AddVirtualAuthenticator] gives the tab a virtual platform
+// authenticator (the DevTools WebAuthn domain) and [Page.Credentials] reads
+// what it holds; [Localhost] gives an httptest server's URL at localhost,
+// a host name WebAuthn accepts as the relying party ID.
+//
 // # Accessibility
 //
 // [Page.Axe] injects axe-core into the current page through the DevTools
@@ -36,6 +43,17 @@
 //
 // [Page.Screenshot] saves a full-page PNG into one temporary directory per
 // test binary ([ScreenshotDir]), named in the test output once.
+// [SmallPNG] makes one small enough for a README.
+//
+// # Firefox
+//
+// chromedp speaks only Chrome's protocol. [StartFirefox] drives Debian's
+// firefox-esr (or $PROPSEC_FIREFOX) through WebDriver BiDi, the W3C
+// protocol Firefox speaks natively, with a smaller set of helpers
+// ([Firefox]): navigate, evaluate, type keys, click, wait, set the
+// viewport, screenshots, axe-core, the URLs of the page's requests and its
+// console errors. It skips or fails without Firefox as [Start] does
+// without Chromium (`apt-get install firefox-esr`).
 package browsertest
 
 import (
@@ -48,7 +66,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,7 +120,6 @@ type Page struct {
 	ctx context.Context
 	// Timeout bounds each step; zero means DefaultTimeout.
 	Timeout time.Duration
-	shots   atomic.Int32
 }
 
 // browserCandidates are the executables looked for on PATH, in order.
@@ -113,19 +129,25 @@ var browserCandidates = []string{"chromium", "chromium-browser", "google-chrome"
 // if set, else the first of chromium, chromium-browser, google-chrome and
 // google-chrome-stable found on PATH.
 func FindBrowser() (string, error) {
-	if p := os.Getenv(EnvChromium); p != "" {
+	return findExecutable("Chromium", EnvChromium, browserCandidates, "chromium")
+}
+
+// findExecutable returns $env if set (and there), else the first of
+// candidates on PATH; its error names what to install.
+func findExecutable(what, env string, candidates []string, pkg string) (string, error) {
+	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvChromium, p, err)
+			return "", fmt.Errorf("%s=%s: %w", env, p, err)
 		}
 		return p, nil
 	}
-	for _, name := range browserCandidates {
+	for _, name := range candidates {
 		if p, err := exec.LookPath(name); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("no Chromium found (looked for %s on PATH and $%s): install it with `apt-get install chromium`",
-		strings.Join(browserCandidates, ", "), EnvChromium)
+	return "", fmt.Errorf("no %s found (looked for %s on PATH and $%s): install it with `apt-get install %s`",
+		what, strings.Join(candidates, ", "), env, pkg)
 }
 
 // Required reports whether PROPSEC_TEST_BROWSER_REQUIRED=1.
@@ -602,10 +624,24 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // save writes a PNG named after the test and name into ScreenshotDir.
 func (p *Page) save(name string, data []byte) (string, error) {
-	n := p.shots.Add(1)
-	file := fmt.Sprintf("%s-%02d-%s.png", unsafeName.ReplaceAllString(p.t.Name(), "_"), n,
+	return saveShot(p.t, "", name, data)
+}
+
+var (
+	shotsMu sync.Mutex
+	shots   = map[string]int{}
+)
+
+// saveShot writes a screenshot of t's browser (kind "" for Chromium) into
+// ScreenshotDir, numbered in the order t takes them, whatever its tabs.
+func saveShot(t testing.TB, kind, name string, data []byte) (string, error) {
+	shotsMu.Lock()
+	shots[t.Name()]++
+	n := shots[t.Name()]
+	shotsMu.Unlock()
+	file := fmt.Sprintf("%s%s-%02d-%s.png", unsafeName.ReplaceAllString(t.Name(), "_"), kind, n,
 		unsafeName.ReplaceAllString(name, "_"))
-	path := filepath.Join(ScreenshotDir(p.t), file)
+	path := filepath.Join(ScreenshotDir(t), file)
 	return path, os.WriteFile(path, data, 0o644)
 }
 

@@ -228,11 +228,17 @@ func TestMissingBrowser(t *testing.T) {
 	ft = catch(t, func(ft *fakeT) { Start(ft, Options{}) })
 	require.Contains(t, ft.skipped, "apt-get install chromium")
 
+	t.Setenv(EnvFirefox, "")
+	ft = catch(t, func(ft *fakeT) { StartFirefox(ft) })
+	require.Contains(t, ft.skipped, "apt-get install firefox-esr")
+
 	t.Setenv(EnvRequired, "1")
 	ft = catch(t, func(ft *fakeT) { Start(ft, Options{}) })
 	require.Contains(t, ft.fatal, "apt-get install chromium")
 	require.Contains(t, ft.fatal, EnvRequired+"=1")
 	require.Empty(t, ft.skipped)
+	ft = catch(t, func(ft *fakeT) { StartFirefox(ft) })
+	require.Contains(t, ft.fatal, "apt-get install firefox-esr")
 }
 
 func TestQuoting(t *testing.T) {
@@ -266,4 +272,56 @@ func TestSmallPNG(t *testing.T) {
 	require.Equal(t, [3]uint32{0xffff, 0xffff, 0xffff}, [3]uint32{r, g, bl})
 	_, err = SmallPNG([]byte("not a png"), 64)
 	require.Error(t, err)
+}
+
+// Firefox, through WebDriver BiDi: the same small site, typed into with
+// key events, its fetch seen, a screenshot, axe-core, no console errors.
+func TestFirefox(t *testing.T) {
+	srv := site(t, form)
+	f := StartFirefox(t)
+	f.Navigate(srv.URL)
+	require.Equal(t, "Test page", FirefoxEval[string](f, `document.title`))
+	f.Type("input[name=word]", "secret-word")
+	f.Click("Send it")
+	f.WaitText("#out", "got word=se")
+	var echo bool
+	for _, r := range f.Requests() {
+		require.NotContains(t, r, "secret-word")
+		echo = echo || r == "POST "+srv.URL+"/echo"
+	}
+	require.True(t, echo, "the fetch is seen: %v", f.Requests())
+	f.Axe()
+	f.SetViewport(Phone)
+	require.Equal(t, 390, FirefoxEval[int](f, `document.documentElement.clientWidth`))
+	data, err := os.ReadFile(f.Screenshot("phone"))
+	require.NoError(t, err)
+	_, err = png.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	require.Empty(t, f.ConsoleErrors())
+	FirefoxEval[bool](f, `(console.error('boom'), true)`)
+	require.Equal(t, []string{"boom"}, f.ConsoleErrors())
+}
+
+// A passkey is made and used on an httptest TLS server reached at
+// localhost, with the virtual authenticator: what the passkey tests need.
+func TestVirtualAuthenticator(t *testing.T) {
+	srv := site(t, `<h1>Passkeys</h1>`)
+	require.Equal(t, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), Localhost(srv.URL))
+	p := Start(t, Options{})
+	p.Navigate(Localhost(srv.URL))
+	auth := p.AddVirtualAuthenticator()
+	require.Empty(t, p.Credentials(auth))
+	made := Eval[string](p, `navigator.credentials.create({publicKey: {
+		rp: {id: 'localhost', name: 'propsec'}, user: {id: new Uint8Array([1, 2, 3]), name: 'jane', displayName: 'Jane'},
+		challenge: new Uint8Array(32), pubKeyCredParams: [{type: 'public-key', alg: -7}],
+		authenticatorSelection: {residentKey: 'required', userVerification: 'required'}}}).then(c => c.id, e => 'error ' + e.name)`)
+	require.NotContains(t, made, "error")
+	creds := p.Credentials(auth)
+	require.Len(t, creds, 1)
+	require.Equal(t, "localhost", creds[0].RpID)
+	before := creds[0].SignCount
+	used := Eval[string](p, `navigator.credentials.get({publicKey: {rpId: 'localhost', challenge: new Uint8Array(32),
+		userVerification: 'required'}}).then(c => c.id, e => 'error ' + e.name)`)
+	require.Equal(t, made, used)
+	require.Greater(t, p.Credentials(auth)[0].SignCount, before, "the assertion counted")
 }
