@@ -33,6 +33,9 @@
 //	POST   /api/security/password                   any authenticated user: changes their own password
 //	POST   /api/security/verify-login               completes a login that answered 202 (extension)
 //	GET    /api/security/mfa, POST /api/security/mfa   the caller's second factors (extension)
+//	GET    /api/security/passkeys, POST /api/security/passkeys   the caller's passkeys (extension, Config.Passkeys)
+//	POST   /api/security/passkey-verification       completes a login that answered 202 with a passkey (extension)
+//	POST   /api/security/passkey-login              usernameless login with a discoverable passkey (extension)
 //	GET    /api/security/openapi.json               anyone: the OpenAPI document of these endpoints
 //
 // POST /api/security/password is an extension of the documented API (see
@@ -328,6 +331,28 @@
 // (session.Auth.Restricted) is refused with 403 second_factor_required on
 // every route but /api/security/mfa, csrf-token, logout and DELETE
 // mobile-auth, and by RequireAuth, RequireLogin and Protect.
+//
+// # Passkeys
+//
+// With Config.Passkeys (a passkey.Service, also given to
+// session.Config.Methods so that logins of users with a passkey offer
+// "passkey"), GET /api/security/passkeys lists the caller's passkeys and
+// POST /api/security/passkeys (CSRF) takes register_begin (answers
+// {"ceremony_id": "pkc_…", "options": {"publicKey": {…}}} for
+// navigator.credentials.create), register_finish (+ceremony_id,
+// credential: the PublicKeyCredential's JSON, name) and remove
+// (+credential_id, password or code); a restricted session may use both.
+// POST /api/security/passkey-verification takes begin (+verification_id:
+// the options for navigator.credentials.get) and finish (+verification_id,
+// ceremony_id, credential), which answers what the login would have, like
+// verify-login; a refused assertion is 401 verification_failed and counts
+// as a wrong code. Bodies are bounded below Config.MaxBodyBytes: 69,632
+// bytes on /passkeys (a registration response may be 65,536), 20,480 on
+// /passkey-verification (an assertion 16,384); a refused registration is
+// 400 passkey_refused. POST /api/security/passkey-login (begin; finish
+// with ceremony_id, credential and kind: web or mobile) logs in with a
+// discoverable passkey alone, user verification required, through
+// session.Manager.LoginWithFactor; a refusal is 401 invalid_credentials.
 //
 // # Client addresses
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/mobileauth"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -41,6 +42,13 @@ type Config struct {
 	// it fail-closed (the default): the endpoint must say "could not
 	// check" (503), never "not breached", when the source fails.
 	Breach *breach.Checker
+	// Passkeys serves the passkey endpoints (GET and POST
+	// /api/security/passkeys, POST /api/security/passkey-verification and
+	// /api/security/passkey-login).
+	// nil leaves them out (their paths then get the JSON 404 of an unknown
+	// path). Give the same Service to session.Config.Methods, so that
+	// logins of users with a passkey offer "passkey".
+	Passkeys *passkey.Service
 	// Report answers GET /api/admin/security-report. nil leaves the route
 	// out (it then gets the JSON 404 of an unknown path).
 	Report *report.Generator
@@ -138,6 +146,7 @@ type Handler struct {
 	integrity    *integrity.Monitor
 	breach       *breach.Checker
 	report       *report.Generator
+	passkeys     *passkey.Service
 	clock        security.Clock
 	refusals     *refusalQueue
 	obs          security.Observer
@@ -164,7 +173,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("httpadapter: Config.Sessions and Config.CSRF are required")
 	}
 	h := &Handler{sessions: cfg.Sessions, mobile: cfg.Mobile, csrf: cfg.CSRF, integrity: cfg.Integrity, breach: cfg.Breach,
-		report: cfg.Report, clock: cfg.Clock, obs: cfg.Observer,
+		report: cfg.Report, passkeys: cfg.Passkeys, clock: cfg.Clock, obs: cfg.Observer,
 		log: cfg.Logger, maxBody: cfg.MaxBodyBytes, cookieName: cfg.CookieName,
 		secureCookie: !cfg.InsecureCookies, crossOrigin: cfg.CrossOrigin}
 	if h.mobile == nil {
@@ -247,7 +256,9 @@ func New(cfg Config) (*Handler, error) {
 // can change passwords ([session.Manager.CanChangePasswords]),
 // POST /api/security/password; when it keeps second factors
 // ([session.Manager.SecondFactorsSupported]), POST
-// /api/security/verify-login and GET, POST /api/security/mfa; and a JSON 404 for every other path under /api/security/ and /api/admin/.
+// /api/security/verify-login and GET, POST /api/security/mfa; with
+// Config.Passkeys set, GET and POST /api/security/passkeys and POST
+// /api/security/passkey-verification and /api/security/passkey-login; and a JSON 404 for every other path under /api/security/ and /api/admin/.
 // A wrong method on one of these paths gets a JSON 405 with an Allow header;
 // HEAD is served as GET without a body (not on /logout). Wrap the mux in
 // [Handler.CanonicalPaths] so that unclean paths there get the JSON 404
@@ -389,6 +400,9 @@ type endpoint struct {
 	// form, when set, serves the request instead when its body is an
 	// HTML form (application/x-www-form-urlencoded): see form.go.
 	form http.HandlerFunc
+	// maxBody, when positive, bounds this endpoint's body below
+	// Config.MaxBodyBytes (a 413 past it).
+	maxBody int64
 }
 
 // call is one request passing through an endpoint.
@@ -480,6 +494,9 @@ func (h *Handler) serve(c *call) (reply, error) {
 		if err != nil {
 			return reply{}, err
 		}
+		if c.ep.maxBody > 0 && int64(len(body)) > c.ep.maxBody {
+			return reply{}, bodyTooLarge(c.ep.maxBody)
+		}
 		if c.body, err = parseObject(body); err != nil {
 			return reply{}, err
 		}
@@ -556,9 +573,12 @@ func (h *Handler) readLimited(w http.ResponseWriter, r *http.Request) ([]byte, e
 }
 
 // errTooLarge is the 413 of a body over Config.MaxBodyBytes.
-func (h *Handler) errTooLarge() error {
+func (h *Handler) errTooLarge() error { return bodyTooLarge(h.maxBody) }
+
+// bodyTooLarge is the 413 of a body over limit bytes.
+func bodyTooLarge(limit int64) error {
 	return &httpError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-		message: fmt.Sprintf("Request body must be at most %d bytes", h.maxBody)}
+		message: fmt.Sprintf("Request body must be at most %d bytes", limit)}
 }
 
 // jsonMediaType reports whether the Content-Type values are exactly one

@@ -11,6 +11,7 @@ import (
 	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/memstore"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/session"
 )
@@ -29,7 +30,8 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		t.Fatal("memstore should let the manager change passwords")
 	}
 	// routes only asks whether the optional services are set.
-	h := &Handler{sessions: mgr, integrity: &integrity.Monitor{}, breach: &breach.Checker{}, report: &report.Generator{}}
+	h := &Handler{sessions: mgr, integrity: &integrity.Monitor{}, breach: &breach.Checker{}, report: &report.Generator{},
+		passkeys: &passkey.Service{}}
 	served := map[string][]string{}
 	for path, methods := range h.routes() {
 		served[path] = slices.Sorted(maps.Keys(methods))
@@ -87,7 +89,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	codes := []string{CodeInvalidRequest, CodeUnauthenticated, CodeInvalidCredentials, CodeForbidden, CodeCSRFInvalid,
 		CodeCrossOrigin, CodeAccountBlacklisted, CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodeBodyTooLarge,
 		CodeUnsupportedMediaType, CodeTooManyAttempts, CodeInternal, CodeUnavailable, CodeBreachSourceUnavailable,
-		CodeVerificationFailed, CodeSecondFactorRequired}
+		CodeVerificationFailed, CodeSecondFactorRequired, CodePasskeyRefused}
 	got := slices.Sorted(slices.Values(doc.Components.Schemas.ErrorCode.Enum))
 	want := slices.Sorted(slices.Values(codes))
 	if !slices.Equal(got, want) {

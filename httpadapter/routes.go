@@ -42,6 +42,7 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 	maps.Copy(r, h.breachRoutes())
 	maps.Copy(r, h.reportRoutes())
 	maps.Copy(r, h.passwordRoutes())
+	maps.Copy(r, h.passkeyRoutes())
 	maps.Copy(r, h.openAPIRoutes())
 	maps.Copy(r, h.verifyRoutes())
 	maps.Copy(r, h.mfaRoutes())

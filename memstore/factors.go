@@ -86,6 +86,22 @@ func (s *Store) ConsumeVerification(_ context.Context, h security.TokenHash) err
 	return nil
 }
 
+// CompleteVerification implements [session.VerificationStore].
+func (s *Store) CompleteVerification(_ context.Context, c session.VerificationCompletion) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stepUp()
+	if _, ok := st.verifications[c.IDHash]; !ok {
+		return notFound("verification")
+	}
+	if err := s.createSession(c.Session, c.Events); err != nil {
+		return err
+	}
+	delete(st.verifications, c.IDHash)
+	s.release(c.Release, c.ClearKey)
+	return nil
+}
+
 // TOTP implements [session.FactorStore].
 func (s *Store) TOTP(_ context.Context, userID int64) (session.TOTPFactor, error) {
 	s.mu.Lock()

@@ -12,7 +12,7 @@
 // [session.SessionUserLoader], [session.VerificationStore],
 // [session.FactorStore], [security.NonceStore],
 // [security.SecretStore], [security.EventRecorder], [security.AuditLog],
-// [integrity.Store] and [report.Store]. It is safe for concurrent use; every method holds
+// [integrity.Store], [report.Store] and [passkey.Store]. It is safe for concurrent use; every method holds
 // one lock, so each call is atomic. Package sqlitestore implements the same
 // methods with the same behaviour, durably; both pass one conformance
 // suite.
@@ -54,6 +54,7 @@ type Store struct {
 	secrets     map[string][]byte
 	integrity   integrityState
 	step        stepUpState
+	passkeys    passkeyState
 }
 
 // New returns an empty Store.
@@ -313,6 +314,11 @@ var _ security.AuditLog = (*Store)(nil)
 func (s *Store) CreateSession(_ context.Context, sess session.Session, events []security.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.createSession(sess, events)
+}
+
+// createSession is CreateSession; s.mu is held for writing.
+func (s *Store) createSession(sess session.Session, events []security.Event) error {
 	if _, black := s.blacklist[sess.UserID]; black {
 		return security.ErrBlacklisted
 	}
@@ -540,6 +546,12 @@ func (s *Store) ReserveLoginAttempt(_ context.Context, limits []session.LoginLim
 func (s *Store) ReleaseLoginAttempt(_ context.Context, r session.LoginReservation, clearKey string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.release(r, clearKey)
+	return nil
+}
+
+// release is ReleaseLoginAttempt; s.mu is held for writing.
+func (s *Store) release(r session.LoginReservation, clearKey string) {
 	for _, k := range r.Keys {
 		fs := slices.DeleteFunc(s.failures[k], func(f loginFailure) bool { return slices.Contains(r.Rows, f.id) })
 		if len(fs) == 0 {
@@ -551,7 +563,6 @@ func (s *Store) ReleaseLoginAttempt(_ context.Context, r session.LoginReservatio
 	if clearKey != "" {
 		delete(s.failures, clearKey)
 	}
-	return nil
 }
 
 // LoginFailures counts key's failed login attempts at or after since and

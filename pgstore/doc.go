@@ -15,7 +15,7 @@
 // session.PasswordChanger, session.SessionUserLoader,
 // session.VerificationStore, session.FactorStore, security.NonceStore,
 // security.SecretStore, security.EventRecorder, security.AuditLog, integrity.Store,
-// integrity.HostStores, integrity.ScanLocker and report.Store.
+// integrity.HostStores, integrity.ScanLocker, report.Store and passkey.Store.
 //
 // # Connection pool
 //

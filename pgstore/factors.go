@@ -67,6 +67,25 @@ func (s *Store) ConsumeVerification(ctx context.Context, h security.TokenHash) e
 	return err
 }
 
+// CompleteVerification implements [session.VerificationStore]: one
+// transaction instead of three. The DELETE locks the verification's row,
+// so a concurrent completion waits and then finds it gone.
+func (s *Store) CompleteVerification(ctx context.Context, c session.VerificationCompletion) error {
+	return s.write(ctx, "complete verification", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM verifications WHERE id_hash = $1`, c.IDHash[:])
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("verification")
+		}
+		if err := createSession(ctx, tx, c.Session, c.Events); err != nil {
+			return err
+		}
+		return release(ctx, tx, c.Release, c.ClearKey)
+	})
+}
+
 // TOTP implements [session.FactorStore].
 func (s *Store) TOTP(ctx context.Context, userID int64) (session.TOTPFactor, error) {
 	f, err := sqlrow.ScanTOTP(s.row(ctx, `SELECT `+sqlrow.TOTPCols+` FROM totp_factors WHERE user_id = $1`, userID))

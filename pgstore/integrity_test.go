@@ -339,7 +339,7 @@ func TestIntegrityPlaintextCopiesDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, tag.RowsAffected())
 	// Back to a version-2 schema: the later migrations run again on Open.
-	_, err = st.pool.Exec(ctx, `DROP TABLE integrity_deployments_ended`)
+	_, err = st.pool.Exec(ctx, `DROP TABLE integrity_deployments_ended, verifications, totp_factors, recovery_codes`)
 	require.NoError(t, err)
 	_, err = st.pool.Exec(ctx, `DELETE FROM propsec_schema WHERE version >= 3`)
 	require.NoError(t, err)

@@ -26,33 +26,36 @@ const liveAt = `revoked_at IS NULL AND expires_at > @now AND last_active + idle_
 // concurrent AddBlacklist on any instance either commits first and makes
 // this call fail, or runs after it and revokes the new session.
 func (s *Store) CreateSession(ctx context.Context, sess session.Session, events []security.Event) error {
-	return s.write(ctx, "create session", func(tx pgx.Tx) error {
-		if err := lockUser(ctx, tx, sess.UserID); err != nil {
-			return err
-		}
-		var black bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = $1)`,
-			sess.UserID).Scan(&black); err != nil {
-			return err
-		}
-		if black {
-			return security.ErrBlacklisted
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-			sqlrow.SessionArgs(sess)...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("session id or token hash exists: %w", security.ErrConflict)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO login_ips (user_id, ip) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-			sess.UserID, sess.IP); err != nil {
-			return err
-		}
-		return insertEvents(ctx, tx, events)
-	})
+	return s.write(ctx, "create session", func(tx pgx.Tx) error { return createSession(ctx, tx, sess, events) })
+}
+
+// createSession is CreateSession inside tx.
+func createSession(ctx context.Context, tx pgx.Tx, sess session.Session, events []security.Event) error {
+	if err := lockUser(ctx, tx, sess.UserID); err != nil {
+		return err
+	}
+	var black bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = $1)`,
+		sess.UserID).Scan(&black); err != nil {
+		return err
+	}
+	if black {
+		return security.ErrBlacklisted
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+		sqlrow.SessionArgs(sess)...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("session id or token hash exists: %w", security.ErrConflict)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO login_ips (user_id, ip) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		sess.UserID, sess.IP); err != nil {
+		return err
+	}
+	return insertEvents(ctx, tx, events)
 }
 
 // lockUser takes, until tx ends, the transaction-level advisory lock of
@@ -278,10 +281,13 @@ func (s *Store) ReleaseLoginAttempt(ctx context.Context, r session.LoginReservat
 	if len(r.Rows) == 0 && clearKey == "" {
 		return nil
 	}
-	return s.write(ctx, "release login attempt", func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE id = ANY($1) OR key = $2`, r.Rows, clearKey)
-		return err
-	})
+	return s.write(ctx, "release login attempt", func(tx pgx.Tx) error { return release(ctx, tx, r, clearKey) })
+}
+
+// release is ReleaseLoginAttempt inside tx.
+func release(ctx context.Context, tx pgx.Tx, r session.LoginReservation, clearKey string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE id = ANY($1) OR key = $2`, r.Rows, clearKey)
+	return err
 }
 
 // LoginFailures counts key's failed login attempts at or after since and

@@ -127,6 +127,25 @@ type VerificationStore interface {
 	// [security.ErrNotFound] when it is already gone: of concurrent calls,
 	// exactly one succeeds.
 	ConsumeVerification(ctx context.Context, h security.TokenHash) error
+	// CompleteVerification ends a verification with the session it
+	// yields, in one transaction: it deletes the verification c.IDHash,
+	// creates c.Session as [Store.CreateSession] does (remembering its IP),
+	// withdraws the failures c.Release recorded and forgets those of
+	// c.ClearKey (as [Store.ReleaseLoginAttempt]), and writes c.Events. A
+	// verification already gone is [security.ErrNotFound], a blacklisted
+	// user [security.ErrBlacklisted]; either way nothing changes. Of
+	// concurrent calls for one verification, exactly one succeeds.
+	CompleteVerification(ctx context.Context, c VerificationCompletion) error
+}
+
+// VerificationCompletion is what [VerificationStore.CompleteVerification]
+// writes.
+type VerificationCompletion struct {
+	IDHash   security.TokenHash
+	Session  Session
+	Release  LoginReservation
+	ClearKey string
+	Events   []security.Event
 }
 
 // TOTPFactor is a user's TOTP secret as the store keeps it.

@@ -402,6 +402,10 @@ type sessionStart struct {
 	now        time.Time
 	// events are written with the session (a verification's success).
 	events []security.Event
+	// complete, when set, is the verification the session completes: it
+	// is deleted, and its throttle reservation released, with the
+	// session's creation.
+	complete *VerificationCompletion
 }
 
 // startSession creates the session of a login whose every step passed,
@@ -446,7 +450,21 @@ func (m *Manager) startSession(ctx context.Context, st sessionStart) (LoginResul
 			ActorUserID: user.UserID, ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
 			Details: map[string]string{"via": "login"}})
 	}
-	if err := m.cfg.Store.CreateSession(ctx, s, events); err != nil {
+	var err error
+	if st.complete != nil {
+		c := *st.complete
+		c.Session, c.Events = s, events
+		err = m.verifications.CompleteVerification(ctx, c)
+		if errors.Is(err, security.ErrBlacklisted) {
+			// The attempt was right: withdraw it as a login would.
+			if rerr := m.cfg.Store.ReleaseLoginAttempt(ctx, c.Release, ""); rerr != nil {
+				return LoginResult{}, rerr
+			}
+		}
+	} else {
+		err = m.cfg.Store.CreateSession(ctx, s, events)
+	}
+	if err != nil {
 		if errors.Is(err, security.ErrBlacklisted) {
 			// Blacklisted between our check and the write.
 			return LoginResult{}, m.refuseBlacklisted(ctx, security.Event{Time: now, Type: security.EventLoginFailed,

@@ -416,26 +416,9 @@ func (m *Manager) verifyWith(ctx context.Context, req VerifyRequest, only string
 		return LoginResult{}, &VerificationError{Reason: failure, AttemptsLeft: left}
 	}
 
-	// The code was right: the attempt is not a failure.
-	if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, limits[0].Key); err != nil {
-		return LoginResult{}, err
-	}
-	if err := m.verifications.ConsumeVerification(ctx, h); err != nil {
-		if errors.Is(err, security.ErrNotFound) {
-			// Completed by a concurrent request.
-			return LoginResult{}, fail("unknown", 0)
-		}
-		return LoginResult{}, err
-	}
-	black, err := m.cfg.Store.IsBlacklisted(ctx, user.UserID)
-	if err != nil {
-		return LoginResult{}, err
-	}
-	if black {
-		return LoginResult{}, m.refuseBlacklisted(ctx, security.Event{Time: now, Type: security.EventLoginFailed,
-			SubjectUserID: user.UserID, Subject: security.CleanText(user.Email, MaxEmailBytes), IP: ip,
-			Details: map[string]string{"reason": "blacklisted", "kind": string(v.Kind)}})
-	}
+	// The code was right: the attempt is not a failure. The reservation
+	// is released, and the verification deleted, with the session's
+	// creation (one transaction), unless the user was blacklisted.
 	details := map[string]string{"method": method, "reason": v.Reason}
 	if method == MethodRecoveryCode {
 		n, err := m.factors.RecoveryCodesLeft(ctx, user.UserID)
@@ -448,7 +431,8 @@ func (m *Manager) verifyWith(ctx context.Context, req VerifyRequest, only string
 	ok.ActorUserID = user.UserID
 	st := sessionStart{user: user, email: user.Email, kind: v.Kind, ip: v.IP, userAgent: v.UserAgent,
 		location: v.Location, newIP: v.NewIP, breached: v.PasswordBreached, now: now,
-		events: []security.Event{ok}}
+		events:   []security.Event{ok},
+		complete: &VerificationCompletion{IDHash: h, Release: res, ClearKey: limits[0].Key}}
 	if m.cfg.RequireStaffSecondFactor && user.IsStaff() {
 		methods, err := m.factorMethods(ctx, user.UserID)
 		if err != nil {
@@ -456,7 +440,12 @@ func (m *Manager) verifyWith(ctx context.Context, req VerifyRequest, only string
 		}
 		st.restricted = m.mustEnrol(user.Principal, methods)
 	}
-	return m.startSession(ctx, st)
+	out, err := m.startSession(ctx, st)
+	if errors.Is(err, security.ErrNotFound) {
+		// Completed by a concurrent request.
+		return LoginResult{}, fail("unknown", 0)
+	}
+	return out, err
 }
 
 // checkCode checks code against the methods v offers, by its shape: eight

@@ -13,7 +13,7 @@
 // [session.SessionUserLoader], [session.VerificationStore],
 // [session.FactorStore], [security.NonceStore],
 // [security.SecretStore], [security.EventRecorder], [security.AuditLog],
-// [integrity.Store] and [report.Store], with the same semantics as
+// [integrity.Store], [report.Store] and [passkey.Store], with the same semantics as
 // package memstore. It
 // is safe for concurrent use by many goroutines; several processes may also
 // open one file, since every write is a transaction that SQLite serialises.

@@ -65,6 +65,24 @@ func (s *Store) ConsumeVerification(ctx context.Context, h security.TokenHash) e
 	return err
 }
 
+// CompleteVerification implements [session.VerificationStore]: one write
+// transaction instead of three.
+func (s *Store) CompleteVerification(ctx context.Context, c session.VerificationCompletion) error {
+	return s.write(ctx, "complete verification", func(tx *sql.Tx) error {
+		n, err := execN(ctx, tx, `DELETE FROM verifications WHERE id_hash = ?`, c.IDHash[:])
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("verification")
+		}
+		if err := s.createSession(ctx, tx, c.Session, c.Events); err != nil {
+			return err
+		}
+		return release(ctx, tx, c.Release, c.ClearKey)
+	})
+}
+
 // TOTP implements [session.FactorStore].
 func (s *Store) TOTP(ctx context.Context, userID int64) (session.TOTPFactor, error) {
 	f, err := sqlrow.ScanTOTP(s.r.QueryRowContext(ctx, `SELECT `+sqlrow.TOTPCols+` FROM totp_factors WHERE user_id = ?`,

@@ -21,28 +21,31 @@ const liveAt = `revoked_at IS NULL AND expires_at > :now AND last_active + idle_
 // [security.ErrConflict] when the id or token hash is taken; either way it
 // stores nothing.
 func (s *Store) CreateSession(ctx context.Context, sess session.Session, events []security.Event) error {
-	return s.write(ctx, "create session", func(tx *sql.Tx) error {
-		var black bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = ?)`,
-			sess.UserID).Scan(&black); err != nil {
-			return err
-		}
-		if black {
-			return security.ErrBlacklisted
-		}
-		n, err := insertSession(ctx, tx, sess)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("session id or token hash exists: %w", security.ErrConflict)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO login_ips (user_id, ip) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-			sess.UserID, sess.IP); err != nil {
-			return err
-		}
-		return s.insertEvents(ctx, tx, events)
-	})
+	return s.write(ctx, "create session", func(tx *sql.Tx) error { return s.createSession(ctx, tx, sess, events) })
+}
+
+// createSession is CreateSession inside tx.
+func (s *Store) createSession(ctx context.Context, tx *sql.Tx, sess session.Session, events []security.Event) error {
+	var black bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM blacklist WHERE user_id = ?)`,
+		sess.UserID).Scan(&black); err != nil {
+		return err
+	}
+	if black {
+		return security.ErrBlacklisted
+	}
+	n, err := insertSession(ctx, tx, sess)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("session id or token hash exists: %w", security.ErrConflict)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO login_ips (user_id, ip) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+		sess.UserID, sess.IP); err != nil {
+		return err
+	}
+	return s.insertEvents(ctx, tx, events)
 }
 
 // insertSession stores sess unless its id or token hash is taken, and
@@ -252,18 +255,21 @@ func (s *Store) ReleaseLoginAttempt(ctx context.Context, r session.LoginReservat
 	if len(r.Rows) == 0 && clearKey == "" {
 		return nil
 	}
-	return s.write(ctx, "release login attempt", func(tx *sql.Tx) error {
-		for _, id := range r.Rows {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE id = ?`, id); err != nil {
-				return err
-			}
+	return s.write(ctx, "release login attempt", func(tx *sql.Tx) error { return release(ctx, tx, r, clearKey) })
+}
+
+// release is ReleaseLoginAttempt inside tx.
+func release(ctx context.Context, tx *sql.Tx, r session.LoginReservation, clearKey string) error {
+	for _, id := range r.Rows {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE id = ?`, id); err != nil {
+			return err
 		}
-		if clearKey == "" {
-			return nil
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, clearKey)
-		return err
-	})
+	}
+	if clearKey == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, clearKey)
+	return err
 }
 
 // LoginFailures counts key's failed login attempts at or after since and

@@ -32,6 +32,9 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		"PROPSEC_INTEGRITY_KEY":    key,
 		"PROPSEC_GEOIP":            "/var/lib/GeoLite2-City.mmdb",
 		"PROPSEC_CONSOLE_PREFIX":   "/staff/",
+		"PROPSEC_PASSKEY_RP_ID":    "example.com",
+		"PROPSEC_PASSKEY_RP_NAME":  "Example",
+		"PROPSEC_PASSKEY_ORIGIN":   "https://example.com, https://www.example.com",
 	} {
 		t.Setenv(name, value)
 	}
@@ -51,6 +54,9 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		auditAnchors:    envflag.Strings{"7:" + key, "9:" + key},
 		geoIP:           "/var/lib/GeoLite2-City.mmdb",
 		consolePrefix:   "/staff/",
+		passkeyRPID:     "example.com",
+		passkeyRPName:   "Example",
+		passkeyOrigins:  envflag.Strings{"https://example.com", "https://www.example.com"},
 	}, o)
 
 	o, err = parseFlags([]string{"-addr", "127.0.0.1:1", "-watch", "/only", "-insecure-cookies=false"}, io.Discard)

@@ -76,6 +76,7 @@ import (
 	"github.com/propops/propsec/internal/envflag"
 	"github.com/propops/propsec/internal/hostsetup"
 	"github.com/propops/propsec/mobileauth"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -137,6 +138,9 @@ type options struct {
 	geoIP           string
 	metricsAddr     string
 	consolePrefix   string
+	passkeyRPID     string
+	passkeyRPName   string
+	passkeyOrigins  envflag.Strings
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -157,6 +161,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, on a listener of its own (default: none)")
 	fs.StringVar(&o.consolePrefix, "console-prefix", console.DefaultPrefix, "path of the staff console (package console); \"off\" leaves it out")
+	fs.StringVar(&o.passkeyRPID, "passkey-rp-id", "", "serve passkeys (WebAuthn) as a second factor for this relying party id: the site's domain (\"localhost\" in development)")
+	fs.StringVar(&o.passkeyRPName, "passkey-rp-name", "propsec", "the relying party name authenticators show")
+	fs.Var(&o.passkeyOrigins, "passkey-origin", "exact origin of the pages running passkey ceremonies (repeatable; default https://RPID)")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
@@ -180,6 +187,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.realtime && len(o.watch) == 0 {
 		return o, errors.New("-realtime needs at least one -watch directory")
+	}
+	if len(o.passkeyOrigins) > 0 && o.passkeyRPID == "" {
+		return o, errors.New("-passkey-origin needs -passkey-rp-id")
 	}
 	if o.consolePrefix == "off" {
 		o.consolePrefix = ""
@@ -235,6 +245,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return r.Breached, err
 		}
 	}
+	pk, err := passkeys(o, store)
+	if err != nil {
+		return err
+	}
+	if pk != nil {
+		scfg.Methods = append(scfg.Methods, pk)
+	}
 	mgr, err := session.New(scfg)
 	if err != nil {
 		return err
@@ -269,7 +286,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// the handler's bounded queue, which h.Run drains below.
 	h, err := httpadapter.New(httpadapter.Config{Sessions: mgr, Mobile: mobileauth.New(mgr), CSRF: csrf,
 		TrustedProxies: o.trusted, Logger: log, InsecureCookies: o.insecureCookies, Integrity: mon,
-		Breach: breachEndpoint, Report: reports, Events: store, Observer: obs})
+		Breach: breachEndpoint, Report: reports, Events: store, Observer: obs, Passkeys: pk})
 	if err != nil {
 		return err
 	}
@@ -309,7 +326,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var background sync.WaitGroup
-	background.Go(func() { purge(ctx, mgr, log) })
+	background.Go(func() { purge(ctx, mgr, pk, log) })
 	// The refusal recorder outlives ctx until the server has shut down, so
 	// that refusals during the shutdown are written too.
 	recorderCtx, stopRecorder := context.WithCancel(context.WithoutCancel(ctx))
@@ -407,13 +424,19 @@ func verifyAudit(ctx context.Context, log security.AuditLog, anchorTexts []strin
 	return true, nil
 }
 
-// purge deletes ended sessions and expired records hourly until ctx is done.
-func purge(ctx context.Context, mgr *session.Manager, log *slog.Logger) {
+// purge deletes ended sessions and expired records (and passkey
+// ceremonies, with pk) hourly until ctx is done.
+func purge(ctx context.Context, mgr *session.Manager, pk *passkey.Service, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if err := mgr.Purge(ctx); err != nil && ctx.Err() == nil {
 			log.Error("purge", "err", err)
+		}
+		if pk != nil {
+			if err := pk.Purge(ctx); err != nil && ctx.Err() == nil {
+				log.Error("purge passkey ceremonies", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

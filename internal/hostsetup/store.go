@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/pgstore"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
@@ -48,6 +49,7 @@ type Backend interface {
 	security.AuditLog
 	integrity.Store
 	report.Store
+	passkey.Store
 	UserStore
 	// SchemaVersion reports the database's schema version and the newest
 	// this program knows.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/memstore"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/pgstore"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
@@ -42,11 +43,12 @@ var storeInterfaces = map[string]reflect.Type{
 	"integrity.HostStores":      reflect.TypeFor[integrity.HostStores](),
 	"integrity.ScanLocker":      reflect.TypeFor[integrity.ScanLocker](),
 	"report.Store":              reflect.TypeFor[report.Store](),
+	"passkey.Store":             reflect.TypeFor[passkey.Store](),
 }
 
 // mention finds a qualified interface name in a doc comment, in a doc
 // link or not.
-var mention = regexp.MustCompile(`\b(session|security|integrity|report)\.([A-Z][A-Za-z]*)\b`)
+var mention = regexp.MustCompile(`\b(session|security|integrity|report|passkey)\.([A-Z][A-Za-z]*)\b`)
 
 // TestPackageDocsListImplementedInterfaces: each store's package doc
 // mentions every interface of storeInterfaces its Store implements, and

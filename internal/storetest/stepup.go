@@ -287,3 +287,82 @@ func testFactorsConcurrent(t *testing.T, open func(*testing.T) Store) {
 	assert.Equal(t, 1, rc, "of 20 concurrent uses of one recovery code, exactly one wins")
 	assert.Len(t, eventsAfter(t, st, n0), 2)
 }
+
+func testCompleteVerification(t *testing.T, open func(*testing.T) Store) {
+	ctx := t.Context()
+	st := open(t)
+	const a, b = "email:a@example.com", "ip:203.0.113.10"
+	limits := []session.LoginLimit{{Key: a, Max: 10}, {Key: b, Max: 10}}
+	count := func(key string) int {
+		t.Helper()
+		n, _, err := st.LoginFailures(ctx, key, time.Time{})
+		require.NoError(t, err)
+		return n
+	}
+	reserve := func() session.LoginReservation {
+		t.Helper()
+		r, err := st.ReserveLoginAttempt(ctx, limits, t0.Add(-time.Hour), t0)
+		require.NoError(t, err)
+		return r
+	}
+	v := newVerification(42)
+	require.NoError(t, st.CreateVerification(ctx, v, nil))
+	fail(t, st, t0.Add(-time.Minute), a) // an earlier wrong code of the email
+	r := reserve()
+	s := newSession(42, t0)
+	ev := event("login_succeeded", s.ID)
+	n0 := len(allEvents(t, st))
+	require.NoError(t, st.CompleteVerification(ctx, session.VerificationCompletion{IDHash: v.IDHash, Session: s,
+		Release: r, ClearKey: a, Events: []security.Event{ev}}))
+	assertSession(t, s, getSession(t, st, s.ID))
+	_, err := st.VerificationByIDHash(ctx, v.IDHash)
+	require.ErrorIs(t, err, security.ErrNotFound, "the verification is gone")
+	assert.Zero(t, count(a), "the reservation released and the key cleared")
+	assert.Zero(t, count(b))
+	assert.Equal(t, []security.Event{normEvent(ev)}, eventsAfter(t, st, n0))
+	known, _, err := st.KnownLoginIP(ctx, 42, s.IP)
+	require.NoError(t, err)
+	assert.True(t, known, "the session's IP is remembered")
+
+	// Completed already: nothing changes.
+	r = reserve()
+	s2 := newSession(42, t0)
+	err = st.CompleteVerification(ctx, session.VerificationCompletion{IDHash: v.IDHash, Session: s2, Release: r,
+		Events: []security.Event{event("login_succeeded", s2.ID)}})
+	require.ErrorIs(t, err, security.ErrNotFound)
+	_, err = st.SessionByID(ctx, s2.ID)
+	require.ErrorIs(t, err, security.ErrNotFound)
+	assert.Equal(t, 1, count(a), "the reservation stays")
+	assert.Len(t, eventsAfter(t, st, n0), 1)
+
+	// A blacklisted user: nothing changes, the verification stays.
+	w := newVerification(43)
+	require.NoError(t, st.CreateVerification(ctx, w, nil))
+	addBlacklist(t, st, 43, t0)
+	n0 = len(allEvents(t, st))
+	s3 := newSession(43, t0)
+	err = st.CompleteVerification(ctx, session.VerificationCompletion{IDHash: w.IDHash, Session: s3, Release: r,
+		ClearKey: a, Events: []security.Event{event("login_succeeded", s3.ID)}})
+	require.ErrorIs(t, err, security.ErrBlacklisted)
+	_, err = st.SessionByID(ctx, s3.ID)
+	require.ErrorIs(t, err, security.ErrNotFound)
+	_, err = st.VerificationByIDHash(ctx, w.IDHash)
+	require.NoError(t, err)
+	assert.Equal(t, 1, count(a))
+	assert.Len(t, eventsAfter(t, st, n0), 0)
+
+	// Of 20 concurrent completions of one verification, exactly one wins.
+	x := newVerification(44)
+	require.NoError(t, st.CreateVerification(ctx, x, nil))
+	won := race(t, func() (bool, error) {
+		err := st.CompleteVerification(ctx, session.VerificationCompletion{IDHash: x.IDHash, Session: newSession(44, t0)})
+		if errorsIsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	assert.Equal(t, 1, won)
+	list, total, err := st.ListSessions(ctx, session.ListQuery{Now: t0, UserID: 44, Limit: 100})
+	require.NoError(t, err)
+	assert.Equal(t, 1, total, "one session: %v", ids(list))
+}

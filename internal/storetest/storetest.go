@@ -18,8 +18,8 @@
 // Behaviour, never implementation: what [session.Store],
 // [session.UserDirectory], [session.PasswordUpdater],
 // [session.PasswordChanger], [session.VerificationStore],
-// [session.FactorStore], [security.NonceStore] and
-// [security.SecretStore] document, plus the user and event methods
+// [session.FactorStore], [security.NonceStore], [security.SecretStore]
+// and [passkey.Store] document, plus the user and event methods
 // every store offers. Times are compared with [time.Time.Equal], so a store
 // may return them in another location; an empty permission list or event
 // detail map may come back as nil.
@@ -34,6 +34,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 )
@@ -48,6 +49,7 @@ type Store interface {
 	session.FactorStore
 	security.NonceStore
 	security.SecretStore
+	passkey.Store
 
 	// UpsertUser adds u, or replaces the user with u's id. Emails compare
 	// case-insensitively and must be unique ([security.ErrConflict]); a
@@ -98,9 +100,13 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TimeRoundTrip", testTimeRoundTrip},
 		{"Verifications", testVerifications},
 		{"VerificationsConcurrent", testVerificationsConcurrent},
+		{"CompleteVerification", testCompleteVerification},
 		{"TOTP", testTOTP},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"FactorsConcurrent", testFactorsConcurrent},
+		{"PasskeyCeremonies", testPasskeyCeremonies},
+		{"Passkeys", testPasskeys},
+		{"PasskeyUse", testPasskeyUse},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
 	}
