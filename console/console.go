@@ -13,6 +13,7 @@ import (
 
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -45,6 +46,11 @@ type Options struct {
 	Integrity *integrity.Monitor
 	// Report serves the Report view; nil leaves it out.
 	Report *report.Generator
+	// Passkeys lists and removes the signed-in user's passkeys on the
+	// Security view, which registers them (and the verify page signs in
+	// with them) through the Adapter's passkey endpoints: give the
+	// Service of the Adapter's Config.Passkeys. Nil leaves passkeys out.
+	Passkeys *passkey.Service
 	// Prefix is the path the host mounts the console under, with a slash at
 	// each end. Default "/console/". The host registers the handler for it:
 	// mux.Handle(prefix, h).
@@ -158,7 +164,9 @@ const (
 // routes mounts every console route on h.mux.
 func (h *handler) routes() error {
 	a := h.o.Adapter
-	login, err := a.FormLogin(h.prefix, h.prefix)
+	// A sign-in that needs a second step goes to the console's own verify
+	// page, which posts its code to verify.
+	login, verify, err := a.FormSignIn(h.prefix, h.prefix+pathVerify, h.prefix)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
@@ -172,6 +180,19 @@ func (h *handler) routes() error {
 	m.Handle("GET "+p+"{$}", page(h.home))
 	m.Handle("POST "+p+pathLogin, login)
 	m.Handle("POST "+p+pathLogout, logout)
+	m.Handle("GET "+p+pathVerify, page(h.verifyPage))
+	m.Handle("POST "+p+pathVerify, verify)
+	if h.o.Sessions.SecondFactorsSupported() {
+		enrol := func(f staffPage) http.Handler { return a.ProtectEnrolment(h.member(f)) }
+		m.Handle("GET "+p+pathSecurity, enrol(h.securityPage))
+		m.Handle("POST "+p+pathTOTPEnroll, enrol(h.totpEnroll))
+		m.Handle("POST "+p+pathTOTPConfirm, enrol(h.totpConfirm))
+		m.Handle("POST "+p+pathTOTPRemove, enrol(h.totpRemove))
+		m.Handle("POST "+p+pathRecoveryCodes, enrol(h.recoveryCodes))
+		if h.o.Passkeys != nil {
+			m.Handle("POST "+p+pathPasskeyRemove, enrol(h.passkeyRemove))
+		}
+	}
 	// Typed or bookmarked, the form addresses lead to the console.
 	m.HandleFunc("GET "+p+pathLogin, func(w http.ResponseWriter, _ *http.Request) { seeOther(w, p) })
 	m.HandleFunc("GET "+p+pathLogout, func(w http.ResponseWriter, _ *http.Request) { seeOther(w, p) })
@@ -247,6 +268,11 @@ func (h *handler) staff(f staffPage) http.HandlerFunc {
 			h.fail(w, r, nil, &pageError{status: http.StatusUnauthorized, msg: "Sign in first."})
 		case !a.Principal.IsStaff():
 			h.render(w, r, http.StatusForbidden, "customer", h.newView(r, &a, "Staff account required", ""))
+		case a.Restricted && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			// A staff user who must enrol a second factor may do only that.
+			seeOther(w, h.url(pathSecurity, url.Values{"notice": {noticeFactorNeeded}}))
+		case a.Restricted:
+			h.fail(w, r, &a, &pageError{status: http.StatusForbidden, msg: notices[noticeFactorNeeded]})
 		default:
 			f(w, r, a)
 		}
@@ -263,6 +289,10 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 	}
 	if !a.Principal.IsStaff() {
 		h.render(w, r, http.StatusOK, "customer", h.newView(r, &a, "Staff account required", ""))
+		return
+	}
+	if a.Restricted {
+		seeOther(w, h.url(pathSecurity, url.Values{"notice": {noticeFactorNeeded}}))
 		return
 	}
 	v := h.newView(r, &a, "Console", "")

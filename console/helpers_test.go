@@ -2,8 +2,10 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -21,6 +24,8 @@ import (
 	"github.com/propops/propsec/console"
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/fakeclock"
+	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/report"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -45,6 +50,8 @@ type env struct {
 	adapter *httpadapter.Handler
 	srv     *httptest.Server
 	prefix  string
+	// clock is the session Manager's with envOptions.mfa or passkeys.
+	clock *fakeclock.Clock
 }
 
 type envOptions struct {
@@ -53,6 +60,10 @@ type envOptions struct {
 	// breach serves GET /api/security/password-breach-check from a fake
 	// HIBP in which "password" is breached.
 	breach bool
+	// mfa gives the session Manager a factor key (TOTP and recovery
+	// codes); requireFactor sets RequireStaffSecondFactor; passkeys adds
+	// the passkey service, its origin https://localhost:PORT.
+	mfa, requireFactor, passkeys bool
 }
 
 // fakeHIBP is a Pwned Passwords range API that knows "password"
@@ -81,13 +92,30 @@ func newEnv(t *testing.T, o envOptions) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	log := slog.New(slog.DiscardHandler)
-	mgr, err := session.New(session.Config{Store: store, Users: store, Hasher: cheap})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	scfg := session.Config{Store: store, Users: store, Hasher: cheap, RequireStaffSecondFactor: o.requireFactor}
+	var clock *fakeclock.Clock
+	if o.mfa || o.passkeys {
+		scfg.FactorKey = []byte(strings.Repeat("f", 32))
+		clock = fakeclock.New(time.Now())
+		scfg.Clock = clock
+	}
+	var pk *passkey.Service
+	if o.passkeys {
+		origin := fmt.Sprintf("https://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+		pk, err = passkey.New(passkey.Config{RPID: "localhost", RPDisplayName: "propsec console test",
+			RPOrigins: []string{origin}, Store: store})
+		require.NoError(t, err)
+		scfg.Methods = []session.FactorMethod{pk}
+	}
+	mgr, err := session.New(scfg)
 	require.NoError(t, err)
 	key, err := store.Secret(ctx, "csrf", 32)
 	require.NoError(t, err)
 	csrf, err := security.NewCSRF(security.CSRFConfig{Key: key, Nonces: store})
 	require.NoError(t, err)
-	e := &env{t: t, ctx: ctx, store: store, mgr: mgr}
+	e := &env{t: t, ctx: ctx, store: store, mgr: mgr, clock: clock}
 	if !o.noIntegrity {
 		e.root = t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(e.root, "index.php"), []byte("<?php echo 'hello';\nline two\nline three\n"), 0o644))
@@ -100,7 +128,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	reports, err := report.New(report.Config{Store: store})
 	require.NoError(t, err)
-	cfg := httpadapter.Config{Sessions: mgr, CSRF: csrf, Integrity: e.mon, Report: reports, Logger: log, Events: store}
+	cfg := httpadapter.Config{Sessions: mgr, CSRF: csrf, Integrity: e.mon, Report: reports, Logger: log, Events: store,
+		Passkeys: pk}
 	if o.breach {
 		cfg.Breach = fakeHIBP(t)
 	}
@@ -111,12 +140,15 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.prefix = console.DefaultPrefix
 	}
 	c, err := console.NewHandler(console.Options{Adapter: e.adapter, Sessions: mgr, Integrity: e.mon, Report: reports,
-		Prefix: o.prefix, Logger: log})
+		Prefix: o.prefix, Logger: log, Passkeys: pk})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	e.adapter.Register(mux)
 	mux.Handle(e.prefix, c)
-	e.srv = httptest.NewTLSServer(e.adapter.CanonicalPaths(mux))
+	e.srv = httptest.NewUnstartedServer(e.adapter.CanonicalPaths(mux))
+	e.srv.Listener.Close()
+	e.srv.Listener = ln
+	e.srv.StartTLS()
 	t.Cleanup(e.srv.Close)
 	return e
 }

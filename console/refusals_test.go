@@ -120,7 +120,8 @@ func TestActionsNeedTheirPermission(t *testing.T) {
 		b := e.browser().signIn(e.user(25, "none", security.AccountStaff))
 		p := b.get("/console/")
 		require.Equal(t, "/console/password", p.url.Path)
-		require.Equal(t, 1, strings.Count(p.body, "<li><a href="), "only the password check")
+		require.Equal(t, 2, strings.Count(p.body, "<li><a href="), "only the password check and their own Security")
+		require.Contains(t, p.body, `<li><a href="/console/security">Security</a>`)
 	})
 }
 

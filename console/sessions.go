@@ -34,6 +34,11 @@ var notices = map[string]string{
 	"signed_out":      "You are signed out.",
 	"already_ended":   "That session had already ended.",
 	"not_blacklisted": "That user was not on the blacklist.",
+	"totp_removed":    "The authenticator app and the recovery codes were removed.",
+	"passkey_removed": "Passkey removed.",
+	"passkey_added":   "Passkey registered.",
+	noticeFactorNeeded: "Staff accounts need a second factor: set up an authenticator app or a passkey " +
+		"below before using the rest of the console.",
 }
 
 // notice is the message of r's ?notice= (and ?n=), or "".
@@ -71,6 +76,7 @@ var loginErrors = map[string]string{
 	httpadapter.CodeTooManyAttempts:    "Too many attempts. Wait a while and try again.",
 	httpadapter.CodeAccountBlacklisted: "This account is blocked. Ask an administrator.",
 	httpadapter.CodeInvalidRequest:     "Enter your email and password.",
+	httpadapter.CodeVerificationFailed: "The verification failed or expired. Sign in again.",
 }
 
 // signInData is the Data of the sign-in page.

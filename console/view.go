@@ -62,6 +62,11 @@ func (h *handler) newView(r *http.Request, a *session.Auth, title, current strin
 	if !a.Principal.IsStaff() {
 		return v
 	}
+	sec := h.o.Sessions.SecondFactorsSupported()
+	if a.Restricted {
+		v.Nav = []navItem{{Path: pathSecurity, Label: "Security", Current: current == pathSecurity}}
+		return v
+	}
 	add := func(p, label string, ok bool) {
 		if ok {
 			v.Nav = append(v.Nav, navItem{Path: p, Label: label, Current: p == current})
@@ -72,6 +77,7 @@ func (h *handler) newView(r *http.Request, a *session.Auth, title, current strin
 	add(pathChecks, "Checks", v.Can("integrity"))
 	add(pathReport, "Report", v.Can("report"))
 	add(pathPassword, "Password check", true)
+	add(pathSecurity, "Security", sec)
 	return v
 }
 

@@ -54,12 +54,21 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, allowed ...st
 // to Config.AfterLogin; failure answers 303 to Config.LoginPage with
 // ?error=<code>, next kept, and retry_after when throttled.
 func (h *Handler) formLogin(w http.ResponseWriter, r *http.Request) {
-	h.formLoginTo(w, r, h.loginPage, h.afterLogin)
+	h.formLoginTo(w, r, h.pages())
 }
 
-// formLoginTo is a form login whose failures go back to loginPage and whose
-// success without a usable next goes to afterLogin.
-func (h *Handler) formLoginTo(w http.ResponseWriter, r *http.Request, loginPage, afterLogin string) {
+// formPages are the pages of a form sign-in: where a refused login goes
+// back to (login), where a login needing verification goes (verify), and
+// where a successful one without a usable next goes (after).
+type formPages struct{ login, verify, after string }
+
+// pages are the form pages of Config.
+func (h *Handler) pages() formPages {
+	return formPages{login: h.loginPage, verify: h.verifyPage, after: h.afterLogin}
+}
+
+// formLoginTo is a form login on the pages p.
+func (h *Handler) formLoginTo(w http.ResponseWriter, r *http.Request, p formPages) {
 	// Login CSRF: a cross-site page must not log the browser into the
 	// attacker's account. Browsers send Sec-Fetch-Site or Origin with a
 	// form POST; CrossOriginProtection refuses it when cross-origin.
@@ -78,21 +87,21 @@ func (h *Handler) formLoginTo(w http.ResponseWriter, r *http.Request, loginPage,
 			Password: vals.Get("password"), Kind: session.KindWeb, IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()})
 		if err == nil && res.Verification != nil {
 			// Only the verification id travels to the host's page.
-			seeOther(w, h.verifyURL(res.Verification.ID, ""))
+			seeOther(w, verifyURL(p.verify, res.Verification.ID, "", 0))
 			return
 		}
 		if err == nil {
 			h.setSessionCookie(w, res)
-			seeOther(w, cmp.Or(next, afterLogin))
+			seeOther(w, cmp.Or(next, p.after))
 			return
 		}
 	}
-	p := h.account(r, session.Auth{}, err)
+	pe := h.account(r, session.Auth{}, err)
 	var retry time.Duration
-	if p.code == CodeTooManyAttempts {
-		retry = p.retryAfter
+	if pe.code == CodeTooManyAttempts {
+		retry = pe.retryAfter
 	}
-	seeOther(w, loginURL(loginPage, p.code, next, retry))
+	seeOther(w, loginURL(p.login, pe.code, next, retry))
 }
 
 // formLogout serves POST /logout with an HTML form body: the csrf_token
@@ -154,19 +163,57 @@ func (h *Handler) endSession(w http.ResponseWriter, afterLogout string) {
 // next, the session cookie), except that a refused login answers 303 to
 // loginPage with ?error=, next and retry_after, and a successful one
 // without a usable next answers 303 to afterLogin. Both must be paths on
-// this origin, loginPage without a query or fragment. A request whose body
-// is not application/x-www-form-urlencoded is refused with 415 and
+// this origin, loginPage without a query or fragment. A login that needs
+// verification answers 303 to Config.VerifyPage, as POST /login does: use
+// [Handler.FormSignIn] to keep it on a page of that part. A request whose
+// body is not application/x-www-form-urlencoded is refused with 415 and
 // changes nothing; mount it for POST only.
 func (h *Handler) FormLogin(loginPage, afterLogin string) (http.Handler, error) {
-	if !localPath(loginPage) || strings.ContainsAny(loginPage, "?#") {
-		return nil, fmt.Errorf("httpadapter: FormLogin: login page %q must be a path on this origin without a query", loginPage)
+	p := h.pages()
+	p.login, p.after = loginPage, afterLogin
+	if err := checkFormPages("FormLogin", p); err != nil {
+		return nil, err
 	}
-	if !localPath(afterLogin) {
-		return nil, fmt.Errorf("httpadapter: FormLogin: %q must be a path on this origin", afterLogin)
+	return h.formOnly(func(w http.ResponseWriter, r *http.Request) { h.formLoginTo(w, r, p) }), nil
+}
+
+// FormSignIn returns the handlers of a second form sign-in with its own
+// verification page: login works as [Handler.FormLogin]'s, except that a
+// login needing verification (a second factor, or a new IP under
+// session.NewIPVerify) answers 303 to verifyPage?verification_id=ver_…
+// rather than to Config.VerifyPage; verify takes the form that page posts
+// (fields verification_id and code, as the form POST
+// /api/security/verify-login does): a right code sets the session cookie
+// and answers 303 to afterLogin, a wrong one 303 back to verifyPage with
+// the id, ?error=verification_failed and attempts_left (too_many_attempts
+// and retry_after when throttled), and one that ended the verification (the
+// last attempt, expired, another client) 303 to loginPage with
+// ?error=verification_failed. The three are paths on this origin,
+// loginPage and verifyPage without a query or fragment. Mount both for
+// POST only, without [Handler.Protect]: there is no session yet, and the
+// origin check applies.
+func (h *Handler) FormSignIn(loginPage, verifyPage, afterLogin string) (login, verify http.Handler, err error) {
+	p := formPages{login: loginPage, verify: verifyPage, after: afterLogin}
+	if err := checkFormPages("FormSignIn", p); err != nil {
+		return nil, nil, err
 	}
-	return h.formOnly(func(w http.ResponseWriter, r *http.Request) {
-		h.formLoginTo(w, r, loginPage, afterLogin)
-	}), nil
+	login = h.formOnly(func(w http.ResponseWriter, r *http.Request) { h.formLoginTo(w, r, p) })
+	verify = h.formOnly(func(w http.ResponseWriter, r *http.Request) { h.formVerifyTo(w, r, p) })
+	return login, verify, nil
+}
+
+// checkFormPages refuses pages that are not paths on this origin, and a
+// login or verify page with a query.
+func checkFormPages(fn string, p formPages) error {
+	for _, pg := range []string{p.login, p.verify} {
+		if !localPath(pg) || strings.ContainsAny(pg, "?#") {
+			return fmt.Errorf("httpadapter: %s: page %q must be a path on this origin without a query", fn, pg)
+		}
+	}
+	if !localPath(p.after) {
+		return fmt.Errorf("httpadapter: %s: %q must be a path on this origin", fn, p.after)
+	}
+	return nil
 }
 
 // FormLogout returns a handler of a second form logout: it works as a form

@@ -104,7 +104,23 @@ func CSRFField(r *http.Request) template.HTML {
 // Protect authenticates the request itself unless an outer
 // [Handler.RequireAuth] or [Handler.RequireLogin] did, and puts its session
 // in the context for [AuthFrom]; place either inside or outside it.
-func (h *Handler) Protect(next http.Handler) http.Handler {
+//
+// A restricted session (a staff user who must enrol a second factor, see
+// session.Config.RequireStaffSecondFactor) is refused with 403
+// second_factor_required on any method but the safe ones: wrap the pages
+// where it enrols in [Handler.ProtectEnrolment] instead.
+func (h *Handler) Protect(next http.Handler) http.Handler { return h.protect(next, false) }
+
+// ProtectEnrolment is [Handler.Protect] for the host's pages where a user
+// enrols or manages their own second factors (such as package console's
+// Security view): it lets a restricted session through as well, with the
+// same origin and CSRF checks. Read [session.Auth.Restricted] from
+// [AuthFrom] and offer such a session nothing but enrolment.
+func (h *Handler) ProtectEnrolment(next http.Handler) http.Handler { return h.protect(next, true) }
+
+// protect is Protect, letting a restricted session through when
+// allowRestricted.
+func (h *Handler) protect(next http.Handler, allowRestricted bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r, st, authErr := h.state(r)
 		switch r.Method {
@@ -112,7 +128,7 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if st.authed && st.auth.Restricted {
+		if st.authed && st.auth.Restricted && !allowRestricted {
 			h.refuse(w, r, st.auth, errSecondFactorRequired)
 			return
 		}

@@ -47,9 +47,10 @@ func (h *Handler) mfaStatus(c *call) (func() (reply, error), error) {
 	}, nil
 }
 
-// qrPNG renders text as a QR code PNG (error correction M, 6 pixels a
-// module, the standard quiet zone of 4 modules).
-func qrPNG(text string) ([]byte, error) {
+// QRCodePNG renders text (such as the otpauth:// URI of a TOTP enrolment)
+// as a QR code PNG: error correction M, 6 pixels a module, the standard
+// quiet zone of 4 modules. POST /api/security/mfa's qr_png is this image.
+func QRCodePNG(text string) ([]byte, error) {
 	code, err := qr.EncodeText(text, qr.Medium)
 	if err != nil {
 		return nil, err
@@ -80,7 +81,7 @@ func (h *Handler) changeMFA(c *call) (func() (reply, error), error) {
 			if err != nil {
 				return reply{}, mfaError(err, "TOTP is already enrolled; remove it first")
 			}
-			png, err := qrPNG(en.URI)
+			png, err := QRCodePNG(en.URI)
 			if err != nil {
 				return reply{}, err
 			}

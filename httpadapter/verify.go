@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
@@ -139,10 +140,15 @@ func verifyError(err error) error {
 // formVerify serves POST /api/security/verify-login with an HTML form body
 // (fields verification_id and code), for the host's verification page: a
 // right code sets the session cookie and answers 303 to Config.AfterLogin;
-// a wrong one answers 303 back to Config.VerifyPage with the id and
-// ?error=; one that ended the verification answers 303 to
+// a wrong one answers 303 back to Config.VerifyPage with the id, ?error=
+// and attempts_left; one that ended the verification answers 303 to
 // Config.LoginPage with ?error=verification_failed.
 func (h *Handler) formVerify(w http.ResponseWriter, r *http.Request) {
+	h.formVerifyTo(w, r, h.pages())
+}
+
+// formVerifyTo is a form verification on the pages p.
+func (h *Handler) formVerifyTo(w http.ResponseWriter, r *http.Request, p formPages) {
 	if err := h.checkOrigin(r, false); err != nil {
 		h.refuse(w, r, session.Auth{}, err)
 		return
@@ -161,7 +167,7 @@ func (h *Handler) formVerify(w http.ResponseWriter, r *http.Request) {
 			IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()})
 		if err == nil && res.Session.Kind == session.KindWeb {
 			h.setSessionCookie(w, res)
-			seeOther(w, h.afterLogin)
+			seeOther(w, p.after)
 			return
 		}
 		if err == nil {
@@ -169,21 +175,33 @@ func (h *Handler) formVerify(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var ve *session.VerificationError
-	p := h.account(r, session.Auth{}, verifyError(err))
-	if (errors.As(err, &ve) && ve.Ended()) || !session.ValidVerificationID(id) {
-		seeOther(w, loginURL(h.loginPage, p.code, "", p.retryAfter))
+	isVE := errors.As(err, &ve)
+	pe := h.account(r, session.Auth{}, verifyError(err))
+	if (isVE && ve.Ended()) || !session.ValidVerificationID(id) {
+		seeOther(w, loginURL(p.login, pe.code, "", pe.retryAfter))
 		return
 	}
-	seeOther(w, h.verifyURL(id, p.code))
+	left := -1
+	if isVE {
+		left = ve.AttemptsLeft
+	}
+	u := verifyURL(p.verify, id, pe.code, left)
+	if pe.code == CodeTooManyAttempts && pe.retryAfter > 0 {
+		u += "&retry_after=" + retryAfterSeconds(pe.retryAfter)
+	}
+	seeOther(w, u)
 }
 
-// verifyURL is Config.VerifyPage carrying the verification id (and an
-// error code).
-func (h *Handler) verifyURL(id, code string) string {
+// verifyURL is verifyPage carrying the verification id (and an error code
+// and, when not negative, the attempts left).
+func verifyURL(verifyPage, id, code string, attemptsLeft int) string {
 	v := url.Values{}
 	v.Set("verification_id", id)
 	if code != "" {
 		v.Set("error", code)
 	}
-	return h.verifyPage + "?" + v.Encode()
+	if code != "" && attemptsLeft >= 0 {
+		v.Set("attempts_left", strconv.Itoa(attemptsLeft))
+	}
+	return verifyPage + "?" + v.Encode()
 }

@@ -293,7 +293,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	h.Register(mux)
 	if o.consolePrefix != "" {
-		c, err := console.NewHandler(console.Options{Adapter: h, Sessions: mgr, Integrity: mon, Report: reports,
+		c, err := console.NewHandler(console.Options{Adapter: h, Sessions: mgr, Integrity: mon, Report: reports, Passkeys: pk,
 			Prefix: o.consolePrefix, TrustedProxies: o.trusted, Logger: log})
 		if err != nil {
 			return err
