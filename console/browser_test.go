@@ -89,7 +89,7 @@ func (u *ui) look(name string) {
 // screenshot here, and its file in docs/console/.
 var readmeShots = map[string]string{"signin": "signin", "blacklist": "sessions", "blacklist-phone": "sessions-phone",
 	"alerts": "alerts", "alert-diff": "alert-diff", "check-complete": "checks", "report": "report",
-	"password-breached": "password-check"}
+	"password-breached": "password-check", "security-codes": "security", "verify": "verify"}
 
 // readme saves the top of the view (height CSS pixels, at scale) into
 // docs/console/<name>.png when PROPSEC_UPDATE_SCREENSHOTS=1 and the README

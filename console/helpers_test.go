@@ -24,6 +24,7 @@ import (
 	"github.com/propops/propsec/console"
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/browsertest"
 	"github.com/propops/propsec/internal/fakeclock"
 	"github.com/propops/propsec/passkey"
 	"github.com/propops/propsec/report"
@@ -62,7 +63,7 @@ type envOptions struct {
 	breach bool
 	// mfa gives the session Manager a factor key (TOTP and recovery
 	// codes); requireFactor sets RequireStaffSecondFactor; passkeys adds
-	// the passkey service, its origin https://localhost:PORT.
+	// the passkey service, the server then on http://localhost:PORT.
 	mfa, requireFactor, passkeys bool
 }
 
@@ -103,7 +104,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	var pk *passkey.Service
 	if o.passkeys {
-		origin := fmt.Sprintf("https://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+		// Chromium refuses WebAuthn on a page with a certificate error, and
+		// an IP address as RP id: passkeys are tested on plain
+		// http://localhost, a secure context.
+		origin := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 		pk, err = passkey.New(passkey.Config{RPID: "localhost", RPDisplayName: "propsec console test",
 			RPOrigins: []string{origin}, Store: store})
 		require.NoError(t, err)
@@ -129,7 +133,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	reports, err := report.New(report.Config{Store: store})
 	require.NoError(t, err)
 	cfg := httpadapter.Config{Sessions: mgr, CSRF: csrf, Integrity: e.mon, Report: reports, Logger: log, Events: store,
-		Passkeys: pk}
+		Passkeys: pk, InsecureCookies: o.passkeys}
 	if o.breach {
 		cfg.Breach = fakeHIBP(t)
 	}
@@ -148,7 +152,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.srv = httptest.NewUnstartedServer(e.adapter.CanonicalPaths(mux))
 	e.srv.Listener.Close()
 	e.srv.Listener = ln
-	e.srv.StartTLS()
+	if o.passkeys {
+		e.srv.Start()
+		e.srv.URL = browsertest.Localhost(e.srv.URL)
+	} else {
+		e.srv.StartTLS()
+	}
 	t.Cleanup(e.srv.Close)
 	return e
 }
