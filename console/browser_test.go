@@ -60,11 +60,17 @@ func (u *ui) open(rel, h1 string) {
 // and waits for the first view.
 func (u *ui) signIn(email string) {
 	u.T().Helper()
+	u.submitSignIn(email)
+	u.WaitVisible("form[name=signout]")
+}
+
+// submitSignIn fills in and submits the sign-in form.
+func (u *ui) submitSignIn(email string) {
+	u.T().Helper()
 	u.Navigate(u.url(""))
 	u.Fill("email", email)
 	u.Fill("password", password)
 	u.ClickText("Sign in")
-	u.WaitVisible("form[name=signout]")
 }
 
 // look checks the current view at desktop and phone width: axe-core finds

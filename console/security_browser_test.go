@@ -33,10 +33,7 @@ func (u *ui) attr(css, name string) string {
 // signInToVerify signs in through the form and waits for the verify page.
 func (u *ui) signInToVerify(email string) {
 	u.T().Helper()
-	u.Navigate(u.url(""))
-	u.Fill("email", email)
-	u.Fill("password", password)
-	u.ClickText("Sign in")
+	u.submitSignIn(email)
 	u.WaitText("main h1", "Verify your sign-in")
 	require.Contains(u.T(), u.URL(), u.e.prefix+"verify?verification_id=ver_")
 }
