@@ -5,7 +5,7 @@
 // Usage:
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
-//	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
+//	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-factor-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR] [-console-prefix /console/]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
@@ -24,7 +24,10 @@
 // With -realtime (Linux) changes also raise alerts as they happen; scans then
 // run at least hourly as its safety net.
 // The baseline's MAC key comes from -integrity-key or $PROPSEC_INTEGRITY_KEY
-// (hex), else from the file DB.integrity-key (0600), made on first use.
+// (hex), else from the file DB.integrity-key (0600), made on first use. The
+// key of second factors (TOTP secrets, recovery codes) likewise comes from
+// -factor-key or $PROPSEC_FACTOR_KEY, else from DB.factor-key; with
+// PostgreSQL and neither, TOTP is off.
 //
 // With -breach-corpus (an offline Pwned Passwords corpus built by
 // examples/pwned) or -hibp-url (the HIBP range API, e.g.
@@ -132,6 +135,7 @@ type options struct {
 	scanInterval    time.Duration
 	realtime        bool
 	integrityKey    string
+	factorKey       string
 	hibpURL         string
 	breachCorpus    string
 	auditAnchors    envflag.Strings
@@ -164,6 +168,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.passkeyRPID, "passkey-rp-id", "", "serve passkeys (WebAuthn) as a second factor for this relying party id: the site's domain (\"localhost\" in development)")
 	fs.StringVar(&o.passkeyRPName, "passkey-rp-name", "propsec", "the relying party name authenticators show")
 	fs.Var(&o.passkeyOrigins, "passkey-origin", "exact origin of the pages running passkey ceremonies (repeatable; default https://RPID)")
+	fs.Func("factor-key", "key of second factors (TOTP secrets, recovery codes), `hex`, 32 bytes (default: a key file beside -db; none with PostgreSQL)", func(v string) error {
+		_, err := hostsetup.ParseKey(v)
+		o.factorKey = v
+		return err
+	})
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
@@ -239,6 +248,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
 		}}
+	factorKey, keySource, err := hostsetup.FactorKey("-factor-key", o.factorKey, o.db)
+	if err != nil {
+		return err
+	}
+	scfg.FactorKey = factorKey
+	log.Info("second factors", "totp", factorKey != nil, "key", keySource)
 	if breachLogin != nil {
 		scfg.BreachCheck = func(ctx context.Context, pw string) (bool, error) {
 			r, err := breachLogin.CheckPassword(ctx, pw)

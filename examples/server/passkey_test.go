@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
-	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,22 +17,9 @@ func TestServerPasskeys(t *testing.T) {
 	const origin = "http://localhost:8080"
 	base, printed := server(t, "-db", filepath.Join(t.TempDir(), "propsec.db"),
 		"-passkey-rp-id", "localhost", "-passkey-origin", origin)
-	var email, password string
-	re := regexp.MustCompile(`email (\S+) password (\S+)`)
-	for _, l := range printed {
-		if m := re.FindStringSubmatch(l); m != nil {
-			email, password = m[1], m[2]
-		}
-	}
-	creds := map[string]string{"email": email, "password": password}
-	code, env := call(t, "POST", base+"/api/security/mobile-auth", "", creds)
-	require.Equal(t, 200, code, env.Message)
-	bearer := token(t, env)
-	csrf := func() string {
-		code, env := call(t, "GET", base+"/api/security/csrf-token", bearer, nil)
-		require.Equal(t, 200, code)
-		return token(t, env)
-	}
+	creds, bearer, csrf := signInAdmin(t, base, printed)
+	var code int
+	var env envelope
 	var cer struct {
 		CeremonyID string          `json:"ceremony_id"`
 		Options    json.RawMessage `json:"options"`

@@ -70,3 +70,31 @@ func TestReadUsersRejectsBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// The factor key: a key file of its own beside the SQLite database, reused,
+// exactly 32 bytes when given; none (and no error) with PostgreSQL.
+func TestFactorKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	k1, src, err := FactorKey("-factor-key", "", db)
+	require.NoError(t, err)
+	require.Len(t, k1, FactorKeyBytes)
+	require.Equal(t, db+".factor-key", src)
+	ik, _, err := IntegrityKey("-integrity-key", "", db)
+	require.NoError(t, err)
+	require.NotEqual(t, ik, k1, "not the integrity key")
+	k2, _, err := FactorKey("-factor-key", "", db)
+	require.NoError(t, err)
+	require.Equal(t, k1, k2, "the key file is reused")
+
+	k3, src, err := FactorKey("-factor-key", strings.Repeat("cd", 32), db)
+	require.NoError(t, err)
+	require.Equal(t, "-factor-key", src)
+	require.Equal(t, strings.Repeat("cd", 32), hex.EncodeToString(k3))
+	_, _, err = FactorKey("-factor-key", strings.Repeat("cd", 33), db)
+	require.ErrorContains(t, err, "must be 32 bytes")
+
+	k, src, err := FactorKey("-factor-key", "", "postgres://h/db")
+	require.NoError(t, err)
+	require.Nil(t, k)
+	require.Empty(t, src)
+}

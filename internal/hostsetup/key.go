@@ -25,6 +25,39 @@ const IntegrityKeyEnv = "PROPSEC_INTEGRITY_KEY"
 // the baseline there could otherwise forge its MAC too. A PostgreSQL db has
 // no key file: the key must be given.
 func IntegrityKey(flagName, flagValue, db string) ([]byte, string, error) {
+	if flagValue == "" && IsPostgres(db) {
+		return nil, "", fmt.Errorf("a PostgreSQL database needs %s or $%s (no key file is kept beside a database URL)", flagName, IntegrityKeyEnv)
+	}
+	return keyOrFile(flagName, flagValue, db+".integrity-key")
+}
+
+// FactorKeyEnv names the environment variable that may hold the key of
+// second factors (session.Config.FactorKey, hex) instead of -factor-key.
+const FactorKeyEnv = "PROPSEC_FACTOR_KEY"
+
+// FactorKeyBytes is the size of session.Config.FactorKey.
+const FactorKeyBytes = 32
+
+// FactorKey returns the key that encrypts TOTP secrets and keys the hashes
+// of recovery and e-mailed codes (session.Config.FactorKey), and where it
+// came from: flagValue (hex, FactorKeyBytes bytes), else the key file
+// db+".factor-key", created (0600) with random bytes on first use; never
+// the database. A PostgreSQL db without flagValue has none: it returns a
+// nil key and no error, and TOTP stays off.
+func FactorKey(flagName, flagValue, db string) ([]byte, string, error) {
+	if flagValue == "" && IsPostgres(db) {
+		return nil, "", nil
+	}
+	k, src, err := keyOrFile(flagName, flagValue, db+".factor-key")
+	if err == nil && len(k) != FactorKeyBytes {
+		return nil, "", fmt.Errorf("%s: the factor key must be %d bytes (%d hex digits)", src, FactorKeyBytes, 2*FactorKeyBytes)
+	}
+	return k, src, err
+}
+
+// keyOrFile is the key of flagValue (hex), else of the key file path,
+// created with 32 random bytes when missing.
+func keyOrFile(flagName, flagValue, path string) ([]byte, string, error) {
 	if flagValue != "" {
 		k, err := ParseKey(flagValue)
 		if err != nil {
@@ -32,10 +65,6 @@ func IntegrityKey(flagName, flagValue, db string) ([]byte, string, error) {
 		}
 		return k, flagName, nil
 	}
-	if IsPostgres(db) {
-		return nil, "", fmt.Errorf("a PostgreSQL database needs %s or $%s (no key file is kept beside a database URL)", flagName, IntegrityKeyEnv)
-	}
-	path := db + ".integrity-key"
 	k, err := readKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		k = make([]byte, 32)
