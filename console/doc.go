@@ -25,13 +25,19 @@
 // Every answer carries [ContentSecurityPolicy] (nothing from another
 // origin, no inline script or style, no framing), X-Content-Type-Options:
 // nosniff, Referrer-Policy: same-origin and X-Frame-Options: DENY; pages
-// are Cache-Control: no-store. The assets (one stylesheet, an icon, two
+// are Cache-Control: no-store. The assets (one stylesheet, an icon, three
 // small script modules) are embedded and served under names carrying a
 // hash of their content, cacheable for a year, with an ETag.
 //
 // Sign-in sets the adapter's session cookie through
-// [httpadapter.Handler.FormLogin] (its origin check, throttling and
-// lockout); sign-out is [httpadapter.Handler.FormLogout]. Every other
+// [httpadapter.Handler.FormSignIn] (its origin check, throttling and
+// lockout); a sign-in that needs a second step (a second factor, or a new
+// IP under session.NewIPVerify) goes to the console's own verify page, not
+// to the adapter's Config.VerifyPage, and its code form posts to the
+// verify handler of FormSignIn. Sign-out is
+// [httpadapter.Handler.FormLogout]. The Security view's forms post to
+// routes wrapped in [httpadapter.Handler.ProtectEnrolment], which admits a
+// restricted session (see below). Every other
 // form posts to a console route wrapped in [httpadapter.Handler.Protect]:
 // it must come from this origin and carry the page's host-form CSRF token
 // (field csrf_token). The actions call the domain packages with the
@@ -43,7 +49,11 @@
 // the actions its user may take, and a view the user may not open is
 // absent from the navigation and answers 403. A customer account that
 // signs in is told that a staff account is required, with a sign-out
-// button.
+// button. Under session.Config.RequireStaffSecondFactor, a staff user
+// without a second factor (a restricted session) is sent to the Security
+// view with a notice, has only that view in the navigation, and every
+// other page sends it back there (a form post to one is refused with
+// 403) until a factor is confirmed.
 //
 // # Pages
 //
@@ -69,6 +79,12 @@
 //	GET  P report               Report: ?from=YYYY-MM-DD&to=YYYY-MM-DD (default: the last 7 days)
 //	GET  P report.csv           the same period's daily counts as CSV (a download)
 //	GET  P password             Password check
+//	GET  P verify               the second step of a sign-in: ?verification_id=ver_… (the sign-in's
+//	                            redirect), &error=verification_failed&attempts_left=N or
+//	                            too_many_attempts&retry_after=S after a refusal; 410 once the
+//	                            verification has ended (expired, used up, another client)
+//	GET  P security             Security: the user's own second factors (when the session
+//	                            store keeps them)
 //	GET  P assets/{name}        the embedded assets, by hashed name
 //
 // After a change the browser is sent (303) back to the view with
@@ -96,6 +112,14 @@
 //	end-deployment     POST   P deployments/end    (button "End deployment and accept changes")
 //	report-period      GET    P report             from, to (type=date)
 //	password-check     (none: the script)          one password input, id "pw", with no name
+//	verify             POST   P verify             verification_id (hidden), code (no csrf_token:
+//	                                               no session yet; the origin check applies)
+//	totp-enroll        POST   P security/totp      (button): the answer shows the QR code and key
+//	totp-confirm       POST   P security/totp/confirm  code: the answer shows the ten recovery codes
+//	recovery-regenerate POST  P security/recovery-codes  password or code: new codes, shown once
+//	totp-remove        POST   P security/totp/remove     password or code
+//	passkey-remove     POST   P security/passkeys/remove credential_id (hidden), password
+//	passkey-register   (none: the script)          the name input, id "pk-name"
 //
 // # Views
 //
@@ -138,4 +162,21 @@
 // suffixes it gets back itself; the result is written to #pw-result. The
 // password input has no name and the form no action: the password and
 // its full hash never leave the page.
+//
+// Verify asks for the code of the sign-in's challenge (an e-mailed code,
+// the authenticator app's, or a recovery code; autocomplete=one-time-code)
+// and, when the challenge accepts a passkey and Options.Passkeys is set,
+// offers a "Verify with a passkey" button whose script runs the assertion
+// through POST {Options.API}/passkey-verification. A refused code comes
+// back with an alert (the attempts left; the code is never shown again);
+// a verification that ended sends the browser to the sign-in form.
+//
+// Security shows whether the authenticator app (TOTP) is on, the passkeys
+// (name, added, last used) and the recovery codes left. Setting up the
+// app shows its QR code (a data: PNG) and base32 key once and asks for a
+// code; confirming shows the ten recovery codes once, with "Save these
+// now". New recovery codes and removing the app need the password or a
+// current code; removing a passkey needs the password. Its script
+// registers a passkey through POST {Options.API}/passkeys with the API's
+// single-use CSRF tokens (GET {Options.API}/csrf-token).
 package console

@@ -281,7 +281,9 @@
 // (such as package console), mounts [Handler.FormLogin] and
 // [Handler.FormLogout]: the same form login and logout, whose refusals
 // and redirects go to the pages it names rather than Config.LoginPage,
-// AfterLogin and AfterLogout.
+// AfterLogin and AfterLogout. [Handler.FormSignIn] is FormLogin with a
+// verification page of its own instead of Config.VerifyPage, and the form
+// handler that page posts its code to.
 //
 // [WriteSuccess] and [WriteError] write the envelope of the endpoints for
 // host handlers that answer alike, and [Handler.Fail] maps an error of the
@@ -317,7 +319,9 @@
 // in package session), JSON POST /login and POST /api/security/mobile-auth
 // answer 202 with {"verification_required": true, "verification_id":
 // "ver_…", "methods": […], "reason", "expires_at"} and no cookie or token;
-// a form login answers 303 to Config.VerifyPage?verification_id=ver_….
+// a form login answers 303 to Config.VerifyPage?verification_id=ver_…
+// (a [Handler.FormSignIn] login to its own page), and a refused code in
+// its form comes back there with &error= and &attempts_left=.
 // POST /api/security/verify-login {"verification_id", "code"} (no CSRF
 // token; the cross-origin check applies; JSON or an HTML form) answers
 // what the login would have: the cookie and the caller, or the bearer
@@ -330,7 +334,8 @@
 // (session.Manager.SecondFactorsSupported). A restricted session
 // (session.Auth.Restricted) is refused with 403 second_factor_required on
 // every route but /api/security/mfa, csrf-token, logout and DELETE
-// mobile-auth, and by RequireAuth, RequireLogin and Protect.
+// mobile-auth, and by RequireAuth, RequireLogin and Protect
+// ([Handler.ProtectEnrolment] admits it, for the host's enrolment pages).
 //
 // # Passkeys
 //
