@@ -132,3 +132,18 @@ func TestBrowserSecurityPasskey(t *testing.T) {
 	u.WaitText("[role=status]", "Passkey removed.")
 	require.True(t, u.HasText("No passkeys yet."))
 }
+
+// In Chromium: under RequireStaffSecondFactor a staff user without a
+// factor lands on the Security view, with only it in the navigation, and
+// a typed address of another view leads back there.
+func TestBrowserSecurityRestricted(t *testing.T) {
+	e := newEnv(t, envOptions{mfa: true, requireFactor: true})
+	admin := e.admin()
+	u := openConsole(t, e)
+	u.signIn(admin)
+	u.WaitText("[role=status]", "Staff accounts need a second factor")
+	require.Equal(t, 1, u.Count("nav.nav li"))
+	u.look("security-restricted")
+	u.open("alerts", "Security")
+	require.Contains(t, u.URL(), "/console/security")
+}

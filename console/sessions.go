@@ -37,8 +37,8 @@ var notices = map[string]string{
 	"totp_removed":    "The authenticator app and the recovery codes were removed.",
 	"passkey_removed": "Passkey removed.",
 	"passkey_added":   "Passkey registered.",
-	noticeFactorNeeded: "Staff accounts need a second factor: set up an authenticator app or a passkey " +
-		"below before using the rest of the console.",
+	noticeFactorNeeded: "Staff accounts need a second factor: set one up below " +
+		"before using the rest of the console.",
 }
 
 // notice is the message of r's ?notice= (and ?n=), or "".
