@@ -123,6 +123,14 @@ func TestBrowserSecurityPasskey(t *testing.T) {
 	u.open("security", "Security")
 	require.NotContains(t, u.Text(`tr[data-passkey="Laptop"]`), "never", "last used is shown")
 
+	// A passkey alone is enough for recovery codes.
+	u.Type("#rc-password", password)
+	u.ClickText("Make new recovery codes")
+	u.WaitText("[role=alert]", "Save these now")
+	require.Len(t, strings.Fields(u.Text("[data-testid=recovery-codes]")), session.RecoveryCodeCount)
+	u.ClickText("I have saved them")
+	u.WaitText("[data-testid=factor-status]", "10")
+
 	// Removing needs the password.
 	u.Type(`tr[data-passkey="Laptop"] input[name=password]`, "wrong password")
 	u.ClickText("Remove passkey Laptop")
