@@ -9,7 +9,8 @@
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
 // [session.PasswordUpdater], [session.PasswordChanger],
-// [session.SessionUserLoader], [security.NonceStore],
+// [session.SessionUserLoader], [session.VerificationStore],
+// [session.FactorStore], [security.NonceStore],
 // [security.SecretStore], [security.EventRecorder], [security.AuditLog],
 // [integrity.Store] and [report.Store]. It is safe for concurrent use; every method holds
 // one lock, so each call is atomic. Package sqlitestore implements the same
@@ -52,6 +53,7 @@ type Store struct {
 	nextEventID int64
 	secrets     map[string][]byte
 	integrity   integrityState
+	step        stepUpState
 }
 
 // New returns an empty Store.
@@ -587,6 +589,7 @@ func (s *Store) PurgeExpired(_ context.Context, before time.Time) error {
 			delete(s.nonces, h)
 		}
 	}
+	s.purgeVerifications(before)
 	return nil
 }
 

@@ -44,6 +44,13 @@ type Token struct {
 	// PasswordBreached is true when session.Config.BreachCheck found the
 	// password in breach data: the client should make the user change it.
 	PasswordBreached bool
+	// Verification, when not nil, means no token was issued yet: the login
+	// waits for a second step (session.Manager.VerifyLogin), which then
+	// issues the token. Token, SessionID and Principal are empty.
+	Verification *session.Verification
+	// Restricted is true for a staff user who must enrol a second factor
+	// first (session.Config.RequireStaffSecondFactor).
+	Restricted bool
 }
 
 // Issue checks email and password and returns a new bearer token.
@@ -54,6 +61,7 @@ func (s *Service) Issue(ctx context.Context, email, password string, ip netip.Ad
 		return Token{}, err
 	}
 	return Token{Token: res.Token, SessionID: res.Session.ID, Principal: res.Principal,
+		Verification: res.Verification, Restricted: res.Restricted,
 		PasswordBreached: res.PasswordBreached}, nil
 }
 

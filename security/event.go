@@ -26,6 +26,42 @@ const (
 	// in a breach corpus. The event never holds the password, its hash or
 	// its count.
 	EventPasswordBreachDetected EventType = "password_breach_detected"
+
+	// The events of step-up verification (package session). None of them
+	// is counted by the security report: a login that passes verification
+	// is counted by its login_succeeded (and new_ip_verification) events,
+	// recorded when its session is created. They never hold a code, a
+	// secret or a verification id.
+
+	// EventVerificationStarted: a login with the right password needs a
+	// second step. Subject is the verification's public hint (the first
+	// characters of its id's hash); Details: kind, reason (new_ip,
+	// second_factor), methods (comma-separated), new_ip.
+	EventVerificationStarted EventType = "verification_started"
+	// EventVerificationFailed: a step of a verification was refused.
+	// Details reason: wrong_code, replayed_code, expired, foreign_ip,
+	// foreign_user_agent, too_many_attempts, throttled, mail_unavailable,
+	// unknown (an id that names no open verification).
+	EventVerificationFailed EventType = "verification_failed"
+	// EventVerificationSucceeded: a verification was completed; its
+	// session's login_succeeded event follows. Details method: email,
+	// totp, recovery_code (with recovery_codes_left), or a host method.
+	EventVerificationSucceeded EventType = "verification_succeeded"
+	// EventSecondFactorEnrollmentStarted: a user asked for a TOTP secret;
+	// it is pending until confirmed by a code.
+	EventSecondFactorEnrollmentStarted EventType = "second_factor_enrollment_started"
+	// EventSecondFactorAdded: a second factor was confirmed (Details
+	// method). Confirming TOTP also generates recovery codes.
+	EventSecondFactorAdded EventType = "second_factor_added"
+	// EventSecondFactorRemoved: a user removed their second factor and
+	// recovery codes (Details method, proof: password or code).
+	EventSecondFactorRemoved EventType = "second_factor_removed"
+	// EventSecondFactorFailed: a second-factor change was refused after
+	// its attempt was counted (Details action, reason).
+	EventSecondFactorFailed EventType = "second_factor_failed"
+	// EventRecoveryCodesGenerated: a new set of recovery codes replaced
+	// the old (Details count).
+	EventRecoveryCodesGenerated EventType = "recovery_codes_generated"
 )
 
 // Event is one security-relevant action, as written to the audit log. It

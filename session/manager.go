@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/propops/propsec/security"
@@ -81,6 +83,49 @@ type Config struct {
 	//		return r.Breached, err
 	//	}
 	BreachCheck func(ctx context.Context, password string) (breached bool, err error)
+
+	// NewIP is the new-IP policy: [NewIPRecord] (the default),
+	// [NewIPNotify] or [NewIPVerify]. Notify and verify need Mailer; verify
+	// needs FactorKey and a Store that is a [VerificationStore].
+	NewIP NewIPPolicy
+	// Mailer sends the e-mails of the new-IP policy. Required for
+	// NewIPNotify and NewIPVerify.
+	Mailer Mailer
+	// MailTimeout bounds the sending of one new-IP notice. Default 30
+	// seconds.
+	MailTimeout time.Duration
+	// Logger receives the failures of background work (a new-IP notice
+	// that could not be sent), without secrets. nil means slog.Default().
+	Logger *slog.Logger
+
+	// FactorKey is a 32-byte key, kept outside the database (a file, an
+	// environment variable, a secret manager), that encrypts TOTP secrets
+	// at rest (XChaCha20-Poly1305) and keys the hashes of e-mailed codes
+	// and recovery codes. TOTP enrolment and NewIPVerify need it; losing
+	// it disables every enrolled TOTP factor (users then sign in with a
+	// recovery code... which needs it too: keep it safe).
+	FactorKey []byte
+	// TOTPIssuer names the service in authenticator apps. Default
+	// "propsec".
+	TOTPIssuer string
+	// RequireStaffSecondFactor restricts the sessions of staff users who
+	// have no second factor: [Auth.Restricted] is set and the Principal
+	// has no permissions, so they can only enrol one (httpadapter refuses
+	// every other endpoint with 403 second_factor_required). Needs a
+	// Store that implements [FactorStore] and [VerificationStore].
+	RequireStaffSecondFactor bool
+	// SecondFactorOnlyFromNewIP asks users who have a second factor for it
+	// only when they log in from a new address. By default (false) they
+	// are asked at every login.
+	SecondFactorOnlyFromNewIP bool
+	// VerificationTTL is how long a login may wait for its verification.
+	// Default 10 minutes.
+	VerificationTTL time.Duration
+	// MaxVerificationAttempts wrong codes end a verification. Default 5.
+	MaxVerificationAttempts int
+	// Methods are second factors kept by other packages (passkeys),
+	// offered at login when the user holds them.
+	Methods []FactorMethod
 }
 
 // NewIPNotice describes a login from a new address.
@@ -104,6 +149,14 @@ type Manager struct {
 
 	// dummy is what an unknown email's password is verified against.
 	dummy string
+
+	// verifications and factors are set when Store implements them.
+	verifications VerificationStore
+	factors       FactorStore
+	// keys are derived from Config.FactorKey (nil without it).
+	keys *factorKeys
+	// mail counts the new-IP notices being sent.
+	mail sync.WaitGroup
 }
 
 // New returns a Manager with cfg's zero fields set to their defaults.
@@ -135,7 +188,16 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Locator = &NetworkLocator{}
 	}
 	cfg.Hasher = cfg.Hasher.params()
-	m := &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes), dummy: cfg.Hasher.dummy()}
+	if err := stepUpDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, hashSem: make(chan struct{}, cfg.MaxConcurrentHashes), dummy: cfg.Hasher.dummy(),
+		keys: deriveKeys(cfg.FactorKey)}
+	m.verifications, _ = cfg.Store.(VerificationStore)
+	m.factors, _ = cfg.Store.(FactorStore)
+	if err := m.checkStepUp(); err != nil {
+		return nil, err
+	}
 	if l, ok := cfg.Store.(SessionUserLoader); ok && samePointer(cfg.Store, cfg.Users) {
 		m.joined = l
 	}
@@ -188,6 +250,15 @@ type LoginResult struct {
 	// PasswordBreached is true when Config.BreachCheck found the password
 	// in breach data: the host should make the user change it.
 	PasswordBreached bool
+	// Verification, when not nil, says the login needs a second step: no
+	// session was created, Token, Session and Principal are empty, and the
+	// client must complete it through [Manager.VerifyLogin], which then
+	// answers the result this login would have given.
+	Verification *Verification
+	// Restricted is true for a staff user without a second factor under
+	// Config.RequireStaffSecondFactor: the session can only enrol one
+	// (see [Auth.Restricted]).
+	Restricted bool
 }
 
 // Login checks an email and password and creates a session of req.Kind.
@@ -276,9 +347,6 @@ func (m *Manager) login(ctx context.Context, req LoginRequest) (LoginResult, err
 		}
 		return LoginResult{}, m.refuseBlacklisted(ctx, failed("blacklisted", user.UserID))
 	}
-	if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, limits[0].Key); err != nil {
-		return LoginResult{}, err
-	}
 	if stale {
 		m.rehash(ctx, user, req.Password)
 	}
@@ -290,42 +358,90 @@ func (m *Manager) login(ctx context.Context, req LoginRequest) (LoginResult, err
 		}
 	}
 
+	knownIP, anyIP, err := m.cfg.Store.KnownLoginIP(ctx, user.UserID, ip)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	st := sessionStart{user: user, email: email, kind: req.Kind, ip: ip,
+		userAgent: security.CleanText(req.UserAgent, MaxUserAgentBytes), location: m.cfg.Locator.Locate(req.IP),
+		newIP: anyIP && !knownIP, breached: breached, now: now}
+	step, err := m.stepUp(ctx, user, st.newIP)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	// The password was right: the attempt is not a failure. The email's
+	// earlier failures are forgotten only when no code is asked for, so
+	// that wrong codes add up over logins like wrong passwords.
+	clear := limits[0].Key
+	if len(step.methods) > 0 {
+		clear = ""
+	}
+	if err := m.cfg.Store.ReleaseLoginAttempt(ctx, res, clear); err != nil {
+		return LoginResult{}, err
+	}
+	if len(step.methods) > 0 {
+		return m.startVerification(ctx, st, step)
+	}
+	st.restricted = step.restricted
+	return m.startSession(ctx, st)
+}
+
+// sessionStart is what a login (or the verification completing it) knows
+// of the session to create.
+type sessionStart struct {
+	user User
+	// email names the user in a login_failed event.
+	email      string
+	kind       Kind
+	ip         string
+	userAgent  string
+	location   string
+	newIP      bool
+	breached   bool
+	restricted bool
+	now        time.Time
+	// events are written with the session (a verification's success).
+	events []security.Event
+}
+
+// startSession creates the session of a login whose every step passed,
+// with its events, and tells the host about a new IP.
+func (m *Manager) startSession(ctx context.Context, st sessionStart) (LoginResult, error) {
+	now, ip, user := st.now, st.ip, st.user
 	token := security.NewToken()
 	s := Session{
 		ID:         security.NewID(IDPrefix),
 		TokenHash:  security.HashToken(token),
 		UserID:     user.UserID,
-		Kind:       req.Kind,
+		Kind:       st.kind,
 		IP:         ip,
-		UserAgent:  security.CleanText(req.UserAgent, MaxUserAgentBytes),
-		Location:   m.cfg.Locator.Locate(req.IP),
+		UserAgent:  st.userAgent,
+		Location:   st.location,
 		CreatedAt:  now,
 		LastActive: now,
 	}
-	if req.Kind == KindMobile {
+	if st.kind == KindMobile {
 		s.IdleTimeout, s.ExpiresAt = m.cfg.MobileIdleTimeout, now.Add(m.cfg.MobileLifetime)
 	} else {
 		s.IdleTimeout, s.ExpiresAt = m.cfg.WebIdleTimeout, now.Add(m.cfg.WebLifetime)
 	}
-	knownIP, anyIP, err := m.cfg.Store.KnownLoginIP(ctx, user.UserID, ip)
-	if err != nil {
-		return LoginResult{}, err
+	for i := range st.events {
+		st.events[i].ActorSessionID = s.ID
 	}
-	newIP := anyIP && !knownIP
 	ok1 := security.Event{Time: now, Type: security.EventLoginSucceeded, ActorUserID: user.UserID,
 		ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
-		Details: map[string]string{"kind": string(req.Kind)}}
-	events := []security.Event{ok1}
-	if req.Kind == KindMobile {
+		Details: map[string]string{"kind": string(st.kind)}}
+	events := append(st.events, ok1)
+	if st.kind == KindMobile {
 		events = append(events, security.Event{Time: now, Type: security.EventTokenIssued, ActorUserID: user.UserID,
 			ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip})
 	}
-	if newIP {
+	if st.newIP {
 		events = append(events, security.Event{Time: now, Type: security.EventNewIPVerification, ActorUserID: user.UserID,
 			ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
-			Details: map[string]string{"location": s.Location}})
+			Details: map[string]string{"location": s.Location, "policy": string(m.cfg.NewIP)}})
 	}
-	if breached {
+	if st.breached {
 		events = append(events, security.Event{Time: now, Type: security.EventPasswordBreachDetected,
 			ActorUserID: user.UserID, ActorSessionID: s.ID, SubjectUserID: user.UserID, Subject: s.ID, IP: ip,
 			Details: map[string]string{"via": "login"}})
@@ -333,15 +449,28 @@ func (m *Manager) login(ctx context.Context, req LoginRequest) (LoginResult, err
 	if err := m.cfg.Store.CreateSession(ctx, s, events); err != nil {
 		if errors.Is(err, security.ErrBlacklisted) {
 			// Blacklisted between our check and the write.
-			return LoginResult{}, m.refuseBlacklisted(ctx, failed("blacklisted", user.UserID))
+			return LoginResult{}, m.refuseBlacklisted(ctx, security.Event{Time: now, Type: security.EventLoginFailed,
+				SubjectUserID: user.UserID, Subject: security.CleanText(st.email, MaxEmailBytes), IP: ip,
+				Details: map[string]string{"reason": "blacklisted", "kind": string(st.kind)}})
 		}
 		return LoginResult{}, err
 	}
-	if newIP && m.cfg.OnNewIP != nil {
-		m.cfg.OnNewIP(ctx, NewIPNotice{User: user.Principal, SessionID: s.ID, IP: ip,
-			Location: s.Location, UserAgent: s.UserAgent, Time: now})
+	if st.newIP {
+		n := NewIPNotice{User: user.Principal, SessionID: s.ID, IP: ip,
+			Location: s.Location, UserAgent: s.UserAgent, Time: now}
+		if m.cfg.OnNewIP != nil {
+			m.cfg.OnNewIP(ctx, n)
+		}
+		if m.cfg.NewIP == NewIPNotify {
+			m.notify(ctx, n)
+		}
 	}
-	return LoginResult{Token: token, Session: s, Principal: user.Principal, NewIP: newIP, PasswordBreached: breached}, nil
+	p := user.Principal
+	if st.restricted {
+		p.Permissions = nil
+	}
+	return LoginResult{Token: token, Session: s, Principal: p, NewIP: st.newIP, PasswordBreached: st.breached,
+		Restricted: st.restricted}, nil
 }
 
 // rehash stores a fresh hash of password, the right password of u made
@@ -506,7 +635,16 @@ func (m *Manager) authenticate(ctx context.Context, token string) (Auth, error) 
 			s.LastActive = now
 		}
 	}
-	return Auth{Session: s, Principal: u.Principal}, nil
+	a := Auth{Session: s, Principal: u.Principal}
+	if m.cfg.RequireStaffSecondFactor && u.IsStaff() {
+		if a.Restricted, err = m.restricted(ctx, u); err != nil {
+			return Auth{}, err
+		}
+		if a.Restricted {
+			a.Principal.Permissions = nil
+		}
+	}
+	return a, nil
 }
 
 // sessionUser finds the session of a credential hash and its user: in one

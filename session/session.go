@@ -72,4 +72,9 @@ type BlacklistEntry struct {
 type Auth struct {
 	Session   Session
 	Principal security.Principal
+	// Restricted is set for a staff user without a second factor when
+	// Config.RequireStaffSecondFactor is on: Principal then holds no
+	// permissions, and the session may only enrol a second factor (and log
+	// out). Hosts must refuse it everything else, as httpadapter does.
+	Restricted bool
 }
