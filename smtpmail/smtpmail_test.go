@@ -40,6 +40,16 @@ func codeNotice() session.LoginCodeNotice {
 // info, trusting srv's certificate, and the buffer its logger writes.
 func newMailer(t *testing.T, srv *mailpittest.Server, scheme string, user *url.Userinfo, edit func(*smtpmail.Config)) (*smtpmail.Mailer, *bytes.Buffer) {
 	t.Helper()
+	return newMailerEdit(t, srv, scheme, user, edit)
+}
+
+func newMailerTB(tb testing.TB, srv *mailpittest.Server, scheme string, user *url.Userinfo) (*smtpmail.Mailer, *bytes.Buffer) {
+	tb.Helper()
+	return newMailerEdit(tb, srv, scheme, user, nil)
+}
+
+func newMailerEdit(t testing.TB, srv *mailpittest.Server, scheme string, user *url.Userinfo, edit func(*smtpmail.Config)) (*smtpmail.Mailer, *bytes.Buffer) {
+	t.Helper()
 	u := url.URL{Scheme: scheme, Host: srv.SMTPAddr, User: user}
 	logs := &bytes.Buffer{}
 	cfg := smtpmail.Config{
