@@ -12,7 +12,8 @@
 //
 // [Open] brings the schema up to date and returns a [Store] that
 // implements session.Store, session.UserDirectory, session.PasswordUpdater,
-// session.PasswordChanger, session.SessionUserLoader, security.NonceStore,
+// session.PasswordChanger, session.SessionUserLoader,
+// session.VerificationStore, session.FactorStore, security.NonceStore,
 // security.SecretStore, security.EventRecorder, security.AuditLog, integrity.Store,
 // integrity.HostStores, integrity.ScanLocker and report.Store.
 //

@@ -10,7 +10,8 @@
 //
 // One [Store] implements [session.Store], [session.UserDirectory],
 // [session.PasswordUpdater], [session.PasswordChanger],
-// [session.SessionUserLoader], [security.NonceStore],
+// [session.SessionUserLoader], [session.VerificationStore],
+// [session.FactorStore], [security.NonceStore],
 // [security.SecretStore], [security.EventRecorder], [security.AuditLog],
 // [integrity.Store] and [report.Store], with the same semantics as
 // package memstore. It

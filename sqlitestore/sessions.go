@@ -281,7 +281,7 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 
 // PurgeExpired implements [session.Store]: it deletes sessions revoked,
 // expired or idle before before, login failures older than before, and CSRF
-// nonces that expired before before.
+// nonces and login verifications that expired before before.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) error {
 	b := sql.Named("before", nanos(before))
 	return s.write(ctx, "purge expired", func(tx *sql.Tx) error {
@@ -290,6 +290,7 @@ func (s *Store) PurgeExpired(ctx context.Context, before time.Time) error {
 				OR last_active + idle_timeout < :before`,
 			`DELETE FROM login_failures WHERE at < :before`,
 			`DELETE FROM nonces WHERE expires_at < :before`,
+			`DELETE FROM verifications WHERE expires_at < :before`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, b); err != nil {
 				return err

@@ -30,6 +30,8 @@ var storeInterfaces = map[string]reflect.Type{
 	"session.PasswordUpdater":   reflect.TypeFor[session.PasswordUpdater](),
 	"session.PasswordChanger":   reflect.TypeFor[session.PasswordChanger](),
 	"session.SessionUserLoader": reflect.TypeFor[session.SessionUserLoader](),
+	"session.VerificationStore": reflect.TypeFor[session.VerificationStore](),
+	"session.FactorStore":       reflect.TypeFor[session.FactorStore](),
 	"session.Locator":           reflect.TypeFor[session.Locator](),
 	"security.EventRecorder":    reflect.TypeFor[security.EventRecorder](),
 	"security.NonceStore":       reflect.TypeFor[security.NonceStore](),

@@ -17,7 +17,8 @@
 //
 // Behaviour, never implementation: what [session.Store],
 // [session.UserDirectory], [session.PasswordUpdater],
-// [session.PasswordChanger], [security.NonceStore] and
+// [session.PasswordChanger], [session.VerificationStore],
+// [session.FactorStore], [security.NonceStore] and
 // [security.SecretStore] document, plus the user and event methods
 // every store offers. Times are compared with [time.Time.Equal], so a store
 // may return them in another location; an empty permission list or event
@@ -43,6 +44,8 @@ type Store interface {
 	session.UserDirectory
 	session.PasswordUpdater
 	session.PasswordChanger
+	session.VerificationStore
+	session.FactorStore
 	security.NonceStore
 	security.SecretStore
 
@@ -93,6 +96,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Secret", testSecret},
 		{"Concurrency", testConcurrency},
 		{"TimeRoundTrip", testTimeRoundTrip},
+		{"Verifications", testVerifications},
+		{"VerificationsConcurrent", testVerificationsConcurrent},
+		{"TOTP", testTOTP},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"FactorsConcurrent", testFactorsConcurrent},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
 	}
