@@ -17,16 +17,26 @@ type Token struct {
 	// PasswordBreached says the password is in the server's breach data:
 	// make the user change it.
 	PasswordBreached bool `json:"password_breached"`
+	// SecondFactorRequired: a staff user who must enrol a second factor
+	// before anything else ([Client.EnrollTOTP]).
+	SecondFactorRequired bool `json:"second_factor_required"`
+	// Verification, when not nil, means no token was issued yet: the
+	// server asks for a code ([Client.VerifyToken]).
+	Verification *Verification `json:"-"`
 }
 
 // IssueToken exchanges an email and password for a bearer token (POST
-// /api/security/mobile-auth) and makes the client use it from now on.
+// /api/security/mobile-auth) and makes the client use it from now on. When
+// the server asks for a second step, Token.Verification is set instead.
 func (c *Client) IssueToken(ctx context.Context, email, password string) (*Token, error) {
 	var t Token
-	_, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/mobile-auth", noAuth: true,
+	env, err := c.do(ctx, call{method: http.MethodPost, path: "/api/security/mobile-auth", noAuth: true,
 		body: map[string]string{"email": email, "password": password}}, &t)
 	if err != nil {
 		return nil, err
+	}
+	if t.Verification, err = pending(env); err != nil || t.Verification != nil {
+		return &t, err
 	}
 	c.SetBearer(t.Token)
 	return &t, nil
@@ -52,16 +62,26 @@ type Principal struct {
 	SessionID        string   `json:"session_id"`
 	ExpiresAt        string   `json:"expires_at"`
 	PasswordBreached bool     `json:"password_breached"`
+	// SecondFactorRequired: a staff user who must enrol a second factor
+	// before anything else ([Client.EnrollTOTP]).
+	SecondFactorRequired bool `json:"second_factor_required"`
+	// Verification, when not nil, means no session was made yet: the
+	// server asks for a code ([Client.VerifyLogin]).
+	Verification *Verification `json:"-"`
 }
 
 // Login logs in with the session cookie (POST /login), which the client's
-// cookie jar keeps.
+// cookie jar keeps. When the server asks for a second step,
+// Principal.Verification is set instead.
 func (c *Client) Login(ctx context.Context, email, password string) (*Principal, error) {
 	var p Principal
-	_, err := c.do(ctx, call{method: http.MethodPost, path: "/login", noAuth: true,
+	env, err := c.do(ctx, call{method: http.MethodPost, path: "/login", noAuth: true,
 		body: map[string]string{"email": email, "password": password}}, &p)
 	if err != nil {
 		return nil, err
+	}
+	if p.Verification, err = pending(env); err != nil || p.Verification != nil {
+		return &p, err
 	}
 	c.mu.Lock()
 	c.csrf = "" // bound to the session before

@@ -92,6 +92,9 @@ type Error struct {
 	CheckID string
 	// Host names the host of a 409 from FileDiff.
 	Host string
+	// AttemptsLeft is how many more codes a verification accepts, from a
+	// 401 verification_failed (0: log in again).
+	AttemptsLeft int
 }
 
 func (e *Error) Error() string {
@@ -266,12 +269,14 @@ func refusal(resp *http.Response, raw []byte) error {
 		Message string `json:"message"`
 		Error   string `json:"error"`
 		Data    struct {
-			CheckID string `json:"check_id"`
-			Host    string `json:"host"`
+			CheckID      string `json:"check_id"`
+			Host         string `json:"host"`
+			AttemptsLeft int    `json:"attempts_left"`
 		} `json:"data"`
 	}
 	if json.Unmarshal(raw, &env) == nil && env.Error != "" {
 		e.Code, e.Message, e.CheckID, e.Host = env.Error, env.Message, env.Data.CheckID, env.Data.Host
+		e.AttemptsLeft = env.Data.AttemptsLeft
 	} else {
 		e.Code, e.Message = "http_"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode)
 	}

@@ -109,7 +109,8 @@ func newServer(t fixture, reusableCSRF bool) *server {
 	if err := os.WriteFile(filepath.Join(s.watch, "index.html"), []byte("Welcome\nto the shop\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := session.New(session.Config{Store: store, Users: store, Hasher: hasher})
+	mgr, err := session.New(session.Config{Store: store, Users: store, Hasher: hasher,
+		FactorKey: bytes.Repeat([]byte{5}, session.FactorKeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}

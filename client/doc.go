@@ -22,6 +22,18 @@
 // client's cookie jar, which [New] makes unless [WithHTTPClient] supplies
 // an http.Client (give it a Jar for cookie sessions).
 //
+// # Verification and second factors
+//
+// When the server asks for a second step (a login from a new address
+// under its verify policy, or a user with TOTP), Login and IssueToken
+// return no session but a [Verification]: ask the user for a code of one
+// of its Methods and send it with [Client.VerifyLogin] (cookie) or
+// [Client.VerifyToken] (bearer). A wrong code is an [*Error] with code
+// verification_failed and AttemptsLeft. [Client.MFAStatus],
+// [Client.EnrollTOTP], [Client.ConfirmTOTP],
+// [Client.RegenerateRecoveryCodes] and [Client.RemoveSecondFactor] manage
+// the caller's factors.
+//
 // # CSRF
 //
 // Every state-changing call fetches a fresh token from GET

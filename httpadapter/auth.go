@@ -115,12 +115,18 @@ func (h *Handler) RequireAuth(next http.Handler) http.Handler {
 // requireSession returns r with its session in the context, authenticating
 // it unless an outer wrapper already did.
 func (h *Handler) requireSession(r *http.Request) (*http.Request, error) {
-	if _, ok := AuthFrom(r.Context()); ok {
+	if a, ok := AuthFrom(r.Context()); ok {
+		if a.Restricted {
+			return r, errSecondFactorRequired
+		}
 		return r, nil
 	}
 	a, err := h.authenticate(r, false)
 	if err != nil {
 		return r, err
+	}
+	if a.Restricted {
+		return r, errSecondFactorRequired
 	}
 	return h.withState(r, &requestState{auth: a, authed: true}), nil
 }

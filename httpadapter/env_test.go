@@ -315,11 +315,18 @@ func (e *env) csrfTokenFor(cred request) string {
 // fields and a fresh CSRF token.
 func (e *env) sessionsPost(bearer string, fields map[string]any) request {
 	e.t.Helper()
+	return e.csrfPost("/api/security/sessions", bearer, fields)
+}
+
+// csrfPost is a POST to path as bearer with a body of fields and a fresh
+// CSRF token.
+func (e *env) csrfPost(path, bearer string, fields map[string]any) request {
+	e.t.Helper()
 	f := map[string]any{"csrf_token": e.csrfToken(bearer)}
 	for k, v := range fields {
 		f[k] = v
 	}
-	return request{method: "POST", path: "/api/security/sessions", bearer: bearer, body: jsonBody(f)}
+	return request{method: "POST", path: path, bearer: bearer, body: jsonBody(f)}
 }
 
 // post sends [env.sessionsPost].

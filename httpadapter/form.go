@@ -68,6 +68,11 @@ func (h *Handler) formLogin(w http.ResponseWriter, r *http.Request) {
 		var res session.LoginResult
 		res, err = h.sessions.Login(r.Context(), session.LoginRequest{Email: vals.Get("email"),
 			Password: vals.Get("password"), Kind: session.KindWeb, IP: ClientIP(r, h.trusted), UserAgent: r.UserAgent()})
+		if err == nil && res.Verification != nil {
+			// Only the verification id travels to the host's page.
+			seeOther(w, h.verifyURL(res.Verification.ID, ""))
+			return
+		}
 		if err == nil {
 			h.setSessionCookie(w, res)
 			seeOther(w, cmp.Or(next, h.afterLogin))

@@ -97,6 +97,14 @@ type Config struct {
 	AfterLogin string
 	// AfterLogout is where a form logout goes. Default: LoginPage.
 	AfterLogout string
+	// VerifyPage is the host's page where a user types the code of a form
+	// login that needs verification (session.Config.NewIP verify, or a
+	// second factor): the form login answers 303 to it with
+	// ?verification_id=ver_… (and nothing else), and the page posts a form
+	// with verification_id and code to POST /api/security/verify-login,
+	// which answers 303 to AfterLogin, or back here with &error=. A path
+	// on this origin. Default "/login/verify".
+	VerifyPage string
 	// SingleUseFormTokens makes the tokens of [CSRFToken] and [CSRFField]
 	// single-use. By default they are reusable for the session until they
 	// expire (12 hours), so that a form reached with the back button or
@@ -145,6 +153,7 @@ type Handler struct {
 	loginPage     string
 	afterLogin    string
 	afterLogout   string
+	verifyPage    string
 	forbiddenPage http.Handler
 }
 
@@ -360,8 +369,11 @@ const (
 type endpoint struct {
 	auth  authMode
 	staff bool // staff-only route
-	body  bool // takes a JSON object body
-	csrf  bool // needs a CSRF token
+	// restricted: a restricted session (session.Auth.Restricted) may use
+	// it; every other route refuses one with 403 second_factor_required.
+	restricted bool
+	body       bool // takes a JSON object body
+	csrf       bool // needs a CSRF token
 	// checkOrigin marks a safe method that changes state (GET /logout):
 	// it is refused unless the request shows it is same-origin (see
 	// [Handler.checkOrigin]), and HEAD is not served as it.
@@ -454,6 +466,9 @@ func (h *Handler) serve(c *call) (reply, error) {
 			return reply{}, err
 		}
 		c.auth = a
+		if a.Restricted && !c.ep.restricted {
+			return reply{}, errSecondFactorRequired
+		}
 	}
 	if c.ep.staff && !c.auth.Principal.IsStaff() {
 		return reply{}, &publicError{err: security.ErrForbidden, message: "Staff account required"}

@@ -112,6 +112,10 @@ func (h *Handler) Protect(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if st.authed && st.auth.Restricted {
+			h.refuse(w, r, st.auth, errSecondFactorRequired)
+			return
+		}
 		if err := h.checkHostForm(w, r, st, authErr); err != nil {
 			h.refuse(w, r, st.auth, err)
 			return

@@ -86,7 +86,8 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	}
 	codes := []string{CodeInvalidRequest, CodeUnauthenticated, CodeInvalidCredentials, CodeForbidden, CodeCSRFInvalid,
 		CodeCrossOrigin, CodeAccountBlacklisted, CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodeBodyTooLarge,
-		CodeUnsupportedMediaType, CodeTooManyAttempts, CodeInternal, CodeUnavailable, CodeBreachSourceUnavailable}
+		CodeUnsupportedMediaType, CodeTooManyAttempts, CodeInternal, CodeUnavailable, CodeBreachSourceUnavailable,
+		CodeVerificationFailed, CodeSecondFactorRequired}
 	got := slices.Sorted(slices.Values(doc.Components.Schemas.ErrorCode.Enum))
 	want := slices.Sorted(slices.Values(codes))
 	if !slices.Equal(got, want) {

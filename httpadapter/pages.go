@@ -31,14 +31,19 @@ func (h *Handler) configurePages(cfg Config) error {
 	h.loginPage = cmp.Or(cfg.LoginPage, DefaultLoginPage)
 	h.afterLogin = cmp.Or(cfg.AfterLogin, DefaultAfterLogin)
 	h.afterLogout = cmp.Or(cfg.AfterLogout, h.loginPage)
+	h.verifyPage = cmp.Or(cfg.VerifyPage, DefaultVerifyPage)
 	for _, p := range []struct{ name, value string }{
-		{"LoginPage", h.loginPage}, {"AfterLogin", h.afterLogin}, {"AfterLogout", h.afterLogout}} {
+		{"LoginPage", h.loginPage}, {"AfterLogin", h.afterLogin}, {"AfterLogout", h.afterLogout},
+		{"VerifyPage", h.verifyPage}} {
 		if !localPath(p.value) {
 			return fmt.Errorf("httpadapter: Config.%s %q must be a path on this origin, such as /login", p.name, p.value)
 		}
 	}
 	if strings.ContainsAny(h.loginPage, "?#") {
 		return fmt.Errorf("httpadapter: Config.LoginPage %q must have no query or fragment", h.loginPage)
+	}
+	if strings.ContainsAny(h.verifyPage, "?#") {
+		return fmt.Errorf("httpadapter: Config.VerifyPage %q must have no query or fragment", h.verifyPage)
 	}
 	var err error
 	if h.formCSRF, err = cfg.CSRF.Derive(formTokenPurpose, !cfg.SingleUseFormTokens); err != nil {

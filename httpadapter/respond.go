@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,8 @@ type reply struct {
 	// write, when set, answers instead of the JSON envelope (the CSV
 	// report) and sets every header itself.
 	write func(http.ResponseWriter)
+	// status is the success status; zero means 200.
+	status int
 }
 
 // Machine-readable error codes, the "error" field of an error response.
@@ -84,7 +87,7 @@ func writeReply(w http.ResponseWriter, rep reply) {
 		rep.write(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, envelope{Success: true, Data: rep.data, Message: rep.message,
+	writeJSON(w, cmp.Or(rep.status, http.StatusOK), envelope{Success: true, Data: rep.data, Message: rep.message,
 		Count: rep.count, Total: rep.total, Page: rep.page})
 }
 
@@ -95,6 +98,7 @@ type httpError struct {
 	code    string
 	message string
 	allow   string // for 405
+	data    any    // the error answer's data, if any
 }
 
 func (e *httpError) Error() string { return e.message }
@@ -141,7 +145,7 @@ type problem struct {
 func classify(err error) problem {
 	var he *httpError
 	if errors.As(err, &he) {
-		return problem{status: he.status, code: he.code, message: he.message, allow: he.allow}
+		return problem{status: he.status, code: he.code, message: he.message, allow: he.allow, data: he.data}
 	}
 	var p problem
 	switch {

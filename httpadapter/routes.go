@@ -20,7 +20,7 @@ import (
 func (h *Handler) routes() map[string]map[string]endpoint {
 	r := map[string]map[string]endpoint{
 		"/api/security/csrf-token": {
-			http.MethodGet: {auth: authAny, prepare: h.issueCSRF},
+			http.MethodGet: {auth: authAny, restricted: true, prepare: h.issueCSRF},
 		},
 		"/api/security/sessions": {
 			http.MethodGet:  {auth: authAny, staff: true, query: true, prepare: h.readSessions},
@@ -28,14 +28,14 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 		},
 		"/api/security/mobile-auth": {
 			http.MethodPost:   {body: true, prepare: h.issueToken},
-			http.MethodDelete: {auth: authBearer, prepare: h.revokeToken},
+			http.MethodDelete: {auth: authBearer, restricted: true, prepare: h.revokeToken},
 		},
 		"/login": {
 			http.MethodPost: {body: true, prepare: h.login, form: h.formLogin},
 		},
 		"/logout": {
-			http.MethodGet:  {auth: authAny, checkOrigin: true, prepare: h.logout},
-			http.MethodPost: {auth: authAny, body: true, csrf: true, prepare: h.logout, form: h.formLogout},
+			http.MethodGet:  {auth: authAny, restricted: true, checkOrigin: true, prepare: h.logout},
+			http.MethodPost: {auth: authAny, restricted: true, body: true, csrf: true, prepare: h.logout, form: h.formLogout},
 		},
 	}
 	maps.Copy(r, h.integrityRoutes())
@@ -43,6 +43,8 @@ func (h *Handler) routes() map[string]map[string]endpoint {
 	maps.Copy(r, h.reportRoutes())
 	maps.Copy(r, h.passwordRoutes())
 	maps.Copy(r, h.openAPIRoutes())
+	maps.Copy(r, h.verifyRoutes())
+	maps.Copy(r, h.mfaRoutes())
 	return r
 }
 
@@ -300,9 +302,15 @@ func (h *Handler) issueToken(c *call) (func() (reply, error), error) {
 		if err != nil {
 			return reply{}, err
 		}
+		if t.Verification != nil {
+			return verificationReply(t.Verification), nil
+		}
 		data := map[string]any{"token": t.Token}
 		if t.PasswordBreached {
 			data["password_breached"] = true
+		}
+		if t.Restricted {
+			data["second_factor_required"] = true
 		}
 		return reply{data: data, message: "Mobile authentication token issued"}, nil
 	}, nil
@@ -329,9 +337,13 @@ type principalJSON struct {
 	// PasswordBreached is set when the password was found in breach data
 	// (session.Config.BreachCheck): the client should make the user change it.
 	PasswordBreached bool `json:"password_breached,omitempty"`
+	// SecondFactorRequired is set for a restricted staff session
+	// (session.Config.RequireStaffSecondFactor): it may only enrol one.
+	SecondFactorRequired bool `json:"second_factor_required,omitempty"`
 }
 
-// login serves POST /login: a web session behind the session cookie.
+// login serves POST /login: a web session behind the session cookie, or
+// a 202 when the login needs verification.
 func (h *Handler) login(c *call) (func() (reply, error), error) {
 	email, password, err := c.credentials()
 	if err != nil {
@@ -343,15 +355,7 @@ func (h *Handler) login(c *call) (func() (reply, error), error) {
 		if err != nil {
 			return reply{}, err
 		}
-		h.setSessionCookie(c.w, res)
-		p := res.Principal
-		perms := p.Permissions
-		if perms == nil {
-			perms = []security.Permission{}
-		}
-		return reply{data: principalJSON{UserID: p.UserID, UserName: p.Name, Email: p.Email,
-			AccountType: p.AccountType, Permissions: perms, SessionID: res.Session.ID,
-			ExpiresAt: timeJSON(res.Session.ExpiresAt), PasswordBreached: res.PasswordBreached}, message: "Logged in"}, nil
+		return h.loginReply(c.w, res), nil
 	}, nil
 }
 
