@@ -90,4 +90,3 @@ func TestServerNewIPVerify(t *testing.T) {
 	status, env = call(t, "GET", base+"/api/me", first, nil)
 	require.Equal(t, 200, status, env.Message)
 }
-
