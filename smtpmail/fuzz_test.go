@@ -12,7 +12,7 @@ import (
 // the error nor String() ever repeats the password.
 func FuzzNewURL(f *testing.F) {
 	for _, s := range []string{"smtp://u:p@h:587", "smtps://h", "smtp://u@h", "smtp://:25",
-		"smtp://u:p@[::1]:25", "smtp://u:p%2F@h?x=1", "smtp://h/x#y", "smtp://u:p@h:0"} {
+		"smtp://u:p@[::1]:25", "smtp://u:p%2F@h?x=1", "smtp://h/x#y", "smtp://u:p@h:0", "smtp://mailer:hunter2@mail.example.com:587", "smtps://m:s3cr%2Fet@h"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
