@@ -31,6 +31,8 @@
 //	POST   /login                                   browser login: sets the session cookie (JSON or an HTML form)
 //	GET    /logout, POST /logout                    ends the caller's session (JSON or an HTML form)
 //	POST   /api/security/password                   any authenticated user: changes their own password
+//	POST   /api/security/verify-login               completes a login that answered 202 (extension)
+//	GET    /api/security/mfa, POST /api/security/mfa   the caller's second factors (extension)
 //	GET    /api/security/openapi.json               anyone: the OpenAPI document of these endpoints
 //
 // POST /api/security/password is an extension of the documented API (see
@@ -299,6 +301,27 @@
 // password_changed (with sessions_revoked), a refused one as
 // password_change_failed; neither holds a password. The sessions it revokes
 // are not counted as terminated in the security report.
+//
+// # Step-up verification
+//
+// When session.Manager asks for a second step (see "Step-up verification"
+// in package session), JSON POST /login and POST /api/security/mobile-auth
+// answer 202 with {"verification_required": true, "verification_id":
+// "ver_…", "methods": […], "reason", "expires_at"} and no cookie or token;
+// a form login answers 303 to Config.VerifyPage?verification_id=ver_….
+// POST /api/security/verify-login {"verification_id", "code"} (no CSRF
+// token; the cross-origin check applies; JSON or an HTML form) answers
+// what the login would have: the cookie and the caller, or the bearer
+// token. A refused code is 401 verification_failed with
+// data.attempts_left (0: log in again). GET /api/security/mfa reports the
+// caller's factors; POST /api/security/mfa (CSRF) takes enroll_totp
+// (secret, otpauth_uri, qr_png: a base64 PNG), confirm_totp (+code: ten
+// recovery codes), remove and regenerate_recovery_codes (+password or
+// code). Both endpoints are there when the store keeps second factors
+// (session.Manager.SecondFactorsSupported). A restricted session
+// (session.Auth.Restricted) is refused with 403 second_factor_required on
+// every route but /api/security/mfa, csrf-token, logout and DELETE
+// mobile-auth, and by RequireAuth, RequireLogin and Protect.
 //
 // # Client addresses
 //

@@ -245,7 +245,9 @@ func New(cfg Config) (*Handler, error) {
 // with Config.Breach set, GET /api/security/password-breach-check; with
 // Config.Report set, GET /api/admin/security-report; when the session store
 // can change passwords ([session.Manager.CanChangePasswords]),
-// POST /api/security/password; and a JSON 404 for every other path under /api/security/ and /api/admin/.
+// POST /api/security/password; when it keeps second factors
+// ([session.Manager.SecondFactorsSupported]), POST
+// /api/security/verify-login and GET, POST /api/security/mfa; and a JSON 404 for every other path under /api/security/ and /api/admin/.
 // A wrong method on one of these paths gets a JSON 405 with an Allow header;
 // HEAD is served as GET without a body (not on /logout). Wrap the mux in
 // [Handler.CanonicalPaths] so that unclean paths there get the JSON 404

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -272,4 +273,21 @@ func wrongCode(code string) string {
 		return "11111111"
 	}
 	return "00000000"
+}
+
+// A verification sent from another client address (through a trusted
+// proxy's X-Forwarded-For) is refused without spending an attempt.
+func TestVerifyLoginForeignIP(t *testing.T) {
+	e, m := verifyEnv(t, func(_ *session.Config, _ *security.CSRFConfig, h *httpadapter.Config) {
+		h.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	rq := loginRequest(customerID)
+	rq.header = http.Header{"X-Forwarded-For": {"192.0.2.44"}}
+	id := e.pendingLogin(t, rq)
+	code := m.last(t)
+	v := verifyRequest(id, code)
+	v.header = http.Header{"X-Forwarded-For": {"192.0.2.45"}}
+	verifyRefused(t, e.do(v), 5)
+	v.header = http.Header{"X-Forwarded-For": {"192.0.2.44"}}
+	e.do(v).ok(t, "Logged in")
 }

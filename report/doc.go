@@ -11,7 +11,13 @@
 //   - logins.failed: login_failed (bad credentials, unknown user,
 //     blacklisted or throttled; malformed requests record nothing);
 //   - new_ip_verifications: new_ip_verification (a successful login from an
-//     IP the user never logged in from; the first login records none);
+//     IP the user never logged in from; the first login records none).
+//     Under session.NewIPVerify no such login succeeds without a completed
+//     verification (an e-mailed code, or the user's second factor), so it
+//     counts completed new-IP verifications; under NewIPRecord and
+//     NewIPNotify, successful logins from a new IP. A login still waiting
+//     for its code, or whose verification failed, is in neither count:
+//     its steps are the verification_* events, which no count reads;
 //   - sessions_terminated: session_terminated (the terminate action, and
 //     each session a blacklisting revoked; never logouts, expiries or
 //     revoking one's own token, which record other types);

@@ -65,6 +65,40 @@
 // user's sessions ([Manager.List]) and terminating one by id
 // ([Manager.Terminate]) are for staff.
 //
+// # Step-up verification
+//
+// A login whose password is right may need a second step before it gets a
+// session: when the user has a second factor (TOTP, or a [FactorMethod]
+// such as passkeys) and is asked for it (at every login, or only from new
+// addresses with [Config.SecondFactorOnlyFromNewIP]), or when it comes
+// from a new address and [Config.NewIP] is [NewIPVerify] (a one-time code
+// e-mailed through [Config.Mailer]). [Manager.Login] then creates nothing
+// and returns [LoginResult.Verification]; [Manager.VerifyLogin] (or
+// [Manager.CompleteVerification] for a FactorMethod) completes it with the
+// result the login would have given. A verification is stored by the
+// hash of its id, bound to the login's IP and user agent, expires after
+// [Config.VerificationTTL], ends after [Config.MaxVerificationAttempts]
+// wrong codes, and each attempt counts against the login throttle like a
+// password. Codes are accepted once: the e-mailed code with its
+// verification, a TOTP code's time step and every earlier one (RFC 6238
+// §5.2) by an atomic store write, a recovery code by marking it used.
+//
+// TOTP follows RFC 6238 (HMAC-SHA1, six digits, 30-second steps, one step
+// of skew) with 160-bit secrets sealed with XChaCha20-Poly1305 under a
+// key derived from [Config.FactorKey] and bound to the user id; an
+// enrolment is pending until [Manager.ConfirmTOTP] sees a code, which also
+// makes ten recovery codes. The hashes of e-mailed codes and recovery
+// codes are keyed by FactorKey too, so a copy of the database alone does
+// not let anyone test codes offline.
+//
+// With [Config.RequireStaffSecondFactor], a staff user without a second
+// factor gets restricted sessions ([Auth.Restricted], no permissions)
+// that can only enrol one. [NewIPNotify] e-mails the user after a login
+// from a new address, off the login's goroutine; [Manager.Close] waits for
+// those messages. Every step is an audit event (security.EventVerification…,
+// security.EventSecondFactor…). Stores keep verifications and factors
+// through the optional [VerificationStore] and [FactorStore].
+//
 // # Blacklist
 //
 // [Manager.Blacklist] revokes every live session of a user, web and mobile,

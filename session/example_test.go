@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/propops/propsec/memstore"
 	"github.com/propops/propsec/security"
@@ -81,4 +82,43 @@ func ExampleManager_ChangePassword() {
 	// not authenticated
 	// invalid email or password
 	// new_password: must be at least 8 characters
+}
+
+// stepClock is a clock a test moves by hand.
+type stepClock struct{ t time.Time }
+
+func (c *stepClock) Now() time.Time { return c.t }
+
+// A user enrols TOTP; from then on a login waits for a code of their app.
+func ExampleManager_VerifyLogin() {
+	ctx := context.Background()
+	store := memstore.New()
+	phc, _ := session.Hasher{}.Hash("s3cret-passphrase")
+	store.UpsertUser(ctx, session.User{Principal: security.Principal{UserID: 42, Name: "Jane Smith",
+		Email: "jane@example.com", AccountType: security.AccountCustomer}, PasswordHash: phc})
+	clock := &stepClock{time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	factorKey := make([]byte, session.FactorKeySize) // in production: 32 random bytes from a secret file
+	mgr, _ := session.New(session.Config{Store: store, Users: store, Clock: clock, FactorKey: factorKey})
+	ip := netip.MustParseAddr("203.0.113.10")
+	login := session.LoginRequest{Email: "jane@example.com", Password: "s3cret-passphrase", Kind: session.KindWeb,
+		IP: ip, UserAgent: "Firefox"}
+
+	res, _ := mgr.Login(ctx, login)
+	auth, _ := mgr.Authenticate(ctx, res.Token)
+	enrolment, _ := mgr.EnrollTOTP(ctx, auth, ip) // show enrolment.URI as a QR code
+	code, _ := session.TOTPCode(enrolment.Secret, clock.Now())
+	recovery, _ := mgr.ConfirmTOTP(ctx, auth, code, ip)
+	fmt.Println(len(recovery), "recovery codes")
+
+	clock.t = clock.t.Add(time.Minute)
+	res, _ = mgr.Login(ctx, login)
+	fmt.Println(res.Token == "", res.Verification.Methods)
+	code, _ = session.TOTPCode(enrolment.Secret, clock.Now())
+	res, err := mgr.VerifyLogin(ctx, session.VerifyRequest{ID: res.Verification.ID, Code: code, IP: ip,
+		UserAgent: "Firefox"})
+	fmt.Println(err, res.Session.Kind, res.Principal.Name)
+	// Output:
+	// 10 recovery codes
+	// true [totp recovery_code]
+	// <nil> web Jane Smith
 }

@@ -28,7 +28,7 @@ var (
 type fixture struct {
 	t     *testing.T
 	ctx   context.Context
-	store *memstore.Store
+	store fixtureStore
 	clock *fakeclock.Clock
 	mgr   *session.Manager
 	// notices collects OnNewIP calls.
@@ -42,9 +42,25 @@ const (
 	victimID   = 4 // staff, no permission
 )
 
+// fixtureStore is what the fixture needs of a store.
+type fixtureStore interface {
+	session.Store
+	session.UserDirectory
+	UpsertUser(ctx context.Context, u session.User) error
+	Events(ctx context.Context) ([]security.Event, error)
+	LoginFailures(ctx context.Context, key string, since time.Time) (int, time.Time, error)
+	SetPasswordHash(ctx context.Context, userID int64, phc string) error
+}
+
 func newFixture(t *testing.T, tweak ...func(*session.Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, ctx: context.Background(), store: memstore.New(),
+	return newFixtureOn(t, memstore.New(), tweak...)
+}
+
+// newFixtureOn is newFixture on the store st.
+func newFixtureOn(t *testing.T, st fixtureStore, tweak ...func(*session.Config)) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), store: st,
 		clock: fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	users := []session.User{
 		{Principal: security.Principal{UserID: adminID, Name: "Ada Admin", Email: "ada@example.com",
@@ -579,7 +595,7 @@ func TestNewRequiresStoreAndUsers(t *testing.T) {
 }
 
 // touchFails is a store whose TouchSession always fails.
-type touchFails struct{ *memstore.Store }
+type touchFails struct{ session.Store }
 
 func (touchFails) TouchSession(context.Context, string, time.Time) error {
 	return errors.New("database is locked")

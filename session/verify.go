@@ -287,6 +287,9 @@ func (m *Manager) CompleteVerification(ctx context.Context, req VerifyRequest, m
 // attempt; anything but a live verification of this client is a
 // [*VerificationError].
 func (m *Manager) LookupVerification(ctx context.Context, id string, ip netip.Addr, userAgent string) (PendingVerification, error) {
+	if m.verifications == nil {
+		return PendingVerification{}, ErrSecondFactorsUnsupported
+	}
 	if !ValidVerificationID(id) {
 		return PendingVerification{}, security.Invalid("verification_id", "must be a verification id (ver_…)")
 	}

@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/propops/propsec/internal/pgtest"
+	"github.com/propops/propsec/memstore"
+	"github.com/propops/propsec/pgstore"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
+	"github.com/propops/propsec/sqlitestore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,9 +66,9 @@ var factorKey = bytes.Repeat([]byte{0x42}, session.FactorKeySize)
 const ua = "test/1.0"
 
 // stepFixture is a fixture with second factors and a mailer.
-func stepFixture(t *testing.T, tweak ...func(*session.Config)) (*fixture, *fakeMailer) {
+func stepFixture(t *testing.T, st fixtureStore, tweak ...func(*session.Config)) (*fixture, *fakeMailer) {
 	mailer := newFakeMailer()
-	f := newFixture(t, append([]func(*session.Config){func(c *session.Config) {
+	f := newFixtureOn(t, st, append([]func(*session.Config){func(c *session.Config) {
 		c.Mailer = mailer
 		c.FactorKey = factorKey
 	}}, tweak...)...)
@@ -122,8 +127,8 @@ func verificationFailed(t *testing.T, err error, reason string, left int) {
 	require.Equal(t, left, ve.AttemptsLeft)
 }
 
-func TestNewIPVerifyByEmail(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPVerify })
+func testNewIPVerifyByEmail(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPVerify })
 	first, err := f.try("sam@example.com", session.KindWeb, ipA)
 	require.NoError(t, err)
 	require.Nil(t, first.Verification, "a first login is not a new-IP login")
@@ -187,8 +192,8 @@ func noSecretIn(t *testing.T, f *fixture, secrets ...string) {
 	}
 }
 
-func TestVerificationRefusals(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPVerify })
+func testVerificationRefusals(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPVerify })
 	f.login("sam@example.com", session.KindWeb, ipA)
 	ipC := netip.MustParseAddr("192.0.2.77")
 
@@ -224,8 +229,8 @@ func TestVerificationRefusals(t *testing.T) {
 	})
 }
 
-func TestVerificationEndsAfterMaxAttempts(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) {
+func testVerificationEndsAfterMaxAttempts(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) {
 		c.NewIP = session.NewIPVerify
 		c.MaxFailuresPerEmail = 100
 	})
@@ -246,8 +251,8 @@ func TestVerificationEndsAfterMaxAttempts(t *testing.T) {
 	require.Equal(t, "too_many_attempts", last[len(last)-2].Details["reason"])
 }
 
-func TestVerificationThrottled(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPVerify })
+func testVerificationThrottled(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPVerify })
 	f.login("sam@example.com", session.KindWeb, ipA)
 	// Four wrong codes over two verifications, then the fifth failure
 	// locks the email out, as five wrong passwords would.
@@ -271,8 +276,8 @@ func lastEvent(f *fixture, typ security.EventType) security.Event {
 	return evs[len(evs)-1]
 }
 
-func TestVerifyMailerDown(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPVerify })
+func testVerifyMailerDown(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPVerify })
 	f.login("sam@example.com", session.KindWeb, ipA)
 	mailer.err = errors.New("dial tcp: connection refused")
 	res, err := f.try("sam@example.com", session.KindWeb, ipB)
@@ -283,8 +288,8 @@ func TestVerifyMailerDown(t *testing.T) {
 	require.Len(t, f.events(security.EventLoginSucceeded), 1, "only the first login")
 }
 
-func TestNewIPNotify(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPNotify })
+func testNewIPNotify(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPNotify })
 	f.login("sam@example.com", session.KindWeb, ipA)
 	require.NoError(t, f.mgr.Close())
 	require.Empty(t, mailer.notices, "a first login is not a new-IP login")
@@ -333,13 +338,13 @@ func (m fakeMethod) Enrolled(_ context.Context, id int64) (bool, error) {
 	return m.users[id], nil
 }
 
-func TestTOTPLogin(t *testing.T) {
-	f, _ := stepFixture(t)
+func testTOTPLogin(t *testing.T, st fixtureStore) {
+	f, _ := stepFixture(t, st)
 	a := f.auth(f.login("sam@example.com", session.KindWeb, ipA))
 	secret, recovery := f.enrolTOTP(a)
-	st, err := f.mgr.SecondFactors(f.ctx, a)
+	status, err := f.mgr.SecondFactors(f.ctx, a)
 	require.NoError(t, err)
-	require.Equal(t, session.SecondFactorStatus{Methods: []string{"totp"}, RecoveryCodesLeft: 10, Required: false}, st)
+	require.Equal(t, session.SecondFactorStatus{Methods: []string{"totp"}, RecoveryCodesLeft: 10, Required: false}, status)
 
 	v := f.pending("sam@example.com", session.KindWeb, ipA)
 	require.Equal(t, []string{"totp", "recovery_code"}, v.Methods)
@@ -384,8 +389,8 @@ func TestTOTPLogin(t *testing.T) {
 	noSecretIn(t, f, secret, recovery[0], code)
 }
 
-func TestSecondFactorOnlyFromNewIP(t *testing.T) {
-	f, _ := stepFixture(t, func(c *session.Config) { c.SecondFactorOnlyFromNewIP = true })
+func testSecondFactorOnlyFromNewIP(t *testing.T, st fixtureStore) {
+	f, _ := stepFixture(t, st, func(c *session.Config) { c.SecondFactorOnlyFromNewIP = true })
 	a := f.auth(f.login("sam@example.com", session.KindWeb, ipA))
 	f.enrolTOTP(a)
 	res, err := f.try("sam@example.com", session.KindWeb, ipA)
@@ -395,8 +400,8 @@ func TestSecondFactorOnlyFromNewIP(t *testing.T) {
 	require.Equal(t, session.ReasonSecondFactor, v.Reason)
 }
 
-func TestRequireStaffSecondFactor(t *testing.T) {
-	f, _ := stepFixture(t, func(c *session.Config) { c.RequireStaffSecondFactor = true })
+func testRequireStaffSecondFactor(t *testing.T, st fixtureStore) {
+	f, _ := stepFixture(t, st, func(c *session.Config) { c.RequireStaffSecondFactor = true })
 	res := f.login("ada@example.com", session.KindWeb, ipA)
 	require.True(t, res.Restricted)
 	require.Empty(t, res.Principal.Permissions)
@@ -415,8 +420,8 @@ func TestRequireStaffSecondFactor(t *testing.T) {
 	require.Equal(t, security.AllPermissions, a.Principal.Permissions)
 }
 
-func TestEnrolTOTPRefusals(t *testing.T) {
-	f, _ := stepFixture(t)
+func testEnrolTOTPRefusals(t *testing.T, st fixtureStore) {
+	f, _ := stepFixture(t, st)
 	a := f.auth(f.login("sam@example.com", session.KindWeb, ipA))
 	_, err := f.mgr.ConfirmTOTP(f.ctx, a, "123456", ipA)
 	require.ErrorIs(t, err, security.ErrNotFound, "nothing pending")
@@ -448,8 +453,8 @@ func TestEnrolTOTPRefusals(t *testing.T) {
 	require.ErrorIs(t, err, session.ErrNoFactorKey)
 }
 
-func TestRemoveAndRegenerate(t *testing.T) {
-	f, _ := stepFixture(t)
+func testRemoveAndRegenerate(t *testing.T, st fixtureStore) {
+	f, _ := stepFixture(t, st)
 	a := f.auth(f.login("sam@example.com", session.KindWeb, ipA))
 	_, err := f.mgr.RegenerateRecoveryCodes(f.ctx, a, session.FactorProof{Password: "pw-sam@example.com"}, ipA)
 	require.ErrorIs(t, err, security.ErrConflict, "no factor yet")
@@ -464,18 +469,18 @@ func TestRemoveAndRegenerate(t *testing.T) {
 	fresh, err := f.mgr.RegenerateRecoveryCodes(f.ctx, a, session.FactorProof{Code: old[0]}, ipA)
 	require.NoError(t, err)
 	require.Len(t, fresh, 10)
-	st, err := f.mgr.SecondFactors(f.ctx, a)
+	status, err := f.mgr.SecondFactors(f.ctx, a)
 	require.NoError(t, err)
-	require.Equal(t, 10, st.RecoveryCodesLeft)
+	require.Equal(t, 10, status.RecoveryCodesLeft)
 	// The old codes are gone.
 	err = f.mgr.RemoveSecondFactors(f.ctx, a, session.FactorProof{Code: old[1]}, ipA)
 	require.ErrorIs(t, err, session.ErrVerificationFailed)
 
 	f.clock.Advance(30 * time.Second)
 	require.NoError(t, f.mgr.RemoveSecondFactors(f.ctx, a, session.FactorProof{Code: f.totp(secret)}, ipA))
-	st, err = f.mgr.SecondFactors(f.ctx, a)
+	status, err = f.mgr.SecondFactors(f.ctx, a)
 	require.NoError(t, err)
-	require.Equal(t, session.SecondFactorStatus{Methods: []string{}}, st)
+	require.Equal(t, session.SecondFactorStatus{Methods: []string{}}, status)
 	res, err := f.try("sam@example.com", session.KindWeb, ipA)
 	require.NoError(t, err)
 	require.Nil(t, res.Verification)
@@ -483,9 +488,9 @@ func TestRemoveAndRegenerate(t *testing.T) {
 	require.Len(t, f.events(security.EventSecondFactorFailed), 2)
 }
 
-func TestExtraMethod(t *testing.T) {
+func testExtraMethod(t *testing.T, st fixtureStore) {
 	fm := fakeMethod{name: "passkey", users: map[int64]bool{staffID: true}}
-	f, _ := stepFixture(t, func(c *session.Config) { c.Methods = []session.FactorMethod{fm} })
+	f, _ := stepFixture(t, st, func(c *session.Config) { c.Methods = []session.FactorMethod{fm} })
 	v := f.pending("sam@example.com", session.KindWeb, ipA)
 	require.Equal(t, []string{"passkey"}, v.Methods, "no recovery codes without TOTP's")
 	pv, err := f.mgr.LookupVerification(f.ctx, v.ID, ipA, ua)
@@ -509,8 +514,8 @@ func TestExtraMethod(t *testing.T) {
 	require.Equal(t, "passkey", lastEvent(f, security.EventVerificationSucceeded).Details["method"])
 }
 
-func TestVerificationIDIsNotACredential(t *testing.T) {
-	f, _ := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPVerify })
+func testVerificationIDIsNotACredential(t *testing.T, st fixtureStore) {
+	f, _ := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPVerify })
 	f.login("sam@example.com", session.KindWeb, ipA)
 	v := f.pending("sam@example.com", session.KindWeb, ipB)
 	_, err := f.mgr.Authenticate(f.ctx, v.ID)
@@ -519,8 +524,8 @@ func TestVerificationIDIsNotACredential(t *testing.T) {
 	require.ErrorIs(t, err, security.ErrUnauthenticated)
 }
 
-func TestConcurrentVerify(t *testing.T) {
-	f, mailer := stepFixture(t, func(c *session.Config) { c.NewIP = session.NewIPVerify })
+func testConcurrentVerify(t *testing.T, st fixtureStore) {
+	f, mailer := stepFixture(t, st, func(c *session.Config) { c.NewIP = session.NewIPVerify })
 	f.login("sam@example.com", session.KindWeb, ipA)
 	v := f.pending("sam@example.com", session.KindWeb, ipB)
 	code := mailer.lastCode(t)
@@ -539,4 +544,56 @@ func TestConcurrentVerify(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, 1, wins)
 	require.Len(t, f.events(security.EventLoginSucceeded), 2)
+}
+
+// stepUpStores open the stores the step-up flows run on: memstore,
+// SQLite in a temporary file, and PostgreSQL when PROPSEC_TEST_POSTGRES
+// names a server (skipped otherwise, failed with
+// PROPSEC_TEST_POSTGRES_REQUIRED=1).
+var stepUpStores = []struct {
+	name string
+	open func(t testing.TB) fixtureStore
+}{
+	{"memstore", func(testing.TB) fixtureStore { return memstore.New() }},
+	{"sqlitestore", func(t testing.TB) fixtureStore {
+		st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "propsec.db"))
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}},
+	{"pgstore", func(t testing.TB) fixtureStore {
+		st, err := pgstore.Open(t.Context(), pgtest.Schema(t))
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}},
+}
+
+// TestStepUp runs every step-up flow on every store.
+func TestStepUp(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, fixtureStore)
+	}{
+		{"NewIPVerifyByEmail", testNewIPVerifyByEmail},
+		{"VerificationRefusals", testVerificationRefusals},
+		{"VerificationEndsAfterMaxAttempts", testVerificationEndsAfterMaxAttempts},
+		{"VerificationThrottled", testVerificationThrottled},
+		{"VerifyMailerDown", testVerifyMailerDown},
+		{"NewIPNotify", testNewIPNotify},
+		{"TOTPLogin", testTOTPLogin},
+		{"SecondFactorOnlyFromNewIP", testSecondFactorOnlyFromNewIP},
+		{"RequireStaffSecondFactor", testRequireStaffSecondFactor},
+		{"EnrolTOTPRefusals", testEnrolTOTPRefusals},
+		{"RemoveAndRegenerate", testRemoveAndRegenerate},
+		{"VerificationIDIsNotACredential", testVerificationIDIsNotACredential},
+		{"ConcurrentVerify", testConcurrentVerify},
+		{"ExtraMethod", testExtraMethod},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, sk := range stepUpStores {
+				t.Run(sk.name, func(t *testing.T) { tc.run(t, sk.open(t)) })
+			}
+		})
+	}
 }
