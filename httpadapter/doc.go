@@ -274,6 +274,12 @@
 // (without a session there is nothing to end and it does the same). JSON
 // requests to both get what they always did.
 //
+// A part of the host with a sign-in form of its own, under its own path
+// (such as package console), mounts [Handler.FormLogin] and
+// [Handler.FormLogout]: the same form login and logout, whose refusals
+// and redirects go to the pages it names rather than Config.LoginPage,
+// AfterLogin and AfterLogout.
+//
 // [WriteSuccess] and [WriteError] write the envelope of the endpoints for
 // host handlers that answer alike, and [Handler.Fail] maps an error of the
 // domain packages as the endpoints do.

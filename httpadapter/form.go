@@ -3,9 +3,11 @@ package httpadapter
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +54,12 @@ func (h *Handler) readForm(w http.ResponseWriter, r *http.Request, allowed ...st
 // to Config.AfterLogin; failure answers 303 to Config.LoginPage with
 // ?error=<code>, next kept, and retry_after when throttled.
 func (h *Handler) formLogin(w http.ResponseWriter, r *http.Request) {
+	h.formLoginTo(w, r, h.loginPage, h.afterLogin)
+}
+
+// formLoginTo is a form login whose failures go back to loginPage and whose
+// success without a usable next goes to afterLogin.
+func (h *Handler) formLoginTo(w http.ResponseWriter, r *http.Request, loginPage, afterLogin string) {
 	// Login CSRF: a cross-site page must not log the browser into the
 	// attacker's account. Browsers send Sec-Fetch-Site or Origin with a
 	// form POST; CrossOriginProtection refuses it when cross-origin.
@@ -75,7 +83,7 @@ func (h *Handler) formLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			h.setSessionCookie(w, res)
-			seeOther(w, cmp.Or(next, h.afterLogin))
+			seeOther(w, cmp.Or(next, afterLogin))
 			return
 		}
 	}
@@ -84,7 +92,7 @@ func (h *Handler) formLogin(w http.ResponseWriter, r *http.Request) {
 	if p.code == CodeTooManyAttempts {
 		retry = p.retryAfter
 	}
-	seeOther(w, h.loginURL(p.code, next, retry))
+	seeOther(w, loginURL(loginPage, p.code, next, retry))
 }
 
 // formLogout serves POST /logout with an HTML form body: the csrf_token
@@ -93,6 +101,11 @@ func (h *Handler) formLogin(w http.ResponseWriter, r *http.Request) {
 // Config.AfterLogout; without a live session there is nothing to end, and
 // it does the same.
 func (h *Handler) formLogout(w http.ResponseWriter, r *http.Request) {
+	h.formLogoutTo(w, r, h.afterLogout)
+}
+
+// formLogoutTo is a form logout that answers 303 to afterLogout.
+func (h *Handler) formLogoutTo(w http.ResponseWriter, r *http.Request, afterLogout string) {
 	if err := h.checkOrigin(r, false); err != nil {
 		h.refuse(w, r, session.Auth{}, err)
 		return
@@ -105,7 +118,7 @@ func (h *Handler) formLogout(w http.ResponseWriter, r *http.Request) {
 	a, err := h.authenticate(r, false)
 	switch {
 	case errors.Is(err, security.ErrUnauthenticated):
-		h.endSession(w)
+		h.endSession(w, afterLogout)
 		return
 	case err != nil:
 		h.refuse(w, r, session.Auth{}, err)
@@ -125,14 +138,66 @@ func (h *Handler) formLogout(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, a, err)
 		return
 	}
-	h.endSession(w)
+	h.endSession(w, afterLogout)
 }
 
-// endSession clears the session cookie and answers 303 to
-// Config.AfterLogout.
-func (h *Handler) endSession(w http.ResponseWriter) {
+// endSession clears the session cookie and answers 303 to afterLogout.
+func (h *Handler) endSession(w http.ResponseWriter, afterLogout string) {
 	http.SetCookie(w, h.cookie("", -1))
-	seeOther(w, h.afterLogout)
+	seeOther(w, afterLogout)
+}
+
+// FormLogin returns a handler of a second form login, for a part of the
+// host with a sign-in form of its own (such as package console's, under
+// its prefix). It works as a form POST /login does (see "Form login" in
+// the package doc: the origin check, the fields email, password and
+// next, the session cookie), except that a refused login answers 303 to
+// loginPage with ?error=, next and retry_after, and a successful one
+// without a usable next answers 303 to afterLogin. Both must be paths on
+// this origin, loginPage without a query or fragment. A request whose body
+// is not application/x-www-form-urlencoded is refused with 415 and
+// changes nothing; mount it for POST only.
+func (h *Handler) FormLogin(loginPage, afterLogin string) (http.Handler, error) {
+	if !localPath(loginPage) || strings.ContainsAny(loginPage, "?#") {
+		return nil, fmt.Errorf("httpadapter: FormLogin: login page %q must be a path on this origin without a query", loginPage)
+	}
+	if !localPath(afterLogin) {
+		return nil, fmt.Errorf("httpadapter: FormLogin: %q must be a path on this origin", afterLogin)
+	}
+	return h.formOnly(func(w http.ResponseWriter, r *http.Request) {
+		h.formLoginTo(w, r, loginPage, afterLogin)
+	}), nil
+}
+
+// FormLogout returns a handler of a second form logout: it works as a form
+// POST /logout does (the csrf_token field holds a token of [CSRFToken]),
+// except that it answers 303 to afterLogout, a path on this origin. A
+// request whose body is not application/x-www-form-urlencoded is refused
+// with 415 and changes nothing; mount it for POST only.
+func (h *Handler) FormLogout(afterLogout string) (http.Handler, error) {
+	if !localPath(afterLogout) {
+		return nil, fmt.Errorf("httpadapter: FormLogout: %q must be a path on this origin", afterLogout)
+	}
+	return h.formOnly(func(w http.ResponseWriter, r *http.Request) {
+		h.formLogoutTo(w, r, afterLogout)
+	}), nil
+}
+
+// formOnly runs serve for POST requests with a form body, and refuses the
+// others: 405 for another method, 415 for another body.
+func (h *Handler) formOnly(serve http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method != http.MethodPost:
+			h.refuse(w, r, session.Auth{}, &httpError{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed,
+				message: "Method not allowed", allow: http.MethodPost})
+		case !isMediaType(r.Header.Values("Content-Type"), formMediaType):
+			h.refuse(w, r, session.Auth{}, &httpError{status: http.StatusUnsupportedMediaType,
+				code: CodeUnsupportedMediaType, message: "Send the form as application/x-www-form-urlencoded"})
+		default:
+			serve(w, r)
+		}
+	})
 }
 
 // setSessionCookie sets the cookie of the web session res made.

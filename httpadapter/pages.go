@@ -116,13 +116,13 @@ func (h *Handler) RequireLogin(next http.Handler) http.Handler {
 		if u := r.URL.RequestURI(); (r.Method == http.MethodGet || r.Method == http.MethodHead) && localPath(u) {
 			back = u
 		}
-		seeOther(w, h.loginURL("", back, 0))
+		seeOther(w, loginURL(h.loginPage, "", back, 0))
 	})
 }
 
 // loginURL is the login page with the query a page can show: error (one
 // of the Code constants), next, and retry_after (whole seconds).
-func (h *Handler) loginURL(code, next string, retryAfter time.Duration) string {
+func loginURL(loginPage, code, next string, retryAfter time.Duration) string {
 	v := url.Values{}
 	if code != "" {
 		v.Set("error", code)
@@ -134,9 +134,9 @@ func (h *Handler) loginURL(code, next string, retryAfter time.Duration) string {
 		v.Set("retry_after", retryAfterSeconds(retryAfter))
 	}
 	if len(v) == 0 {
-		return h.loginPage
+		return loginPage
 	}
-	return h.loginPage + "?" + v.Encode()
+	return loginPage + "?" + v.Encode()
 }
 
 // seeOther answers 303 See Other to location, which must be a localPath

@@ -171,7 +171,7 @@ func (h *Handler) formVerify(w http.ResponseWriter, r *http.Request) {
 	var ve *session.VerificationError
 	p := h.account(r, session.Auth{}, verifyError(err))
 	if (errors.As(err, &ve) && ve.Ended()) || !session.ValidVerificationID(id) {
-		seeOther(w, h.loginURL(p.code, "", p.retryAfter))
+		seeOther(w, loginURL(h.loginPage, p.code, "", p.retryAfter))
 		return
 	}
 	seeOther(w, h.verifyURL(id, p.code))

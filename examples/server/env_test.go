@@ -38,6 +38,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		"PROPSEC_MAIL_REPORT_URL":  "https://example.com/report",
 		"PROPSEC_SMTP_CA":          "/etc/ssl/mail-ca.pem",
 		"PROPSEC_FACTOR_KEY":       key,
+		"PROPSEC_CONSOLE_PREFIX":   "/staff/",
 	} {
 		t.Setenv(name, value)
 	}
@@ -63,6 +64,7 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		mailReportURL:   "https://example.com/report",
 		smtpCA:          "/etc/ssl/mail-ca.pem",
 		factorKey:       key,
+		consolePrefix:   "/staff/",
 	}, o)
 
 	o, err = parseFlags([]string{"-addr", "127.0.0.1:1", "-watch", "/only", "-insecure-cookies=false"}, io.Discard)

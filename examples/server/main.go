@@ -6,7 +6,7 @@
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
-//	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR]
+//	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR] [-console-prefix /console/]
 //	    [-new-ip record|notify|verify -smtp-url URL -mail-from ADDR [-mail-report-url URL] [-smtp-ca FILE] [-factor-key HEX]]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
@@ -53,6 +53,9 @@
 // audit chain verified at start and every -watch root has a baseline; 503
 // with the failing checks otherwise), unauthenticated, for probes.
 //
+// It serves the staff console (package console) at /console/, or at
+// -console-prefix; "-console-prefix off" leaves it out.
+//
 // It always serves GET /api/admin/security-report (staff with
 // api.admin.security_report.manage), and audits refused authorizations and
 // CSRF failures as events in the same database.
@@ -75,6 +78,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/propops/propsec/console"
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/internal/envflag"
@@ -147,6 +151,7 @@ type options struct {
 	mailReportURL   string
 	smtpCA          string
 	factorKey       string
+	consolePrefix   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -155,7 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.db, "db", "propsec.db", "SQLite database file, or a postgres:// URL for PostgreSQL (several instances on one database)")
-	fs.StringVar(&o.users, "users", "", "JSON file of users to upsert at start")
+	fs.StringVar(&o.users, "users", "", "JSON file of users to add or update at start (a user whose password or email it replaces is signed out everywhere)")
 	fs.Var(&o.trusted, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
@@ -181,6 +186,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.factorKey = v
 		return err
 	})
+	fs.StringVar(&o.consolePrefix, "console-prefix", console.DefaultPrefix, "path of the staff console (package console); \"off\" leaves it out")
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
@@ -207,6 +213,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := checkMailFlags(&o); err != nil {
 		return o, err
+	}
+	if o.consolePrefix == "off" {
+		o.consolePrefix = ""
 	}
 	if o.realtime && o.scanInterval == 0 {
 		o.scanInterval = time.Hour // the safety net of real-time detection
@@ -302,6 +311,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
+	if o.consolePrefix != "" {
+		c, err := console.NewHandler(console.Options{Adapter: h, Sessions: mgr, Integrity: mon, Report: reports,
+			Prefix: o.consolePrefix, TrustedProxies: o.trusted, Logger: log})
+		if err != nil {
+			return err
+		}
+		mux.Handle(consolePattern(o.consolePrefix), c)
+	}
 	registerHealth(mux, &readiness{store: store, auditOK: auditOK, monitor: mon, log: log})
 	// A host route of its own, behind propsec's authentication.
 	mux.Handle("GET /api/me", h.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -361,6 +378,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// consolePattern is the mux pattern of the console at prefix, given with
+// or without its slashes.
+func consolePattern(prefix string) string {
+	if p := strings.Trim(prefix, "/"); p != "" {
+		return "/" + p + "/"
+	}
+	return "/"
 }
 
 // startIntegrity makes the integrity monitor of the -watch directories and
