@@ -4,13 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -19,6 +14,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/storetest"
 )
 
 // secretFile writes a 0600 config.env holding a distinctive password under
@@ -147,8 +143,9 @@ func TestIntegrityPlaintextCopiesPurged(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// Back to schema version 4: the later migrations run again on Open.
-	// Newest first: a later table may refer to an earlier one.
-	for _, table := range slices.Backward(tablesAfter(t, 4)) {
+	later, err := storetest.TablesAfter(migrationFiles, 4)
+	require.NoError(t, err)
+	for _, table := range later {
 		sqlExec(t, st, "DROP TABLE "+table)
 	}
 	sqlExec(t, st, "PRAGMA user_version = 4")
@@ -187,27 +184,4 @@ func TestIntegrityPlaintextCopiesPurged(t *testing.T) {
 func hashOf(data []byte) []byte {
 	h := blake3.Sum256(data)
 	return h[:]
-}
-
-// tablesAfter lists the tables that the migrations numbered above version
-// create, so that a test can take a database back to that version.
-func tablesAfter(t *testing.T, version int) []string {
-	t.Helper()
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	require.NoError(t, err)
-	create := regexp.MustCompile(`(?im)^\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)`)
-	var tables []string
-	for _, name := range names {
-		n, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
-		require.NoError(t, err, name)
-		if n <= version {
-			continue
-		}
-		sql, err := fs.ReadFile(migrationFiles, name)
-		require.NoError(t, err)
-		for _, m := range create.FindAllSubmatch(sql, -1) {
-			tables = append(tables, string(m[1]))
-		}
-	}
-	return tables
 }
