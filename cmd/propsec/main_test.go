@@ -350,6 +350,23 @@ func TestUsers(t *testing.T) {
 	e, _ := lastOfType(evs, "password_changed")
 	require.Equal(t, "cli", e.Details["reset_by"])
 	require.Equal(t, int64(2), e.SubjectUserID)
+
+	// import: the same file again signs nobody out; a file that replaces
+	// a password revokes that user's sessions at once.
+	eveFile := `[{"id":5,"name":"Eve","email":"eve@example.com","password":"eve's passphrase","account_type":"customer"}]`
+	writeUsers(t, users, eveFile)
+	eve, code := login(t, base, "eve@example.com", "eve's passphrase")
+	require.Equal(t, 200, code)
+	r = propsec(t, db, 0, "", "users", "import", users)
+	require.NotContains(t, r.stdout, "replaced")
+	require.Equal(t, 200, me(t, base, eve))
+	writeUsers(t, users, strings.Replace(eveFile, "eve's passphrase", "eve's new passphrase", 1))
+	r = propsec(t, db, 0, "", "users", "import", users)
+	require.Contains(t, r.stdout, "user 5: password or email replaced; 1 session(s) revoked")
+	require.Equal(t, 401, me(t, base, eve))
+	e, _ = lastOfType(exported(t, db), "password_changed")
+	require.Equal(t, int64(5), e.SubjectUserID)
+	requireOperator(t, e)
 }
 
 // TestAs: -as attributes actions to a staff user and checks their

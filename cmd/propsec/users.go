@@ -86,7 +86,10 @@ func usersImport(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("users import", "FILE", `Add or replace every user of FILE, a JSON array of
   {"id", "name", "email", "password", "account_type", "permissions"}
 objects (the example server's -users format). The whole file is checked
-before anything is written. Passwords are hashed; keep FILE private.`)
+before anything is written. Passwords are hashed; keep FILE private. A user
+whose password or email the file replaces has every live session and bearer
+token revoked in the same step; a user whose password still matches keeps
+them (importing the same file twice signs nobody out).`)
 	o := c.dbFlags(fs)
 	if err := c.parse(fs, args, 1); err != nil {
 		return err
@@ -98,15 +101,21 @@ before anything is written. Passwords are hashed; keep FILE private.`)
 	}
 	return c.with(ctx, o, security.PermSessionsManage, func(h *host) error {
 		for _, e := range entries {
-			u, err := e.User(h.mgr.Hasher())
+			now := h.now()
+			r, err := hostsetup.ImportUser(ctx, h.store, h.mgr.Hasher(), e, now, func(revoked []session.Session) []security.Event {
+				ev := h.event(session.EventPasswordChanged, e.ID, strconv.FormatInt(e.ID, 10), map[string]string{
+					"sessions_revoked": strconv.Itoa(len(revoked)), "revoke_other_sessions": "true", "reset_by": "cli"})
+				ev.Time = now
+				return []security.Event{ev}
+			})
 			if err == nil {
-				err = h.store.UpsertUser(ctx, u)
-			}
-			if err == nil {
-				err = h.record(ctx, EventUserImported, u.UserID, u.Email, map[string]string{"account_type": e.AccountType, "file": path})
+				err = h.record(ctx, EventUserImported, e.ID, e.Email, map[string]string{"account_type": e.AccountType, "file": path})
 			}
 			if err != nil {
 				return fmt.Errorf("%s: user %d: %w", path, e.ID, err)
+			}
+			if r.Reset {
+				fmt.Fprintf(c.sys.stdout, "user %d: password or email replaced; %d session(s) revoked\n", e.ID, r.Revoked)
 			}
 		}
 		fmt.Fprintf(c.sys.stdout, "imported %d user(s) from %s\n", len(entries), path)

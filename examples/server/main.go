@@ -7,6 +7,7 @@
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
 //	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR] [-console-prefix /console/]
+//	    [-new-ip record|notify|verify -smtp-url URL -mail-from ADDR [-mail-report-url URL] [-smtp-ca FILE] [-factor-key HEX]]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
 // -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
@@ -39,6 +40,13 @@
 // With -metrics-addr ADDR it serves Prometheus metrics (package
 // promexport) at http://ADDR/metrics, on a listener of its own; without it,
 // nothing is measured.
+//
+// With -new-ip notify it e-mails a user whose account is signed in to from
+// an address never seen for them (package smtpmail, through -smtp-url);
+// with -new-ip verify such a login answers 202 with a verification id and
+// an e-mailed code completes it (POST /api/security/verify-login). A user's
+// first login is never a new-IP login. The SMTP URL holds a password:
+// give it as $PROPSEC_SMTP_URL; it is never logged.
 //
 // It serves GET /healthz (200 while the process serves HTTP) and GET
 // /readyz (200 when the store answers with this program's schema, the
@@ -137,6 +145,13 @@ type options struct {
 	auditAnchors    envflag.Strings
 	geoIP           string
 	metricsAddr     string
+	newIP           string
+	newIPPolicy     session.NewIPPolicy
+	smtpURL         string
+	mailFrom        string
+	mailReportURL   string
+	smtpCA          string
+	factorKey       string
 	consolePrefix   string
 	passkeyRPID     string
 	passkeyRPName   string
@@ -149,7 +164,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&o.db, "db", "propsec.db", "SQLite database file, or a postgres:// URL for PostgreSQL (several instances on one database)")
-	fs.StringVar(&o.users, "users", "", "JSON file of users to upsert at start")
+	fs.StringVar(&o.users, "users", "", "JSON file of users to add or update at start (a user whose password or email it replaces is signed out everywhere)")
 	fs.Var(&o.trusted, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is trusted (repeatable)")
 	fs.BoolVar(&o.insecureCookies, "insecure-cookies", false, "DEVELOPMENT ONLY: send the session cookie without the Secure flag")
 	fs.Var(&o.watch, "watch", "directory to monitor for file integrity (repeatable)")
@@ -160,6 +175,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, on a listener of its own (default: none)")
+	fs.StringVar(&o.newIP, "new-ip", "record", "what a login from an address new for the user does: record, notify (e-mail the user) or verify (an e-mailed code completes it)")
+	// Not a Func flag: the flag package repeats a refused value, and this
+	// one holds a password.
+	fs.StringVar(&o.smtpURL, "smtp-url", "", "mail server for -new-ip notify|verify: smtp://user:pass@host:587 (STARTTLS required) or smtps://…:465; it holds a password: prefer the variable")
+	fs.StringVar(&o.mailFrom, "mail-from", "", "sender of the new-IP e-mails: \"Name <address>\" or an address")
+	fs.StringVar(&o.mailReportURL, "mail-report-url", "", "http(s) page where users report a login that was not theirs, linked from the e-mails")
+	fs.StringVar(&o.smtpCA, "smtp-ca", "", "PEM file of CA certificates to trust for the mail server (default: the system's)")
+	fs.Func("factor-key", "second-factor key, 32 bytes as 64 `hex` digits (default with -new-ip verify: a key file beside -db); prefer the variable", func(v string) error {
+		k, err := hostsetup.ParseKey(v)
+		if err == nil && len(k) != session.FactorKeySize {
+			err = fmt.Errorf("the key must be exactly %d bytes", session.FactorKeySize)
+		}
+		o.factorKey = v
+		return err
+	})
 	fs.StringVar(&o.consolePrefix, "console-prefix", console.DefaultPrefix, "path of the staff console (package console); \"off\" leaves it out")
 	fs.StringVar(&o.passkeyRPID, "passkey-rp-id", "", "serve passkeys (WebAuthn) as a second factor for this relying party id: the site's domain (\"localhost\" in development)")
 	fs.StringVar(&o.passkeyRPName, "passkey-rp-name", "propsec", "the relying party name authenticators show")
@@ -190,6 +220,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(o.passkeyOrigins) > 0 && o.passkeyRPID == "" {
 		return o, errors.New("-passkey-origin needs -passkey-rp-id")
+	}
+	if err := checkMailFlags(&o); err != nil {
+		return o, err
 	}
 	if o.consolePrefix == "off" {
 		o.consolePrefix = ""
@@ -238,7 +271,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
-		}}
+		}, Logger: log}
+	if err := newIPConfig(o, &scfg, log); err != nil {
+		return err
+	}
 	if breachLogin != nil {
 		scfg.BreachCheck = func(ctx context.Context, pw string) (bool, error) {
 			r, err := breachLogin.CheckPassword(ctx, pw)

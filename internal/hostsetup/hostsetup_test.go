@@ -70,3 +70,29 @@ func TestReadUsersRejectsBadFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestFactorKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	k1, src, err := FactorKey("-factor-key", "", db)
+	require.NoError(t, err)
+	require.Len(t, k1, 32)
+	require.Equal(t, db+".factor-key", src)
+	st, err := os.Stat(src)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	k2, _, err := FactorKey("-factor-key", "", db)
+	require.NoError(t, err)
+	require.Equal(t, k1, k2, "the key file is reused")
+	ik, _, err := IntegrityKey("-integrity-key", "", db)
+	require.NoError(t, err)
+	require.NotEqual(t, k1, ik, "a key file of its own")
+
+	_, _, err = FactorKey("-factor-key", strings.Repeat("ab", 33), db)
+	require.ErrorContains(t, err, "exactly 32 bytes")
+	_, _, err = FactorKey("-factor-key", "", "postgres://h/db")
+	require.ErrorContains(t, err, "PROPSEC_FACTOR_KEY")
+	long := filepath.Join(t.TempDir(), "q.db")
+	require.NoError(t, os.WriteFile(long+".factor-key", []byte(strings.Repeat("ab", 40)+"\n"), 0o600))
+	_, _, err = FactorKey("-factor-key", "", long)
+	require.ErrorContains(t, err, "exactly 32 bytes", "a key file of the wrong size is refused")
+}
