@@ -1,6 +1,6 @@
 module github.com/propops/propsec/bench
 
-go 1.26.10
+go 1.26.0
 
 toolchain go1.27.3
 

@@ -283,12 +283,18 @@ func (m *Mailer) send(ctx context.Context, kind string, userID int64, msg *gomai
 	deadline, _ := ctx.Deadline()
 
 	var closeOnCancel func() bool
+	// opened is closed when send returns, whatever happened: go-mail
+	// closes it on success and on most failures, but not (before v0.8.2)
+	// when a step of its dial after connecting fails, such as STARTTLS or
+	// authentication. A second Close does nothing.
+	var opened net.Conn
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: m.dialTimeout}
 		raw, err := d.DialContext(dctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
+		opened = raw
 		// A cancelled caller or the send deadline ends the connection
 		// whatever go-mail is waiting for.
 		closeOnCancel = context.AfterFunc(ctx, func() { _ = raw.Close() })
@@ -340,6 +346,9 @@ func (m *Mailer) send(ctx context.Context, kind string, userID int64, msg *gomai
 	defer func() {
 		if closeOnCancel != nil {
 			closeOnCancel()
+		}
+		if opened != nil {
+			_ = opened.Close()
 		}
 	}()
 

@@ -1,10 +1,12 @@
 package smtpmail_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -376,5 +378,56 @@ func TestConcurrentSends(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d distinct recipients, want %d", len(seen), n)
+	}
+}
+
+// A dial that fails after connecting (here: credentials and a server
+// without STARTTLS) closes its connection at once instead of leaving it
+// open until the server gives up.
+func TestFailedDialClosesConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	closed := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			closed <- err
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		fmt.Fprint(c, "220 fake ESMTP\r\n")
+		for {
+			// Long enough never to fire on a slow machine; the test fails
+			// if the client leaves the connection open.
+			_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+			line, err := r.ReadString('\n')
+			if err != nil {
+				closed <- err
+				return
+			}
+			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+			case strings.HasPrefix(cmd, "EHLO"):
+				fmt.Fprint(c, "250-fake\r\n250 AUTH PLAIN\r\n")
+			case cmd == "QUIT":
+				fmt.Fprint(c, "221 bye\r\n")
+			default:
+				fmt.Fprint(c, "502 no\r\n")
+			}
+		}
+	}()
+	m, err := smtpmail.New(smtpmail.Config{URL: "smtp://mailer:pw@" + l.Addr().String(), From: "security@example.com",
+		SendTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoginCode(context.Background(), codeNotice()); !errors.Is(err, security.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	if err := <-closed; !errors.Is(err, io.EOF) {
+		t.Fatalf("the server's read ended with %v, want EOF (the client closed the connection)", err)
 	}
 }
