@@ -227,7 +227,7 @@ func (m *Monitor) ruleSeverity(rel string, old *Entry, c *current) Severity {
 		if r.executable && !exec {
 			continue
 		}
-		if r.glob != nil && !r.glob.match(rel) {
+		if r.glob != nil && !r.glob.Match(rel) {
 			continue
 		}
 		return r.severity

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/propops/propsec/integrity/internal/glob"
 	"github.com/propops/propsec/security"
 )
 
@@ -46,7 +47,7 @@ type Monitor struct {
 	cfg    Config
 	keys   *macKeys
 	box    contentBox // encrypts the known-good copies
-	filter filter
+	filter glob.Filter
 	rules  []severityRule
 	// hook, if set (tests only), runs after each read of a file.
 	hook func(path string, pass int)
@@ -103,11 +104,11 @@ func New(cfg Config) (*Monitor, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	inc, err := compileGlobs("Include", cfg.Include)
+	inc, err := glob.CompileAll("Include", cfg.Include)
 	if err != nil {
 		return nil, err
 	}
-	exc, err := compileGlobs("Exclude", cfg.Exclude)
+	exc, err := glob.CompileAll("Exclude", cfg.Exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func New(cfg Config) (*Monitor, error) {
 	if hs, ok := cfg.Store.(HostStores); ok {
 		cfg.Store = hs.IntegrityStore(cfg.Host)
 	}
-	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: newContentBox(cfg.Key), filter: filter{include: inc, exclude: exc},
+	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: newContentBox(cfg.Key), filter: glob.Filter{Include: inc, Exclude: exc},
 		rules: rules, slot: make(chan struct{}, 1)}
 	m.locker, _ = cfg.Store.(ScanLocker)
 	m.base, m.stop = context.WithCancel(context.Background())

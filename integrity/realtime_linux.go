@@ -151,7 +151,7 @@ func (w *watcher) watchTree(k Key) bool {
 				continue
 			}
 			c := joinRel(rel, e.Name())
-			if !w.m.filter.skipEntry(c, true) {
+			if !w.m.filter.SkipEntry(c, true) {
 				queue = append(queue, c)
 			}
 		}
@@ -296,7 +296,7 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 	}
 	k := Key{Root: dir.Root, Path: joinRel(dir.Path, name)}
 	isDir := mask&unix.IN_ISDIR != 0
-	if w.m.filter.skipEntry(k.Path, isDir) {
+	if w.m.filter.SkipEntry(k.Path, isDir) {
 		return
 	}
 	switch {
@@ -367,7 +367,7 @@ func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *r
 		return
 	}
 	isDir := err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if m.filter.skipPath(tg.Path, isDir) {
+	if m.filter.SkipPath(tg.Path, isDir) {
 		return
 	}
 	total.Add(1)

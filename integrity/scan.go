@@ -209,7 +209,7 @@ func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix 
 	}
 	kids := make([]child, 0, len(ents)+len(ents)/4)
 	for _, e := range ents {
-		if m.filter.skipEntry(joinRel(prefix, e.name), e.isDir) {
+		if m.filter.SkipEntry(joinRel(prefix, e.name), e.isDir) {
 			continue
 		}
 		kids = append(kids, child{key: e.name, ent: e})
@@ -489,7 +489,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 	}
 	if it == nil {
 		wasDir := old != nil && old.Type == TypeDir
-		if (old != nil || oldBad) && (r.unknownCovers(path) || r.m.filter.skipPath(path, wasDir)) {
+		if (old != nil || oldBad) && (r.unknownCovers(path) || r.m.filter.SkipPath(path, wasDir)) {
 			// Below a directory that could not be listed, or no longer
 			// monitored: kept as it is (a forged record is dropped).
 			if oldBad {
@@ -498,7 +498,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 			r.keepRow(old)
 			return nil
 		}
-		if old == nil && !oldBad && ob != nil && (r.unknownCovers(path) || r.m.filter.skipPath(path, false)) {
+		if old == nil && !oldBad && ob != nil && (r.unknownCovers(path) || r.m.filter.SkipPath(path, false)) {
 			return nil
 		}
 	}
