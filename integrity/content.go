@@ -16,7 +16,7 @@ import (
 //
 // with associated data contentAD || version || the content's hash. The
 // nonce and version come last so that a copy can be sealed in place, in
-// the buffer the content was read into (see [reader.keepContent]).
+// the buffer the content was read into (see fsmeta.Options.ContentRoom).
 const (
 	contentVersion  = 1
 	contentAD       = "propsec integrity v1 content copy"

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 )
 
 // XAttr is one extended attribute of a baseline entry: any the scanning
@@ -31,13 +33,6 @@ type XAttr struct {
 const (
 	MaxXAttrs     = 64
 	MaxXAttrValue = 256
-)
-
-// The extended attributes whose values are decoded for alerts.
-const (
-	xattrCapability = "security.capability"
-	xattrACL        = "system.posix_acl_access"
-	xattrDefaultACL = "system.posix_acl_default"
 )
 
 // xattr returns the value of the attribute name and whether it is present.
@@ -139,12 +134,12 @@ func xattrChanges(old, cur []XAttr) []string {
 // xattrLabel returns how an alert names attribute a, and its value's text.
 func xattrLabel(a XAttr) (label, value string) {
 	switch {
-	case a.Name == xattrCapability && !a.Digest:
-		return "capability", capText(a.Value)
-	case a.Name == xattrACL && !a.Digest:
-		return "ACL", aclText(a.Value)
-	case a.Name == xattrDefaultACL && !a.Digest:
-		return "default ACL", aclText(a.Value)
+	case a.Name == fsmeta.XAttrCapability && !a.Digest:
+		return "capability", fsmeta.CapText(a.Value)
+	case a.Name == fsmeta.XAttrACL && !a.Digest:
+		return "ACL", fsmeta.ACLText(a.Value)
+	case a.Name == fsmeta.XAttrDefaultACL && !a.Digest:
+		return "default ACL", fsmeta.ACLText(a.Value)
 	}
 	return "xattr " + a.Name, xattrValueText(a)
 }
@@ -210,14 +205,14 @@ func metaRisk(old *Entry, c *current) Severity {
 }
 
 func hasCapability(e *Entry) bool {
-	a, ok := xattr(e.XAttrs, xattrCapability)
+	a, ok := xattr(e.XAttrs, fsmeta.XAttrCapability)
 	return ok && a.Value != ""
 }
 
 // samePrivilege reports whether the capability and ACLs of a and b are the
 // same.
 func samePrivilege(a, b *Entry) bool {
-	for _, n := range []string{xattrCapability, xattrACL, xattrDefaultACL} {
+	for _, n := range []string{fsmeta.XAttrCapability, fsmeta.XAttrACL, fsmeta.XAttrDefaultACL} {
 		x, okx := xattr(a.XAttrs, n)
 		y, oky := xattr(b.XAttrs, n)
 		if okx != oky || x != y {
@@ -228,8 +223,8 @@ func samePrivilege(a, b *Entry) bool {
 }
 
 func aclGrantsWrite(e *Entry) bool {
-	for _, n := range []string{xattrACL, xattrDefaultACL} {
-		if a, ok := xattr(e.XAttrs, n); ok && !a.Digest && aclWritableByOthers(a.Value) {
+	for _, n := range []string{fsmeta.XAttrACL, fsmeta.XAttrDefaultACL} {
+		if a, ok := xattr(e.XAttrs, n); ok && !a.Digest && fsmeta.ACLWritableByOthers(a.Value) {
 			return true
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"github.com/propops/propsec/integrity/internal/glob"
 	"github.com/propops/propsec/security"
 )
@@ -136,7 +137,7 @@ func (m *Monitor) now() time.Time { return security.Now(m.cfg.Clock).UTC() }
 // then the store's lock (see [ScanLocker]) for check c (zero: for no
 // check), waiting for it too.
 func (m *Monitor) acquire(ctx context.Context, c Check) error {
-	if !supported {
+	if !fsmeta.Supported {
 		return errUnsupported
 	}
 	select {
@@ -315,7 +316,7 @@ func (m *Monitor) recordRunning(ctx context.Context, j *job) (stop func() error,
 // or operation of another process sharing the store (see [ScanLocker]):
 // the error is then a [*BusyError].
 func (m *Monitor) Start(ctx context.Context) (string, error) {
-	if !supported {
+	if !fsmeta.Supported {
 		return "", errUnsupported
 	}
 	m.mu.Lock()

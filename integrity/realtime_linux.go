@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"golang.org/x/sys/unix"
 )
 
@@ -328,17 +329,17 @@ func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *r
 		}
 		total.Add(1)
 		it := &item{rel: "", done: make(chan struct{})}
-		if d, err := openRootDir(root); err == nil {
-			d.release()
-		} else if !isGone(err) {
-			it.listErr = errText(err)
+		if d, err := fsmeta.OpenRoot(root); err == nil {
+			d.Release()
+		} else if !fsmeta.IsGone(err) {
+			it.listErr = fsmeta.ErrText(err)
 		}
 		w.emit(ctx, it)
 		return
 	}
-	d, err := openRootDir(root)
+	d, err := fsmeta.OpenRoot(root)
 	if err != nil {
-		if !isGone(err) {
+		if !fsmeta.IsGone(err) {
 			w.emit(ctx, &item{rel: "", marker: true})
 		}
 		return
@@ -350,46 +351,45 @@ func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *r
 			break
 		}
 		done = joinRel(done, part)
-		sub, err := d.openSubdir(part, filepath.Join(d.path, part))
-		d.release()
+		sub, err := d.OpenSubdir(part, filepath.Join(d.Path(), part))
+		d.Release()
 		if err != nil {
-			if !isGone(err) {
+			if !fsmeta.IsGone(err) {
 				w.emit(ctx, &item{rel: done, marker: true})
 			}
 			return
 		}
 		d = sub
 	}
-	defer d.release()
-	var st unix.Stat_t
-	err = unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	defer d.Release()
+	ent, err := d.Stat(name)
 	if errors.Is(err, unix.ENOENT) {
 		return
 	}
-	isDir := err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	isDir := ent.IsDir // false after an error
 	if m.filter.SkipPath(tg.Path, isDir) {
 		return
 	}
 	total.Add(1)
-	it := &item{rel: tg.Path, dir: d, name: name, hintReg: err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG}
+	it := &item{rel: tg.Path, dir: d, name: name, hintReg: ent.IsReg}
 	if rd != nil && !isDir {
 		it.cur, it.dir = rd.inspectItem(it, root), nil
 		w.emit(ctx, it)
 		return
 	}
 	it.done = make(chan struct{})
-	var sub *dirHandle
+	var sub *fsmeta.Dir
 	if isDir {
-		path := filepath.Join(d.path, name)
+		path := filepath.Join(d.Path(), name)
 		m.beforeOpen(path)
-		if sub, err = d.openSubdir(name, path); err != nil {
+		if sub, err = d.OpenSubdir(name, path); err != nil {
 			sub = nil
-			if !isGone(err) {
-				it.listErr = errText(err)
+			if !fsmeta.IsGone(err) {
+				it.listErr = fsmeta.ErrText(err)
 			}
 		}
 	}
-	d.retain()
+	d.Retain()
 	ok := w.emit(ctx, it)
 	switch {
 	case sub == nil:
@@ -398,9 +398,9 @@ func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *r
 		}
 	case ok && tg.subtree:
 		m.walkDir(ctx, w, sub, tg.Path, total)
-		sub.release()
+		sub.Release()
 	default:
-		sub.release()
+		sub.Release()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"github.com/propops/propsec/security"
 )
 
@@ -35,7 +36,7 @@ type item struct {
 	rel     string
 	marker  bool
 	listErr string // a directory that cannot be listed: why
-	dir     *dirHandle
+	dir     *fsmeta.Dir
 	name    string
 	hintReg bool
 	cur     *current
@@ -81,7 +82,7 @@ func (m *Monitor) startWalkWith(ctx context.Context, root string, keep bool, wor
 					it.skipped = true
 				}
 				if it.dir != nil {
-					it.dir.release()
+					it.dir.Release()
 				}
 				close(it.done)
 			}
@@ -103,7 +104,7 @@ func (w *walkRun) emit(ctx context.Context, it *item) bool {
 	case w.ordered <- it:
 	case <-ctx.Done():
 		if it.dir != nil {
-			it.dir.release()
+			it.dir.Release()
 		}
 		return false
 	}
@@ -116,7 +117,7 @@ func (w *walkRun) emit(ctx context.Context, it *item) bool {
 	case <-ctx.Done():
 		it.skipped = true
 		if it.dir != nil {
-			it.dir.release()
+			it.dir.Release()
 		}
 		close(it.done)
 		return false
@@ -167,25 +168,25 @@ func joinRel(prefix, name string) string {
 
 func (m *Monitor) walkRoot(ctx context.Context, w *walkRun, root string, total *atomic.Int64) {
 	total.Add(1)
-	d, err := openRootDir(root)
+	d, err := fsmeta.OpenRoot(root)
 	rootItem := &item{rel: "", done: make(chan struct{})}
-	if err != nil && !isGone(err) {
-		rootItem.listErr = errText(err)
+	if err != nil && !fsmeta.IsGone(err) {
+		rootItem.listErr = fsmeta.ErrText(err)
 	}
 	if !w.emit(ctx, rootItem) {
 		if d != nil {
-			d.release()
+			d.Release()
 		}
 		return
 	}
 	if err != nil {
-		if !isGone(err) {
+		if !fsmeta.IsGone(err) {
 			w.emit(ctx, &item{rel: "", marker: true})
 		}
 		return
 	}
 	m.walkDir(ctx, w, d, "", total)
-	d.release()
+	d.Release()
 }
 
 // beforeOpen runs the test hook, if any, before a listed directory is
@@ -198,23 +199,23 @@ func (m *Monitor) beforeOpen(path string) {
 
 type child struct {
 	key     string
-	ent     dirent
+	ent     fsmeta.Dirent
 	subtree bool
 }
 
-func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix string, total *atomic.Int64) bool {
-	ents, err := d.list()
+func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *fsmeta.Dir, prefix string, total *atomic.Int64) bool {
+	ents, err := d.List()
 	if err != nil {
 		return w.emit(ctx, &item{rel: prefix, marker: true})
 	}
 	kids := make([]child, 0, len(ents)+len(ents)/4)
 	for _, e := range ents {
-		if m.filter.SkipEntry(joinRel(prefix, e.name), e.isDir) {
+		if m.filter.SkipEntry(joinRel(prefix, e.Name), e.IsDir) {
 			continue
 		}
-		kids = append(kids, child{key: e.name, ent: e})
-		if e.isDir {
-			kids = append(kids, child{key: e.name + "/", ent: e, subtree: true})
+		kids = append(kids, child{key: e.Name, ent: e})
+		if e.IsDir {
+			kids = append(kids, child{key: e.Name + "/", ent: e, subtree: true})
 		}
 	}
 	ents = nil
@@ -223,31 +224,31 @@ func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix 
 		if ctx.Err() != nil {
 			return false
 		}
-		rel := joinRel(prefix, k.ent.name)
-		path := filepath.Join(d.path, k.ent.name)
+		rel := joinRel(prefix, k.ent.Name)
+		path := filepath.Join(d.Path(), k.ent.Name)
 		if !k.subtree {
 			total.Add(1)
-			it := &item{rel: rel, dir: d, name: k.ent.name, hintReg: k.ent.isReg, done: make(chan struct{})}
-			if k.ent.isDir {
+			it := &item{rel: rel, dir: d, name: k.ent.Name, hintReg: k.ent.IsReg, done: make(chan struct{})}
+			if k.ent.IsDir {
 				// Say now, at the directory's own position, whether its
 				// entries can be listed, so that its one alert can say so.
 				m.beforeOpen(path)
-				if sub, err := d.openSubdir(k.ent.name, path); err == nil {
-					sub.release()
-				} else if !isGone(err) {
-					it.listErr = errText(err)
+				if sub, err := d.OpenSubdir(k.ent.Name, path); err == nil {
+					sub.Release()
+				} else if !fsmeta.IsGone(err) {
+					it.listErr = fsmeta.ErrText(err)
 				}
 			}
-			d.retain()
+			d.Retain()
 			if !w.emit(ctx, it) {
 				return false
 			}
 			continue
 		}
 		m.beforeOpen(path)
-		sub, err := d.openSubdir(k.ent.name, path)
+		sub, err := d.OpenSubdir(k.ent.Name, path)
 		if err != nil {
-			if isGone(err) {
+			if fsmeta.IsGone(err) {
 				continue
 			}
 			if !w.emit(ctx, &item{rel: rel, marker: true}) {
@@ -256,7 +257,7 @@ func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix 
 			continue
 		}
 		ok := m.walkDir(ctx, w, sub, rel, total)
-		sub.release()
+		sub.Release()
 		if !ok {
 			return false
 		}
