@@ -2,9 +2,9 @@ package integrity
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,31 +12,19 @@ import (
 	"sync/atomic"
 
 	"github.com/propops/propsec/integrity/internal/fsmeta"
-	"golang.org/x/sys/unix"
+	"github.com/propops/propsec/integrity/internal/inotify"
 )
 
-// Real-time detection uses inotify through x/sys directly rather than
-// fsnotify: it needs IN_CLOSE_WRITE (a finished write, which fsnotify
-// reports only in recent versions), IN_ONLYDIR|IN_DONT_FOLLOW (a watch is
-// never added through a symlink), IN_EXCL_UNLINK, the IN_Q_OVERFLOW event and
-// the ENOSPC of the watch limit as distinct conditions, all of which
-// fsnotify hides or folds into generic errors; and the module keeps its short
-// list of dependencies.
+// Real-time detection uses inotify (package inotify, which says why not
+// fsnotify).
 const realtimeSupported = true
 
-const watchMask = unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CREATE | unix.IN_DELETE |
-	unix.IN_DELETE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_MOVE_SELF |
-	unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK
-
-// eventBufBytes is the read buffer: room for hundreds of events.
-const eventBufBytes = 64 << 10
-
-// watcher is one inotify instance watching every directory of the roots.
+// watcher watches every directory of the roots with one inotify instance
+// and turns its events into paths to re-check.
 type watcher struct {
-	rt   *realtime
-	m    *Monitor
-	fd   int
-	file *os.File // fd, read through the runtime's poller
+	rt  *realtime
+	m   *Monitor
+	ino *inotify.Watcher
 
 	mu   sync.Mutex
 	wds  map[int32]Key // watch → directory
@@ -46,24 +34,19 @@ type watcher struct {
 	limited string
 	missing bool
 	// seen, while resync runs, collects the watches added again.
-	seen   map[int32]bool
-	closed atomic.Bool
+	seen map[int32]bool
 }
 
 func newWatcher(rt *realtime) (*watcher, error) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	ino, err := inotify.New()
 	if err != nil {
-		return nil, fmt.Errorf("integrity: real-time detection: inotify_init1: %w", err)
+		return nil, fmt.Errorf("integrity: real-time detection: %w", err)
 	}
-	return &watcher{rt: rt, m: rt.m, fd: fd, file: os.NewFile(uintptr(fd), "inotify"),
-		wds: map[int32]Key{}, dirs: map[Key]int32{}}, nil
+	return &watcher{rt: rt, m: rt.m, ino: ino, wds: map[int32]Key{}, dirs: map[Key]int32{}}, nil
 }
 
 // close closes the inotify instance, which ends read.
-func (w *watcher) close() {
-	w.closed.Store(true)
-	w.file.Close()
-}
+func (w *watcher) close() { w.ino.Close() }
 
 func (w *watcher) count() int {
 	w.mu.Lock()
@@ -110,7 +93,7 @@ func (w *watcher) resync() {
 	defer w.mu.Unlock()
 	for wd, k := range w.wds {
 		if !w.seen[wd] {
-			unix.InotifyRmWatch(w.fd, uint32(wd)) // gone already: EINVAL
+			w.ino.Remove(wd) // gone already
 			delete(w.wds, wd)
 			if w.dirs[k] == wd {
 				delete(w.dirs, k)
@@ -132,7 +115,7 @@ func (w *watcher) watchTree(k Key) bool {
 		d := Key{Root: k.Root, Path: rel}
 		path := d.FilePath()
 		if err := w.add(d, path); err != nil {
-			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ENOMEM) {
+			if inotify.IsLimit(err) {
 				w.limit(d, err)
 				return false
 			}
@@ -166,18 +149,18 @@ func (w *watcher) add(k Key, path string) error {
 			return err
 		}
 	}
-	wd, err := unix.InotifyAddWatch(w.fd, path, watchMask)
+	wd, err := w.ino.Add(path)
 	if err != nil {
 		return err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if old, ok := w.wds[int32(wd)]; ok && old != k {
+	if old, ok := w.wds[wd]; ok && old != k {
 		delete(w.dirs, old)
 	}
-	w.wds[int32(wd)], w.dirs[k] = k, int32(wd)
+	w.wds[wd], w.dirs[k] = k, wd
 	if w.seen != nil {
-		w.seen[int32(wd)] = true
+		w.seen[wd] = true
 	}
 	return nil
 }
@@ -194,10 +177,7 @@ func (w *watcher) limit(k Key, err error) {
 	if !first {
 		return
 	}
-	max := "unknown"
-	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_watches"); err == nil {
-		max = strings.TrimSpace(string(b))
-	}
+	max := inotify.MaxUserWatches()
 	w.rt.needFull(rtFull{cause: causeLimit, root: k.Root, details: fmt.Sprintf(
 		"cannot watch %s (%v): the kernel's inotify watch limit is reached (fs.inotify.max_user_watches = %s, "+
 			"%d directories watched); changes in the directories not watched are found by scans only, until the "+
@@ -213,7 +193,7 @@ func (w *watcher) forget(k Key) {
 	defer w.mu.Unlock()
 	for d, wd := range w.dirs {
 		if d.Root == k.Root && under(d.Path, k.Path) {
-			unix.InotifyRmWatch(w.fd, uint32(wd)) // removed already: EINVAL
+			w.ino.Remove(wd) // removed already
 			delete(w.dirs, d)
 			delete(w.wds, wd)
 		}
@@ -221,55 +201,26 @@ func (w *watcher) forget(k Key) {
 }
 
 // read reads and handles events until the instance is closed.
-func (w *watcher) read() error {
-	buf := make([]byte, eventBufBytes)
-	for {
-		n, err := w.file.Read(buf)
-		if err != nil {
-			if w.closed.Load() || errors.Is(err, os.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return err
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			wd := int32(binary.NativeEndian.Uint32(buf[off:]))
-			mask := binary.NativeEndian.Uint32(buf[off+4:])
-			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
-			start := off + unix.SizeofInotifyEvent
-			end := start + nameLen
-			if end > n {
-				break
-			}
-			name := buf[start:end]
-			if i := strings.IndexByte(string(name), 0); i >= 0 {
-				name = name[:i]
-			}
-			w.handle(wd, mask, string(name))
-			off = end
-		}
-	}
-}
+func (w *watcher) read() error { return w.ino.Read(w.handle) }
 
 // handle turns one event into paths to re-check.
-func (w *watcher) handle(wd int32, mask uint32, name string) {
-	if mask&unix.IN_Q_OVERFLOW != 0 {
+func (w *watcher) handle(ev inotify.Event) {
+	wd, name := ev.WD, ev.Name
+	if ev.Overflow() {
 		w.rt.needFull(rtFull{cause: causeOverflow, details: "the kernel's inotify event queue overflowed " +
 			"(fs.inotify.max_queued_events): changes were not seen as they happened"})
 		return
 	}
 	w.mu.Lock()
 	dir, ok := w.wds[wd]
-	if ok && mask&unix.IN_IGNORED != 0 {
+	if ok && ev.Ignored() {
 		delete(w.wds, wd)
 		if w.dirs[dir] == wd {
 			delete(w.dirs, dir)
 		}
 	}
 	w.mu.Unlock()
-	if !ok || mask&unix.IN_IGNORED != 0 {
+	if !ok || ev.Ignored() {
 		return
 	}
 	if name == "" {
@@ -278,7 +229,7 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 		if dir.Path != "" {
 			return
 		}
-		if mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
+		if ev.SelfGone() {
 			w.forget(dir)
 			w.mu.Lock()
 			w.missing = true
@@ -289,26 +240,26 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 		w.rt.mark(dir, false, false)
 		return
 	}
-	if mask&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
+	if ev.EntriesChanged() {
 		// An entry added, removed or renamed moves the directory's own
 		// times and maybe its link count, which a scan compares: re-check
 		// it too, even for an excluded entry, as a scan would.
 		w.rt.mark(dir, false, false)
 	}
 	k := Key{Root: dir.Root, Path: joinRel(dir.Path, name)}
-	isDir := mask&unix.IN_ISDIR != 0
+	isDir := ev.IsDir()
 	if w.m.filter.SkipEntry(k.Path, isDir) {
 		return
 	}
 	switch {
-	case isDir && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
+	case isDir && ev.Arrived():
 		w.watchTree(k)
 		w.rt.mark(k, true, false)
-	case isDir && mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
+	case isDir && ev.Left():
 		w.forget(k)
 		w.rt.mark(k, true, false)
 	default:
-		writing := !isDir && mask&(unix.IN_MODIFY|unix.IN_CREATE) != 0 && mask&unix.IN_CLOSE_WRITE == 0
+		writing := !isDir && ev.Writing()
 		w.rt.mark(k, false, writing)
 	}
 }
@@ -363,7 +314,7 @@ func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *r
 	}
 	defer d.Release()
 	ent, err := d.Stat(name)
-	if errors.Is(err, unix.ENOENT) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	isDir := ent.IsDir // false after an error

@@ -102,4 +102,3 @@ func FuzzXAttrDecoders(f *testing.F) {
 		ACLWritableByOthers(v)
 	})
 }
-
