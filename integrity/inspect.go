@@ -45,7 +45,7 @@ func newDiffReader(m *Monitor, limit int64) *reader {
 // inspectItem inspects a walked path: a root (no directory) or a child of
 // an open directory. It returns nil when the path does not exist.
 func (r *reader) inspectItem(it *item, root string) *current {
-	return newCurrent(Key{Root: root, Path: it.rel}, r.Inspect(it.dir, it.name, root, it.rel, it.hintReg))
+	return newCurrent(Key{Root: root, Path: it.Rel}, r.Inspect(it.Dir, it.Name, root, it.Rel, it.HintReg))
 }
 
 // inspectPath inspects k, opening each directory on the way from its root

@@ -1,18 +1,12 @@
 package integrity
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 
-	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"github.com/propops/propsec/integrity/internal/inotify"
+	"github.com/propops/propsec/integrity/internal/walk"
 )
 
 // Real-time detection uses inotify (package inotify, which says why not
@@ -134,7 +128,7 @@ func (w *watcher) watchTree(k Key) bool {
 			if !e.IsDir() {
 				continue
 			}
-			c := joinRel(rel, e.Name())
+			c := walk.JoinRel(rel, e.Name())
 			if !w.m.filter.SkipEntry(c, true) {
 				queue = append(queue, c)
 			}
@@ -246,7 +240,7 @@ func (w *watcher) handle(ev inotify.Event) {
 		// it too, even for an excluded entry, as a scan would.
 		w.rt.mark(dir, false, false)
 	}
-	k := Key{Root: dir.Root, Path: joinRel(dir.Path, name)}
+	k := Key{Root: dir.Root, Path: walk.JoinRel(dir.Path, name)}
 	isDir := ev.IsDir()
 	if w.m.filter.SkipEntry(k.Path, isDir) {
 		return
@@ -262,104 +256,4 @@ func (w *watcher) handle(ev inotify.Event) {
 		writing := !isDir && ev.Writing()
 		w.rt.mark(k, false, writing)
 	}
-}
-
-// walkTarget emits the items of one target: the path (if it exists and is
-// monitored) and, for a subtree, everything below it, in walk order. The
-// directories on the way are opened with O_NOFOLLOW from the root, as
-// [reader.inspectPath] opens them; one that cannot be opened (other than
-// gone) is a marker, as in a scan, so that what is below it is kept. If rd
-// is not nil (a target without subtree), the path is inspected here with
-// it, rather than by the walk's workers.
-func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *reader, total *atomic.Int64) {
-	root := tg.Root
-	if tg.Path == "" {
-		if tg.subtree {
-			m.walkRoot(ctx, w, root, total)
-			return
-		}
-		total.Add(1)
-		it := &item{rel: "", done: make(chan struct{})}
-		if d, err := fsmeta.OpenRoot(root); err == nil {
-			d.Release()
-		} else if !fsmeta.IsGone(err) {
-			it.listErr = fsmeta.ErrText(err)
-		}
-		w.emit(ctx, it)
-		return
-	}
-	d, err := fsmeta.OpenRoot(root)
-	if err != nil {
-		if !fsmeta.IsGone(err) {
-			w.emit(ctx, &item{rel: "", marker: true})
-		}
-		return
-	}
-	parent, name, _ := cutLast(tg.Path)
-	done := ""
-	for part := range strings.SplitSeq(parent, "/") {
-		if part == "" {
-			break
-		}
-		done = joinRel(done, part)
-		sub, err := d.OpenSubdir(part, filepath.Join(d.Path(), part))
-		d.Release()
-		if err != nil {
-			if !fsmeta.IsGone(err) {
-				w.emit(ctx, &item{rel: done, marker: true})
-			}
-			return
-		}
-		d = sub
-	}
-	defer d.Release()
-	ent, err := d.Stat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return
-	}
-	isDir := ent.IsDir // false after an error
-	if m.filter.SkipPath(tg.Path, isDir) {
-		return
-	}
-	total.Add(1)
-	it := &item{rel: tg.Path, dir: d, name: name, hintReg: ent.IsReg}
-	if rd != nil && !isDir {
-		it.cur, it.dir = rd.inspectItem(it, root), nil
-		w.emit(ctx, it)
-		return
-	}
-	it.done = make(chan struct{})
-	var sub *fsmeta.Dir
-	if isDir {
-		path := filepath.Join(d.Path(), name)
-		m.beforeOpen(path)
-		if sub, err = d.OpenSubdir(name, path); err != nil {
-			sub = nil
-			if !fsmeta.IsGone(err) {
-				it.listErr = fsmeta.ErrText(err)
-			}
-		}
-	}
-	d.Retain()
-	ok := w.emit(ctx, it)
-	switch {
-	case sub == nil:
-		if ok && tg.subtree && it.listErr != "" {
-			w.emit(ctx, &item{rel: tg.Path, marker: true})
-		}
-	case ok && tg.subtree:
-		m.walkDir(ctx, w, sub, tg.Path, total)
-		sub.Release()
-	default:
-		sub.Release()
-	}
-}
-
-// cutLast splits a relative path into its parent and last element.
-func cutLast(rel string) (parent, name string, ok bool) {
-	i := strings.LastIndexByte(rel, '/')
-	if i < 0 {
-		return "", rel, false
-	}
-	return rel[:i], rel[i+1:], true
 }

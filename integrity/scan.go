@@ -5,22 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
-	"github.com/propops/propsec/integrity/internal/fsmeta"
+	"github.com/propops/propsec/integrity/internal/walk"
 	"github.com/propops/propsec/security"
 )
 
 // How much work may be in flight. Memory does not grow with the number of
-// files: the walker holds one directory listing per level, at most window
-// paths wait to be compared, and findings and baseline changes are written
-// in batches.
+// files: the walker holds one directory listing per level, at most a window
+// of paths waits to be compared (package walk), and findings and baseline
+// changes are written in batches.
 const (
-	window        = 1024
 	findingsBatch = 256
 	stageEntries  = 512
 	stageBytes    = 8 << 20
@@ -30,239 +27,28 @@ const (
 // baseline it read has verified (see rootRun.trust); tests lower it.
 var deferredFindings = 4096
 
-// item is one walked path, or a marker saying the subtree below rel could
-// not be listed (so its baseline entries are neither deleted nor compared).
-type item struct {
-	rel     string
-	marker  bool
-	listErr string // a directory that cannot be listed: why
-	dir     *fsmeta.Dir
-	name    string
-	hintReg bool
-	cur     *current
-	skipped bool // cancelled before it was inspected
-	done    chan struct{}
-}
-
-// walkRun walks one root. The walker yields paths in byte order of their
-// slash-separated relative path, which is the order of the baseline: in each
-// directory, children are sorted by name, except that a directory's
-// subtree is placed as if its name ended in "/" (so "a", "a.b", "a/x",
-// "a0": filepath.WalkDir would give "a", "a/x", "a.b", "a0"). Workers
-// inspect paths in parallel; the consumer takes them in walk order.
-type walkRun struct {
-	ordered chan *item
-	work    chan *item
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	budget  atomic.Int64
-}
+// item is one walked path, inspected into its current state; walkRun is
+// the walk of one root or target (see package walk).
+type (
+	item    = walk.Item[*current]
+	walkRun = walk.Run[*current]
+)
 
 func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *atomic.Int64) *walkRun {
 	return m.startWalkWith(ctx, root, keep, m.cfg.Workers, func(ctx context.Context, w *walkRun) {
-		m.walkRoot(ctx, w, root, total)
+		w.Root(ctx, root, total)
 	})
 }
 
-// startWalkWith is startWalk with workers workers and walk emitting the
+// startWalkWith is startWalk with workers workers and body emitting the
 // items (in walk order) instead of a walk of the whole root.
 func (m *Monitor) startWalkWith(ctx context.Context, root string, keep bool, workers int,
-	walk func(context.Context, *walkRun)) *walkRun {
-	ctx, cancel := context.WithCancel(ctx)
-	w := &walkRun{ordered: make(chan *item, window), work: make(chan *item, window), cancel: cancel}
-	for range workers {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			r := newReader(m, keep, &w.budget)
-			for it := range w.work {
-				if ctx.Err() == nil {
-					it.cur = r.inspectItem(it, root)
-				} else {
-					it.skipped = true
-				}
-				if it.dir != nil {
-					it.dir.Release()
-				}
-				close(it.done)
-			}
-		}()
-	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		defer close(w.ordered)
-		defer close(w.work)
-		walk(ctx, w)
-	}()
-	return w
-}
-
-// emit hands it to the consumer and, unless it is a marker, to a worker.
-func (w *walkRun) emit(ctx context.Context, it *item) bool {
-	select {
-	case w.ordered <- it:
-	case <-ctx.Done():
-		if it.dir != nil {
-			it.dir.Release()
-		}
-		return false
-	}
-	if it.done == nil {
-		return true
-	}
-	select {
-	case w.work <- it:
-		return true
-	case <-ctx.Done():
-		it.skipped = true
-		if it.dir != nil {
-			it.dir.Release()
-		}
-		close(it.done)
-		return false
-	}
-}
-
-// next returns the next item once it is inspected; ok is false at the end.
-func (w *walkRun) next(ctx context.Context) (*item, bool, error) {
-	it, ok := <-w.ordered
-	if !ok {
-		return nil, false, ctx.Err()
-	}
-	if it.done != nil {
-		<-it.done
-	}
-	if it.skipped || ctx.Err() != nil {
-		return nil, false, cmpOr(ctx.Err(), context.Canceled)
-	}
-	return it, true, nil
-}
-
-// stop ends the walk early (or after its end) and waits for its goroutines.
-func (w *walkRun) stop() {
-	w.cancel()
-	for it := range w.ordered {
-		if it.done != nil {
-			<-it.done
-		}
-	}
-	w.wg.Wait()
-}
-
-func cmpOr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func joinRel(prefix, name string) string {
-	if prefix == "" {
-		return name
-	}
-	return prefix + "/" + name
-}
-
-func (m *Monitor) walkRoot(ctx context.Context, w *walkRun, root string, total *atomic.Int64) {
-	total.Add(1)
-	d, err := fsmeta.OpenRoot(root)
-	rootItem := &item{rel: "", done: make(chan struct{})}
-	if err != nil && !fsmeta.IsGone(err) {
-		rootItem.listErr = fsmeta.ErrText(err)
-	}
-	if !w.emit(ctx, rootItem) {
-		if d != nil {
-			d.Release()
-		}
-		return
-	}
-	if err != nil {
-		if !fsmeta.IsGone(err) {
-			w.emit(ctx, &item{rel: "", marker: true})
-		}
-		return
-	}
-	m.walkDir(ctx, w, d, "", total)
-	d.Release()
-}
-
-// beforeOpen runs the test hook, if any, before a listed directory is
-// opened.
-func (m *Monitor) beforeOpen(path string) {
-	if m.openHook != nil {
-		m.openHook(path)
-	}
-}
-
-type child struct {
-	key     string
-	ent     fsmeta.Dirent
-	subtree bool
-}
-
-func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *fsmeta.Dir, prefix string, total *atomic.Int64) bool {
-	ents, err := d.List()
-	if err != nil {
-		return w.emit(ctx, &item{rel: prefix, marker: true})
-	}
-	kids := make([]child, 0, len(ents)+len(ents)/4)
-	for _, e := range ents {
-		if m.filter.SkipEntry(joinRel(prefix, e.Name), e.IsDir) {
-			continue
-		}
-		kids = append(kids, child{key: e.Name, ent: e})
-		if e.IsDir {
-			kids = append(kids, child{key: e.Name + "/", ent: e, subtree: true})
-		}
-	}
-	ents = nil
-	slices.SortFunc(kids, func(a, b child) int { return strings.Compare(a.key, b.key) })
-	for _, k := range kids {
-		if ctx.Err() != nil {
-			return false
-		}
-		rel := joinRel(prefix, k.ent.Name)
-		path := filepath.Join(d.Path(), k.ent.Name)
-		if !k.subtree {
-			total.Add(1)
-			it := &item{rel: rel, dir: d, name: k.ent.Name, hintReg: k.ent.IsReg, done: make(chan struct{})}
-			if k.ent.IsDir {
-				// Say now, at the directory's own position, whether its
-				// entries can be listed, so that its one alert can say so.
-				m.beforeOpen(path)
-				if sub, err := d.OpenSubdir(k.ent.Name, path); err == nil {
-					sub.Release()
-				} else if !fsmeta.IsGone(err) {
-					it.listErr = fsmeta.ErrText(err)
-				}
-			}
-			d.Retain()
-			if !w.emit(ctx, it) {
-				return false
-			}
-			continue
-		}
-		m.beforeOpen(path)
-		sub, err := d.OpenSubdir(k.ent.Name, path)
-		if err != nil {
-			if fsmeta.IsGone(err) {
-				continue
-			}
-			if !w.emit(ctx, &item{rel: rel, marker: true}) {
-				return false
-			}
-			continue
-		}
-		ok := m.walkDir(ctx, w, sub, rel, total)
-		sub.Release()
-		if !ok {
-			return false
-		}
-	}
-	return true
+	body func(context.Context, *walkRun)) *walkRun {
+	o := walk.Options{Workers: workers, Filter: &m.filter, BeforeOpen: m.openHook}
+	return walk.Start(ctx, o, func(budget *atomic.Int64) func(*item) *current {
+		r := newReader(m, keep, budget)
+		return func(it *item) *current { return r.inspectItem(it, root) }
+	}, body)
 }
 
 // runMode says what a root run does with what it finds.
@@ -351,7 +137,7 @@ func (m *Monitor) newRootRun(ctx context.Context, j *job, root string, mode runM
 func (r *rootRun) run(old iter.Seq2[Entry, error], obs iter.Seq2[Observation, error]) error {
 	keep := r.mode == modeInit || r.mode == modeEnd
 	r.walk = r.m.startWalk(r.ctx, r.root, keep, &r.j.total)
-	defer r.walk.stop()
+	defer r.walk.Stop()
 	po, pb := pull(old), pull(obs)
 	defer po.stop()
 	defer pb.stop()
@@ -376,14 +162,14 @@ func (r *rootRun) merge(old *puller[Entry], obs *puller[Observation]) error {
 	firstOld, firstObs := true, true
 	for {
 		for w == nil && !walkDone {
-			it, ok, err := r.walk.next(r.ctx)
+			it, ok, err := r.walk.Next(r.ctx)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				walkDone = true
-			} else if it.marker {
-				r.unknownOn, r.unknown = true, it.rel
+			} else if it.Marker {
+				r.unknownOn, r.unknown = true, it.Rel
 			} else {
 				w = it
 			}
@@ -415,7 +201,7 @@ func (r *rootRun) merge(old *puller[Entry], obs *puller[Observation]) error {
 		var e *Entry
 		var it *item
 		var ob *Observation
-		if w != nil && w.rel == key {
+		if w != nil && w.Rel == key {
 			it, w = w, nil
 		}
 		if old.ok && old.cur.Path == key {
@@ -434,8 +220,8 @@ func (r *rootRun) merge(old *puller[Entry], obs *puller[Observation]) error {
 			return err
 		}
 		if it != nil {
-			if it.cur != nil && it.cur.Content != nil {
-				r.walk.budget.Add(-int64(len(it.cur.Content)))
+			if it.Cur != nil && it.Cur.Content != nil {
+				r.walk.Budget.Add(-int64(len(it.Cur.Content)))
 			}
 			r.j.scanned.Add(1)
 		}
@@ -446,7 +232,7 @@ func pathOf(it *item) string {
 	if it == nil {
 		return ""
 	}
-	return it.rel
+	return it.Rel
 }
 
 func (r *rootRun) unknownCovers(path string) bool {
@@ -505,9 +291,9 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 	}
 	var cur *current
 	if it != nil {
-		cur = it.cur
-		if cur != nil && it.listErr != "" && cur.Type == TypeDir {
-			cur.Unreadable = it.listErr
+		cur = it.Cur
+		if cur != nil && it.ListErr != "" && cur.Type == TypeDir {
+			cur.Unreadable = it.ListErr
 		}
 	}
 	switch r.mode {
