@@ -309,7 +309,7 @@ func (m *Monitor) entryFor(c *current, rd *reader) (Entry, *Blob) {
 		}
 		if data != nil {
 			e.ContentKept = true
-			blob = &Blob{Hash: e.Hash, Data: m.box.seal(e.Hash, data)}
+			blob = &Blob{Hash: e.Hash, Data: m.box.Seal(e.Hash, data)}
 		}
 	}
 	e.MAC = m.keys.entryMAC(&e)

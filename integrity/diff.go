@@ -112,7 +112,7 @@ func (m *Monitor) Diff(ctx context.Context, alertID int64) (Diff, error) {
 			if err != nil {
 				return Diff{}, err
 			}
-			if old, err = m.box.open(known.Hash, old); err != nil {
+			if old, err = m.box.Open(known.Hash, old); err != nil {
 				return note(err.Error())
 			}
 			if Hash(blake3.Sum256(old)) != known.Hash {

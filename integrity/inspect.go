@@ -3,6 +3,7 @@ package integrity
 import (
 	"sync/atomic"
 
+	"github.com/propops/propsec/integrity/internal/contentbox"
 	"github.com/propops/propsec/integrity/internal/fsmeta"
 )
 
@@ -18,7 +19,7 @@ type reader struct{ *fsmeta.Reader }
 
 func readerOptions(m *Monitor, keep bool, budget *atomic.Int64) fsmeta.Options {
 	o := fsmeta.Options{MaxHash: m.cfg.MaxHashBytes, MaxKeep: m.cfg.MaxDiffBytes, Keep: keep,
-		Budget: budget, BudgetMax: contentBudget, ContentRoom: contentOverhead,
+		Budget: budget, BudgetMax: contentBudget, ContentRoom: contentbox.Overhead,
 		MaxXAttrs: MaxXAttrs, MaxXAttrValue: MaxXAttrValue}
 	if hook := m.hook; hook != nil {
 		o.Hook = func(root, rel string, pass int) { hook(Key{Root: root, Path: rel}.FilePath(), pass) }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/propops/propsec/integrity/internal/contentbox"
 	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"github.com/propops/propsec/integrity/internal/glob"
 	"github.com/propops/propsec/security"
@@ -47,7 +48,7 @@ var (
 type Monitor struct {
 	cfg    Config
 	keys   *macKeys
-	box    contentBox // encrypts the known-good copies
+	box    contentbox.Box // encrypts the known-good copies
 	filter glob.Filter
 	rules  []severityRule
 	// hook, if set (tests only), runs after each read of a file.
@@ -121,7 +122,7 @@ func New(cfg Config) (*Monitor, error) {
 	if hs, ok := cfg.Store.(HostStores); ok {
 		cfg.Store = hs.IntegrityStore(cfg.Host)
 	}
-	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: newContentBox(cfg.Key), filter: glob.Filter{Include: inc, Exclude: exc},
+	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: contentbox.New(cfg.Key), filter: glob.Filter{Include: inc, Exclude: exc},
 		rules: rules, slot: make(chan struct{}, 1)}
 	m.locker, _ = cfg.Store.(ScanLocker)
 	m.base, m.stop = context.WithCancel(context.Background())
