@@ -18,35 +18,27 @@ const realtimeSupported = true
 type watcher struct {
 	rt  *realtime
 	m   *Monitor
-	ino *inotify.Watcher
+	ino *inotify.Watches[Key] // a watch per directory
 
-	mu   sync.Mutex
-	wds  map[int32]Key // watch → directory
-	dirs map[Key]int32 // directory → watch
+	mu sync.Mutex
 	// limited says where the watch limit stopped the watching ("" when it
 	// did not); missing says a root could not be watched.
 	limited string
 	missing bool
-	// seen, while resync runs, collects the watches added again.
-	seen map[int32]bool
 }
 
 func newWatcher(rt *realtime) (*watcher, error) {
-	ino, err := inotify.New()
+	ino, err := inotify.NewWatches[Key]()
 	if err != nil {
 		return nil, fmt.Errorf("integrity: real-time detection: %w", err)
 	}
-	return &watcher{rt: rt, m: rt.m, ino: ino, wds: map[int32]Key{}, dirs: map[Key]int32{}}, nil
+	return &watcher{rt: rt, m: rt.m, ino: ino}, nil
 }
 
 // close closes the inotify instance, which ends read.
 func (w *watcher) close() { w.ino.Close() }
 
-func (w *watcher) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.dirs)
-}
+func (w *watcher) count() int { return w.ino.Len() }
 
 func (w *watcher) incomplete() bool {
 	w.mu.Lock()
@@ -80,21 +72,10 @@ func (w *watcher) watchAll() {
 func (w *watcher) resync() {
 	w.mu.Lock()
 	w.limited, w.missing = "", false
-	w.seen = map[int32]bool{}
 	w.mu.Unlock()
+	w.ino.BeginSweep()
 	w.watchAll()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for wd, k := range w.wds {
-		if !w.seen[wd] {
-			w.ino.Remove(wd) // gone already
-			delete(w.wds, wd)
-			if w.dirs[k] == wd {
-				delete(w.dirs, k)
-			}
-		}
-	}
-	w.seen = nil
+	w.ino.EndSweep()
 }
 
 // watchTree watches the directory k and every directory below it, each
@@ -143,20 +124,7 @@ func (w *watcher) add(k Key, path string) error {
 			return err
 		}
 	}
-	wd, err := w.ino.Add(path)
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if old, ok := w.wds[wd]; ok && old != k {
-		delete(w.dirs, old)
-	}
-	w.wds[wd], w.dirs[k] = k, wd
-	if w.seen != nil {
-		w.seen[wd] = true
-	}
-	return nil
+	return w.ino.Add(k, path)
 }
 
 // limit notes that the watch limit stopped the watching at k, and asks for
@@ -183,15 +151,7 @@ func (w *watcher) limit(k Key, err error) {
 // it: it was removed or moved away, and a directory moved elsewhere in the
 // roots is watched again where it lands.
 func (w *watcher) forget(k Key) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for d, wd := range w.dirs {
-		if d.Root == k.Root && under(d.Path, k.Path) {
-			w.ino.Remove(wd) // removed already
-			delete(w.dirs, d)
-			delete(w.wds, wd)
-		}
-	}
+	w.ino.RemoveIf(func(d Key) bool { return d.Root == k.Root && under(d.Path, k.Path) })
 }
 
 // read reads and handles events until the instance is closed.
@@ -199,22 +159,14 @@ func (w *watcher) read() error { return w.ino.Read(w.handle) }
 
 // handle turns one event into paths to re-check.
 func (w *watcher) handle(ev inotify.Event) {
-	wd, name := ev.WD, ev.Name
+	name := ev.Name
 	if ev.Overflow() {
 		w.rt.needFull(rtFull{cause: causeOverflow, details: "the kernel's inotify event queue overflowed " +
 			"(fs.inotify.max_queued_events): changes were not seen as they happened"})
 		return
 	}
-	w.mu.Lock()
-	dir, ok := w.wds[wd]
-	if ok && ev.Ignored() {
-		delete(w.wds, wd)
-		if w.dirs[dir] == wd {
-			delete(w.dirs, dir)
-		}
-	}
-	w.mu.Unlock()
-	if !ok || ev.Ignored() {
+	dir, ok := w.ino.Key(ev)
+	if !ok {
 		return
 	}
 	if name == "" {

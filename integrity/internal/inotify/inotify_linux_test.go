@@ -65,3 +65,85 @@ func TestOverflowEvent(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+// Watches knows each watch by its key; a watch whose directory is removed
+// is forgotten at its IN_IGNORED, RemoveIf removes by key, and a sweep
+// removes what was not added again.
+func TestWatches(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"a", "b", "c"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := NewWatches[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "b", "c"} {
+		if err := s.Add(d, filepath.Join(root, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Len() != 3 {
+		t.Fatalf("Len %d", s.Len())
+	}
+	events := make(chan Event, 64)
+	done := make(chan error, 1)
+	go func() { done <- s.Read(func(e Event) { events <- e }) }()
+
+	if err := os.WriteFile(filepath.Join(root, "a", "f"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-events; e.Name != "f" {
+		t.Fatalf("event %+v", e)
+	} else if k, ok := s.Key(e); !ok || k != "a" {
+		t.Fatalf("Key = %q, %v", k, ok)
+	}
+	for e := range events { // the rest of a's events
+		if e.Name == "f" && !e.Writing() {
+			break
+		}
+	}
+	if err := os.Remove(filepath.Join(root, "b")); err != nil {
+		t.Fatal(err)
+	}
+	for e := range events {
+		if _, ok := s.Key(e); !ok && e.Ignored() {
+			break
+		}
+	}
+	if s.Len() != 2 {
+		t.Fatalf("after b's IN_IGNORED: Len %d, want 2", s.Len())
+	}
+	s.RemoveIf(func(k string) bool { return k == "c" })
+	if s.Len() != 1 {
+		t.Fatalf("after RemoveIf: Len %d, want 1", s.Len())
+	}
+	if err := s.Add("c", filepath.Join(root, "c")); err != nil {
+		t.Fatal(err)
+	}
+	s.BeginSweep()
+	if err := s.Add("c", filepath.Join(root, "c")); err != nil {
+		t.Fatal(err)
+	}
+	s.EndSweep()
+	if s.Len() != 1 {
+		t.Fatalf("after the sweep: Len %d, want 1 (c)", s.Len())
+	}
+	if err := os.WriteFile(filepath.Join(root, "c", "g"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for e := range events {
+		if k, ok := s.Key(e); ok {
+			if k != "c" {
+				t.Fatalf("event of %q after the sweep", k)
+			}
+			break
+		}
+	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
