@@ -47,7 +47,7 @@ func Legacy(m *Monitor, e Entry) Entry {
 func SealSum(m *Monitor, root string, entries []Entry) Hash {
 	s := m.keys.newSealer(root)
 	for _, e := range entries {
-		s.add(e.MAC)
+		s.Add(e.MAC)
 	}
-	return s.sum()
+	return s.Sum()
 }

@@ -259,7 +259,7 @@ func timesOnly(old *Entry, c *current) bool {
 }
 
 // appendMeta appends the fields recorded with Meta to b, a MAC or state
-// encoding (see [encoder]); the times only when withTimes.
+// encoding (see record.Encoder); the times only when withTimes.
 //
 // It returns the slice rather than appending through an *encoder: built
 // with -race by go1.27.3, a call that appended through the pointer to an
@@ -267,17 +267,17 @@ func timesOnly(old *Entry, c *current) bool {
 // the caller (every entry with Meta got one MAC; TestEntryMACKeepsOldBaselines
 // caught it), which an explicit assignment avoids.
 func appendMeta(b []byte, x *Entry, withTimes bool) []byte {
-	e := encoder{b: b}
-	e.u64(x.Links)
-	e.u64(uint64(len(x.XAttrs)))
+	e := encoder{B: b}
+	e.U64(x.Links)
+	e.U64(uint64(len(x.XAttrs)))
 	for _, a := range x.XAttrs {
-		e.str(a.Name)
-		e.str(a.Value)
-		e.bool(a.Digest)
+		e.Str(a.Name)
+		e.Str(a.Value)
+		e.Bool(a.Digest)
 	}
 	if withTimes {
-		e.time(x.MTime)
-		e.time(x.CTime)
+		e.Time(x.MTime)
+		e.Time(x.CTime)
 	}
-	return e.b
+	return e.B
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/propops/propsec/integrity/internal/record"
 	"github.com/propops/propsec/integrity/internal/walk"
 	"github.com/propops/propsec/security"
 )
@@ -105,8 +106,8 @@ type rootRun struct {
 	batch      Batch
 	batchBytes int
 	blobs      map[Hash]bool
-	newSeal    *sealer // the baseline being written (init, end)
-	oldSeal    *sealer // the baseline being read (scan, end)
+	newSeal    *record.Sealer // the baseline being written (init, end)
+	oldSeal    *record.Sealer // the baseline being read (scan, end)
 	accepted   int64
 
 	// A scan verifies the baseline as it compares with it (see trust):
@@ -252,7 +253,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 	oldBad := false
 	if old != nil {
 		if r.oldSeal != nil {
-			r.oldSeal.add(old.MAC)
+			r.oldSeal.Add(old.MAC)
 		}
 		if r.m.keys.entryMAC(old) != old.MAC {
 			if r.seal != nil {
@@ -367,7 +368,7 @@ func (r *rootRun) accept(k Key, old *Entry, oldBad bool, cur *current, typ Alert
 
 func (r *rootRun) keepRow(old *Entry) {
 	if r.newSeal != nil {
-		r.newSeal.add(old.MAC)
+		r.newSeal.Add(old.MAC)
 	}
 }
 
@@ -378,7 +379,7 @@ func (r *rootRun) stagePut(c *current) error {
 		r.batch.Blobs = append(r.batch.Blobs, *blob)
 		r.batchBytes += len(blob.Data)
 	}
-	r.newSeal.add(e.MAC)
+	r.newSeal.Add(e.MAC)
 	r.batch.Put = append(r.batch.Put, e)
 	if r.mode == modeInit {
 		r.accepted++
@@ -460,7 +461,7 @@ func (r *rootRun) trust() error {
 		r.t.alteredN(Key{Root: r.root, Path: r.firstAltered}, r.altered)
 		ok = false
 	}
-	if r.oldSeal.sum() != r.seal.Sum {
+	if r.oldSeal.Sum() != r.seal.Sum {
 		r.t.note(Key{Root: r.root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch)", r.root))
 		ok = false
 	}
@@ -596,9 +597,9 @@ func (m *Monitor) verifyRoot(ctx context.Context, seal Seal, t *tamperLog) (bool
 			t.altered(e.Key)
 			ok = false
 		}
-		s.add(e.MAC)
+		s.Add(e.MAC)
 	}
-	if s.sum() != seal.Sum {
+	if s.Sum() != seal.Sum {
 		t.note(Key{Root: seal.Root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch)", seal.Root))
 		ok = false
 	}
@@ -734,7 +735,7 @@ func (m *Monitor) runInit(ctx context.Context, j *job) error {
 			return err
 		}
 		now := m.now()
-		seal := Seal{Root: root, Sum: r.newSeal.sum(), Entries: r.newSeal.n, UpdatedAt: now}
+		seal := Seal{Root: root, Sum: r.newSeal.Sum(), Entries: r.newSeal.Entries(), UpdatedAt: now}
 		ev := security.Event{Time: now, Type: EventBaselineCreated, Subject: root,
 			Details: map[string]string{"entries": fmt.Sprint(seal.Entries), "check_id": j.id}}
 		if err := m.cfg.Store.Commit(ctx, Commit{Set: j.id, Roots: []RootCommit{{Replace: true, Seal: seal}},
@@ -774,12 +775,12 @@ func (m *Monitor) runEnd(ctx context.Context, j *job, d Deployment, actor Actor)
 			m.cfg.Store.DiscardStaged(context.WithoutCancel(ctx), j.id)
 			return DeploymentEnd{}, err
 		}
-		if has && r.oldSeal.sum() != seal.Sum {
+		if has && r.oldSeal.Sum() != seal.Sum {
 			t.note(Key{Root: root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch; rebuilt)", root))
 		}
 		accepted += r.accepted
 		commits = append(commits, RootCommit{Previous: seal.Sum, Replace: !has,
-			Seal: Seal{Root: root, Sum: r.newSeal.sum(), Entries: r.newSeal.n, UpdatedAt: m.now()}})
+			Seal: Seal{Root: root, Sum: r.newSeal.Sum(), Entries: r.newSeal.Entries(), UpdatedAt: m.now()}})
 	}
 	end := DeploymentEnd{EndedAt: m.now(), EndedByUserID: actor.UserID, Accepted: accepted}
 	ev := actor.event(EventDeploymentEnded, end.EndedAt, d.ID, map[string]string{
