@@ -55,16 +55,19 @@ func (r *reader) inspectPath(k Key) *current {
 	return newCurrent(k, r.InspectPath(k.Root, k.Path))
 }
 
+// fileTypes names fsmeta's kinds of paths.
+var fileTypes = [...]FileType{fsmeta.TypeFile: TypeFile, fsmeta.TypeDir: TypeDir, fsmeta.TypeSymlink: TypeSymlink,
+	fsmeta.TypeFIFO: TypeFIFO, fsmeta.TypeSocket: TypeSocket, fsmeta.TypeBlockDevice: TypeBlockDevice,
+	fsmeta.TypeCharDevice: TypeCharDevice}
+
 // newCurrent returns the current state of k that in records (nil: absent).
 func newCurrent(k Key, in *fsmeta.Info) *current {
 	if in == nil {
 		return nil
 	}
-	c := &current{Entry: Entry{Key: k, Type: FileType(in.Type), Size: in.Size, Mode: in.Mode, UID: in.UID, GID: in.GID,
+	c := &current{Entry: Entry{Key: k, Type: fileTypes[in.Type], Size: in.Size, Mode: in.Mode, UID: in.UID, GID: in.GID,
 		MTime: in.MTime, CTime: in.CTime, Inode: in.Inode, Device: in.Device, Target: in.Target, Hash: in.Hash,
-		Links: in.Links, Meta: in.Meta},
-		Unreadable: in.Unreadable, StatError: in.StatError, Rehashed: in.Rehashed, Changing: in.Changing,
-		Text: in.Text, Content: in.Content, MetaErr: in.MetaErr}
+		Links: in.Links, Meta: in.Meta}, Status: in.Status}
 	if len(in.XAttrs) > 0 {
 		c.XAttrs = make([]XAttr, len(in.XAttrs))
 		for i, a := range in.XAttrs {

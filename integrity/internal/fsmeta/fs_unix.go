@@ -426,7 +426,7 @@ func (r *Reader) dirError(err error) *Info {
 	if IsGone(err) {
 		return nil
 	}
-	r.info = Info{StatError: ErrText(err)}
+	r.info = Info{Status: Status{StatError: ErrText(err)}}
 	return &r.info
 }
 

@@ -15,7 +15,7 @@
 // recorded with their target; FIFOs, sockets and devices by type, never
 // opened on purpose (and never read if one is swapped in). A file whose
 // fstat differs after hashing is hashed once more, and if it changed again
-// [Info.Changing] says so.
+// [Status.Changing] says so.
 //
 // # Metadata
 //
@@ -43,19 +43,18 @@ import (
 	"time"
 )
 
-// FileType is the kind of a path; its values are those of integrity's
-// FileType.
-type FileType string
+// FileType is the kind of a path (integrity names them).
+type FileType uint8
 
 // The kinds of paths. Only regular files are ever read.
 const (
-	TypeFile        FileType = "file"
-	TypeDir         FileType = "dir"
-	TypeSymlink     FileType = "symlink"
-	TypeFIFO        FileType = "fifo"
-	TypeSocket      FileType = "socket"
-	TypeBlockDevice FileType = "block_device"
-	TypeCharDevice  FileType = "char_device"
+	TypeFile FileType = iota
+	TypeDir
+	TypeSymlink
+	TypeFIFO
+	TypeSocket
+	TypeBlockDevice
+	TypeCharDevice
 )
 
 // XAttr is one extended attribute: its full name, and its value byte for
@@ -106,10 +105,13 @@ type Info struct {
 	// XAttrs are the extended attributes, sorted by name, valid until the
 	// Reader's next call; nil when there are none.
 	XAttrs []XAttr
-	// Meta says Links and XAttrs were recorded; MetaErr, when it is not,
-	// says why.
-	Meta    bool
-	MetaErr string
+	// Meta says Links and XAttrs were recorded.
+	Meta bool
+	Status
+}
+
+// Status says how reading a path went.
+type Status struct {
 	// Unreadable says why a regular file (or a symlink's target) could not
 	// be read; its metadata is still known.
 	Unreadable string
@@ -119,11 +121,15 @@ type Info struct {
 	Rehashed bool
 	// Changing: it changed during the second read too.
 	Changing bool
-	// Text: no larger than MaxKeep and without NUL bytes.
+	// Text: no larger than the diff cap (Options.MaxKeep) and without NUL
+	// bytes.
 	Text bool
-	// Content is the file's content when kept (Options.Keep); the
+	// Content is the file's content when it is kept (Options.Keep): the
 	// caller's, with Options.ContentRoom bytes of capacity after it.
 	Content []byte
+	// MetaErr says why the extended attributes could not be read (Meta is
+	// then unset: they are neither compared nor recorded).
+	MetaErr string
 }
 
 // Options configure a [Reader].
