@@ -46,13 +46,21 @@ func newDiffReader(m *Monitor, limit int64) *reader {
 // inspectItem inspects a walked path: a root (no directory) or a child of
 // an open directory. It returns nil when the path does not exist.
 func (r *reader) inspectItem(it *item, root string) *current {
-	return newCurrent(Key{Root: root, Path: it.Rel}, r.Inspect(it.Dir, it.Name, root, it.Rel, it.HintReg))
+	var in fsmeta.Info
+	if !r.Inspect(it.Dir, it.Name, root, it.Rel, it.HintReg, &in) {
+		return nil
+	}
+	return newCurrent(Key{Root: root, Path: it.Rel}, &in)
 }
 
 // inspectPath inspects k, opening each directory on the way from its root
 // with O_NOFOLLOW: a symlink anywhere below the root is never followed.
 func (r *reader) inspectPath(k Key) *current {
-	return newCurrent(k, r.InspectPath(k.Root, k.Path))
+	var in fsmeta.Info
+	if !r.InspectPath(k.Root, k.Path, &in) {
+		return nil
+	}
+	return newCurrent(k, &in)
 }
 
 // fileTypes names fsmeta's kinds of paths.
@@ -60,11 +68,8 @@ var fileTypes = [...]FileType{fsmeta.TypeFile: TypeFile, fsmeta.TypeDir: TypeDir
 	fsmeta.TypeFIFO: TypeFIFO, fsmeta.TypeSocket: TypeSocket, fsmeta.TypeBlockDevice: TypeBlockDevice,
 	fsmeta.TypeCharDevice: TypeCharDevice}
 
-// newCurrent returns the current state of k that in records (nil: absent).
+// newCurrent returns the current state of k that in records.
 func newCurrent(k Key, in *fsmeta.Info) *current {
-	if in == nil {
-		return nil
-	}
 	c := &current{Entry: Entry{Key: k, Type: fileTypes[in.Type], Size: in.Size, Mode: in.Mode, UID: in.UID, GID: in.GID,
 		MTime: in.MTime, CTime: in.CTime, Inode: in.Inode, Device: in.Device, Target: in.Target, Hash: in.Hash,
 		Links: in.Links, Meta: in.Meta}, Status: in.Status}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"github.com/propops/propsec/integrity/internal/record"
 	"github.com/propops/propsec/integrity/internal/walk"
 	"github.com/propops/propsec/security"
@@ -45,11 +46,14 @@ func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *
 // items (in walk order) instead of a walk of the whole root.
 func (m *Monitor) startWalkWith(ctx context.Context, root string, keep bool, workers int,
 	body func(context.Context, *walkRun)) *walkRun {
-	o := walk.Options{Workers: workers, Filter: &m.filter, BeforeOpen: m.openHook}
-	return walk.Start(ctx, o, func(budget *atomic.Int64) func(*item) *current {
-		r := newReader(m, keep, budget)
-		return func(it *item) *current { return r.inspectItem(it, root) }
-	}, body)
+	w := walk.Start(ctx, walk.Options{Filter: &m.filter, BeforeOpen: m.openHook}, body)
+	for range workers {
+		w.Go(func() {
+			r := reader{fsmeta.NewReader(readerOptions(m, keep, &w.Budget))} // on this goroutine's stack
+			w.Work(func(it *item) *current { return r.inspectItem(it, root) })
+		})
+	}
+	return w
 }
 
 // runMode says what a root run does with what it finds.

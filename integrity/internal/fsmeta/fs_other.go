@@ -49,11 +49,11 @@ type Reader struct{}
 // NewReader returns a Reader.
 func NewReader(Options) *Reader { return &Reader{} }
 
-// Inspect returns nil.
-func (r *Reader) Inspect(*Dir, string, string, string, bool) *Info { return nil }
+// Inspect reports false.
+func (r *Reader) Inspect(*Dir, string, string, string, bool, *Info) bool { return false }
 
-// InspectPath returns nil.
-func (r *Reader) InspectPath(string, string) *Info { return nil }
+// InspectPath reports false.
+func (r *Reader) InspectPath(string, string, *Info) bool { return false }
 
 // Stat fails with errors.ErrUnsupported.
 func (d *Dir) Stat(string) (Dirent, error) { return Dirent{}, errUnsupported }

@@ -162,9 +162,8 @@ type Reader struct {
 	o           Options
 	h           *blake3.Hasher
 	buf         []byte
-	xlist, xval []byte  // extended attribute names and values
-	xattrs      []XAttr // Info.XAttrs
-	info        Info
+	xlist, xval []byte   // extended attribute names and values
+	xattrs      *[]XAttr // Info.XAttrs (behind a pointer, so that a Reader can live on its goroutine's stack)
 }
 
 // NewReader returns a Reader with the options o.
@@ -173,23 +172,22 @@ func NewReader(o Options) *Reader {
 	return &Reader{o: o, h: blake3.New()}
 }
 
-// Inspect records the state of name in the directory d, or of the root
-// itself when d is nil; root and rel name it for the hooks. It returns nil
-// when the path does not exist, and otherwise an Info valid until the
-// next call (its Content excepted, which is the caller's). hintRegular
-// says the directory listing called it a regular file, which saves an
-// lstat.
-func (r *Reader) Inspect(d *Dir, name, root, rel string, hintRegular bool) *Info {
+// Inspect records in in the state of name in the directory d, or of the
+// root itself when d is nil; root and rel name it for the hooks. It
+// reports false when the path does not exist. in.XAttrs is valid until
+// the Reader's next call; in.Content is the caller's. hintRegular says
+// the directory listing called it a regular file, which saves an lstat.
+func (r *Reader) Inspect(d *Dir, name, root, rel string, hintRegular bool, in *Info) bool {
 	if d == nil {
-		return r.inspect(unix.AT_FDCWD, root, root, rel, false)
+		return r.inspect(unix.AT_FDCWD, root, root, rel, false, in) != nil
 	}
-	return r.inspect(d.fd, name, root, rel, hintRegular)
+	return r.inspect(d.fd, name, root, rel, hintRegular, in) != nil
 }
 
 // inspect records the state of name in the directory dirfd (AT_FDCWD with
-// an absolute name for a root).
-func (r *Reader) inspect(dirfd int, name string, root, rel string, hintRegular bool) *Info {
-	c := &r.info
+// an absolute name for a root) in c, and returns c, or nil when the path
+// does not exist.
+func (r *Reader) inspect(dirfd int, name string, root, rel string, hintRegular bool, c *Info) *Info {
 	*c = Info{}
 	if hintRegular {
 		if r.o.OpenHook != nil {
@@ -392,29 +390,29 @@ func (r *Reader) keepContent(data []byte) []byte {
 	return append(make([]byte, 0, len(data)+r.o.ContentRoom), data...)
 }
 
-// InspectPath inspects root/rel (rel slash-separated, "" for the root),
-// opening each directory on the way with O_NOFOLLOW: a symlink anywhere
-// below the root is never followed. It returns what [Reader.Inspect]
-// returns; a directory on the way that cannot be opened (other than gone)
-// gives an Info with only StatError set.
-func (r *Reader) InspectPath(root, rel string) *Info {
+// InspectPath inspects root/rel (rel slash-separated, "" for the root) as
+// [Reader.Inspect] does, opening each directory on the way with
+// O_NOFOLLOW: a symlink anywhere below the root is never followed. A
+// directory on the way that cannot be opened (other than gone) gives an
+// Info with only StatError set.
+func (r *Reader) InspectPath(root, rel string, in *Info) bool {
 	if rel == "" {
-		return r.inspect(unix.AT_FDCWD, root, root, rel, false)
+		return r.inspect(unix.AT_FDCWD, root, root, rel, false, in) != nil
 	}
 	d, err := OpenRoot(root)
 	if err != nil {
-		return r.dirError(err)
+		return dirError(err, in)
 	}
 	defer func() { d.Release() }()
 	rest := rel
 	for {
 		name, more, ok := strings.Cut(rest, "/")
 		if !ok {
-			return r.inspect(d.fd, rest, root, rel, false)
+			return r.inspect(d.fd, rest, root, rel, false, in) != nil
 		}
 		sub, err := d.OpenSubdir(name, "")
 		if err != nil {
-			return r.dirError(err)
+			return dirError(err, in)
 		}
 		d.Release()
 		d = sub
@@ -422,12 +420,12 @@ func (r *Reader) InspectPath(root, rel string) *Info {
 	}
 }
 
-func (r *Reader) dirError(err error) *Info {
+func dirError(err error, in *Info) bool {
 	if IsGone(err) {
-		return nil
+		return false
 	}
-	r.info = Info{Status: Status{StatError: ErrText(err)}}
-	return &r.info
+	*in = Info{Status: Status{StatError: ErrText(err)}}
+	return true
 }
 
 // IsGone reports whether an error opening a directory means it is not (or

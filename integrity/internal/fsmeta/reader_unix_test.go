@@ -38,32 +38,46 @@ func TestReaderInspect(t *testing.T) {
 		hint[e.Name] = e.IsReg
 	}
 
-	in := r.Inspect(d, "f.txt", root, "f.txt", hint["f.txt"])
+	inspect := func(name string, hintRegular bool) *Info {
+		var in Info
+		if !r.Inspect(d, name, root, name, hintRegular, &in) {
+			return nil
+		}
+		return &in
+	}
+	inspectPath := func(rel string) *Info {
+		var in Info
+		if !r.InspectPath(root, rel, &in) {
+			return nil
+		}
+		return &in
+	}
+	in := inspect("f.txt", hint["f.txt"])
 	if in == nil || in.Type != TypeFile || in.Size != int64(len(text)) || in.Mode != 0o640 || in.Hash != blake3.Sum256(text) ||
 		!in.Text || !bytes.Equal(in.Content, text) || cap(in.Content) < len(text)+41 || !in.Meta || in.Links != 1 {
 		t.Fatalf("f.txt: %+v", in)
 	}
-	if in := r.Inspect(d, "big", root, "big", true); in == nil || in.Hash != ([32]byte{}) || in.Content != nil || in.Size != 100 {
+	if in := inspect("big", true); in == nil || in.Hash != ([32]byte{}) || in.Content != nil || in.Size != 100 {
 		t.Fatalf("big (over MaxHash): %+v", in)
 	}
 	// Listed as a regular file, it is a symlink when opened: not followed.
-	if in := r.Inspect(d, "link", root, "link", true); in == nil || in.Type != TypeSymlink || in.Target != "/etc/passwd" || in.Hash != ([32]byte{}) {
+	if in := inspect("link", true); in == nil || in.Type != TypeSymlink || in.Target != "/etc/passwd" || in.Hash != ([32]byte{}) {
 		t.Fatalf("link: %+v", in)
 	}
 	// Listed as a regular file, it is a FIFO when opened: never read.
-	if in := r.Inspect(d, "fifo", root, "fifo", true); in == nil || in.Type != TypeFIFO || in.Unreadable != "" {
+	if in := inspect("fifo", true); in == nil || in.Type != TypeFIFO || in.Unreadable != "" {
 		t.Fatalf("fifo: %+v", in)
 	}
-	if in := r.Inspect(d, "sub", root, "sub", false); in == nil || in.Type != TypeDir || in.Size != 0 || in.Mode != 0o750 {
+	if in := inspect("sub", false); in == nil || in.Type != TypeDir || in.Size != 0 || in.Mode != 0o750 {
 		t.Fatalf("sub: %+v", in)
 	}
-	if in := r.Inspect(d, "missing", root, "missing", true); in != nil {
+	if in := inspect("missing", true); in != nil {
 		t.Fatalf("missing: %+v", in)
 	}
-	if in := r.InspectPath(root, "link/x"); in != nil {
+	if in := inspectPath("link/x"); in != nil {
 		t.Fatalf("below a symlink: %+v", in)
 	}
-	if in := r.InspectPath(root, "f.txt"); in == nil || in.Hash != blake3.Sum256(text) {
+	if in := inspectPath("f.txt"); in == nil || in.Hash != blake3.Sum256(text) {
 		t.Fatalf("InspectPath: %+v", in)
 	}
 	if len(reads) != 2 || reads[0] != "f.txt" || reads[1] != "f.txt" {

@@ -63,7 +63,10 @@ func (r *Reader) readMeta(c *Info, src xattrSource) {
 		c.Meta = true
 		return
 	}
-	out := r.xattrs[:0]
+	if r.xattrs == nil {
+		r.xattrs = new([]XAttr)
+	}
+	out := (*r.xattrs)[:0]
 	for i, name := range names {
 		if i >= r.o.MaxXAttrs {
 			out = append(out, XAttr{Name: name, Digest: true})
@@ -84,7 +87,7 @@ func (r *Reader) readMeta(c *Info, src xattrSource) {
 		}
 		out = append(out, a)
 	}
-	r.xattrs = out
+	*r.xattrs = out
 	if len(out) > 0 {
 		c.XAttrs = out
 	}

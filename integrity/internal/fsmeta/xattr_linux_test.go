@@ -26,10 +26,11 @@ func TestReaderXAttrs(t *testing.T) {
 		}
 	}
 	r := NewReader(Options{MaxHash: 1 << 20, MaxKeep: -1, MaxXAttrs: 3, MaxXAttrValue: 8})
-	in := r.InspectPath(root, "f")
+	var in Info
+	ok := r.InspectPath(root, "f", &in)
 	sum := blake3.Sum256(long)
 	want := []XAttr{{"user.a", "1", false}, {"user.b", "2", false}, {"user.c", string(sum[:]), true}, {"user.d", "", true}}
-	if in == nil || !in.Meta || len(in.XAttrs) != len(want) {
+	if !ok || !in.Meta || len(in.XAttrs) != len(want) {
 		t.Fatalf("%+v", in)
 	}
 	for i := range want {

@@ -65,8 +65,6 @@ type Item[T any] struct {
 
 // Options configure a [Run].
 type Options struct {
-	// Workers is how many paths are inspected at once.
-	Workers int
 	// Filter leaves paths out (nil: none).
 	Filter *glob.Filter
 	// BeforeOpen, if not nil, is called with a listed directory's path
@@ -83,6 +81,7 @@ type Options struct {
 type Run[T any] struct {
 	ordered chan *Item[T]
 	work    chan *Item[T]
+	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	o       Options
@@ -92,31 +91,15 @@ type Run[T any] struct {
 }
 
 // Start starts a walk: body emits the items in walk order (with
-// [Run.Root] or [Run.Target]), and o.Workers workers inspect them, each with
-// the function newInspector returns it (given the walk's Budget). The
-// consumer takes them with [Run.Next] and ends the walk with [Run.Stop].
-func Start[T any](ctx context.Context, o Options, newInspector func(budget *atomic.Int64) func(*Item[T]) T,
-	body func(context.Context, *Run[T])) *Run[T] {
+// [Run.Root] or [Run.Target]), and the workers the caller starts with
+// [Run.Go] inspect them ([Run.Work]). The consumer takes them with
+// [Run.Next] and ends the walk with [Run.Stop].
+//
+// The workers are the caller's so that what each keeps from item to item
+// (a reader with its buffers) can live on its goroutine's stack.
+func Start[T any](ctx context.Context, o Options, body func(context.Context, *Run[T])) *Run[T] {
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Run[T]{ordered: make(chan *Item[T], window), work: make(chan *Item[T], window), cancel: cancel, o: o}
-	for range o.Workers {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			inspect := newInspector(&w.Budget)
-			for it := range w.work {
-				if ctx.Err() == nil {
-					it.Cur = inspect(it)
-				} else {
-					it.skipped = true
-				}
-				if it.Dir != nil {
-					it.Dir.Release()
-				}
-				close(it.done)
-			}
-		}()
-	}
+	w := &Run[T]{ordered: make(chan *Item[T], window), work: make(chan *Item[T], window), ctx: ctx, cancel: cancel, o: o}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -125,6 +108,25 @@ func Start[T any](ctx context.Context, o Options, newInspector func(budget *atom
 		body(ctx, w)
 	}()
 	return w
+}
+
+// Go runs f, a worker, in a goroutine that Stop waits for.
+func (w *Run[T]) Go(f func()) { w.wg.Go(f) }
+
+// Work inspects the walk's items with inspect until the walk ends; each
+// worker calls it once.
+func (w *Run[T]) Work(inspect func(*Item[T]) T) {
+	for it := range w.work {
+		if w.ctx.Err() == nil {
+			it.Cur = inspect(it)
+		} else {
+			it.skipped = true
+		}
+		if it.Dir != nil {
+			it.Dir.Release()
+		}
+		close(it.done)
+	}
 }
 
 // emit hands it to the consumer and, unless it is a marker, to a worker.

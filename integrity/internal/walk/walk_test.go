@@ -31,9 +31,10 @@ func tree(t *testing.T, files ...string) string {
 // (markers as "rel!").
 func collect(t *testing.T, o Options, body func(context.Context, *Run[string])) []string {
 	t.Helper()
-	w := Start(t.Context(), o, func(*atomic.Int64) func(*Item[string]) string {
-		return func(it *Item[string]) string { return "seen" }
-	}, body)
+	w := Start(t.Context(), o, body)
+	for range 3 {
+		w.Go(func() { w.Work(func(*Item[string]) string { return "seen" }) })
+	}
 	defer w.Stop()
 	var out []string
 	for {
@@ -61,7 +62,7 @@ func TestRootOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var total atomic.Int64
-	got := collect(t, Options{Workers: 3, Filter: &glob.Filter{Exclude: exc}}, func(ctx context.Context, w *Run[string]) {
+	got := collect(t, Options{Filter: &glob.Filter{Exclude: exc}}, func(ctx context.Context, w *Run[string]) {
 		w.Root(ctx, root, &total)
 	})
 	want := []string{"=seen", "a=seen", "a.b=seen", "a/x=seen", "a0=seen", "b=seen", "b/c=seen", "b/c/d=seen"}
@@ -98,7 +99,7 @@ func TestTarget(t *testing.T) {
 			inspect = func(*Item[string]) string { return "inline" }
 		}
 		var total atomic.Int64
-		got := collect(t, Options{Workers: 2}, func(ctx context.Context, w *Run[string]) {
+		got := collect(t, Options{}, func(ctx context.Context, w *Run[string]) {
 			w.Target(ctx, root, c.rel, c.subtree, inspect, &total)
 		})
 		if !slices.Equal(got, c.want) {
@@ -112,9 +113,10 @@ func TestStopEarly(t *testing.T) {
 	root := tree(t, "a/1", "a/2", "b/3", "c/4")
 	ctx, cancel := context.WithCancel(t.Context())
 	var total atomic.Int64
-	w := Start(ctx, Options{Workers: 2}, func(*atomic.Int64) func(*Item[string]) string {
-		return func(*Item[string]) string { return "" }
-	}, func(ctx context.Context, w *Run[string]) { w.Root(ctx, root, &total) })
+	w := Start(ctx, Options{}, func(ctx context.Context, w *Run[string]) { w.Root(ctx, root, &total) })
+	for range 2 {
+		w.Go(func() { w.Work(func(*Item[string]) string { return "" }) })
+	}
 	if _, ok, err := w.Next(ctx); !ok || err != nil {
 		t.Fatalf("first item: %v %v", ok, err)
 	}
