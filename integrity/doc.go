@@ -255,7 +255,8 @@
 // integrity/internal/walk walks a root in the baseline's order with
 // parallel workers (see Scans), integrity/internal/inotify is the low level
 // of real-time detection, integrity/internal/glob matches the patterns of
-// [Config.Include], [Config.Exclude] and [Config.SeverityRules], and
-// integrity/internal/contentbox encrypts the copies kept for diffs (see
-// Content at rest).
+// [Config.Include], [Config.Exclude] and [Config.SeverityRules],
+// integrity/internal/record encodes the stored records and computes their
+// MACs and seals (see Baseline), and integrity/internal/contentbox
+// encrypts the copies kept for diffs (see Content at rest).
 package integrity
