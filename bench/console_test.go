@@ -88,7 +88,7 @@ func seedConsole(tb testing.TB, dir string) (*consoleFixture, error) {
 		s := session.Session{ID: security.NewID(session.IDPrefix), TokenHash: security.HashToken(security.NewToken()),
 			UserID: int64(i%consoleUsers) + 1, Kind: session.KindWeb, IP: fmt.Sprintf("203.0.%d.%d", i/256%256, i%256),
 			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-			Location: "London, GB", CreatedAt: now.Add(-time.Duration(i) * time.Second),
+			Location:  "London, GB", CreatedAt: now.Add(-time.Duration(i) * time.Second),
 			LastActive: now.Add(-time.Duration(i) * time.Second), IdleTimeout: 24 * time.Hour, ExpiresAt: now.Add(24 * time.Hour)}
 		if err := st.CreateSession(ctx, s, nil); err != nil {
 			return nil, err

@@ -121,6 +121,7 @@ func rowOf(id string) string { return fmt.Sprintf(`tr[data-session-id=%q]`, id) 
 // customer account sees that a staff account is required; a staff account
 // lands on its first view and signs out again.
 func TestBrowserSignIn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	customer := e.user(7, "carol", security.AccountCustomer)
@@ -158,6 +159,7 @@ func TestBrowserSignIn(t *testing.T) {
 // device's session at once; a blacklisting with a reason signs the user
 // out everywhere and lists them, and Remove takes them off the list.
 func TestBrowserSessions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	bob := e.user(20, "bob", security.AccountStaff, security.PermSessionsList)
@@ -241,6 +243,7 @@ func TestBrowserSessions(t *testing.T) {
 // page's own token (from the page's script) is refused and changes
 // nothing, as is a blacklisting posted with a forged token by an admin.
 func TestBrowserRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	viewer := e.user(20, "vera", security.AccountStaff, security.PermSessionsList)
@@ -287,7 +290,7 @@ func TestBrowserRefusals(t *testing.T) {
 	au.Fill("reason", "forged")
 	au.Eval(`document.querySelector('form[name=blacklist-add] [name=csrf_token]').value = 'f'.repeat(64)`)
 	au.ClickText("Blacklist user")
-	au.WaitText("body", "This form has expired, or it was not sent from this site.")
+	au.WaitText("body", "This form has expired, or it was not sent from this console.")
 	au.Screenshot("forged-refused")
 	_, err = e.mgr.Authenticate(e.ctx, own.Token)
 	require.NoError(t, err, "the forged blacklisting changed nothing")
@@ -299,6 +302,7 @@ func TestBrowserRefusals(t *testing.T) {
 // Keyboard alone: sign in, reach the Sessions view's Terminate link of
 // another session, confirm, and see it gone, without a mouse.
 func TestBrowserKeyboard(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	other := e.login(admin, "Admin's old laptop")
@@ -347,6 +351,7 @@ func manyFiles(t *testing.T, dir string, n int) {
 // "not diffed" reason shown as such, and selecting several alerts to
 // resolve, ignore or delete.
 func TestBrowserAlerts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	big := bytes.Repeat([]byte("0123456789abcdef\n"), 80_000) // 1.3 MB: over the diff cap
@@ -482,6 +487,7 @@ func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
 // scanned equal to the total and the violations found; a deployment is
 // begun with a description, ended, and what it accepted is listed.
 func TestBrowserChecks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	e.accept(func() { manyFiles(t, e.root, 3000) })
@@ -588,6 +594,7 @@ func TestBrowserChecks(t *testing.T) {
 // chart, a table per day; a new period from the picker; the CSV download
 // of the period shown.
 func TestBrowserReport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{})
 	admin := e.admin()
 	e.raise()
@@ -643,6 +650,7 @@ func sha1Upper(s string) string {
 // its full SHA-1 (either case), nor the 35-hex suffix was sent. A breached
 // password is reported with its count; another is not found.
 func TestBrowserPasswordCheck(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{breach: true})
 	const breached, clean = "password", "a long unlisted passphrase 7c1f" // the fake HIBP knows "password"
 	admin := e.admin()

@@ -76,7 +76,7 @@ type handler struct {
 	prefix string
 	api    string
 	log    *slog.Logger
-	mux    *http.ServeMux
+	mux    http.Handler
 	assets *assetSet
 	pages  map[string]*template.Template
 }
@@ -218,8 +218,27 @@ func (h *handler) routes() error {
 	}
 	m.HandleFunc("GET "+p+pathAssetsRoot+"{name}", h.asset)
 	m.Handle(p, page(h.notFound))
-	h.mux = m
+	h.mux = httpadapter.WithForbiddenPage(m, http.HandlerFunc(h.refused))
 	return nil
+}
+
+// refused answers a form that the adapter's checks refused (an expired or
+// forged CSRF token, another site's request) as a console page.
+func (h *handler) refused(w http.ResponseWriter, r *http.Request) {
+	msg := "This request was refused."
+	switch httpadapter.RefusalCode(r) {
+	case httpadapter.CodeCSRFInvalid:
+		msg = "This form has expired, or it was not sent from this console. Reload the page and try again."
+	case httpadapter.CodeCrossOrigin:
+		msg = "This request came from another site and was refused."
+	case httpadapter.CodeSecondFactorRequired:
+		msg = "Set up a second factor before using the console."
+	}
+	var a *session.Auth
+	if got, ok := httpadapter.AuthFrom(r.Context()); ok {
+		a = &got
+	}
+	h.fail(w, r, a, &pageError{status: http.StatusForbidden, msg: msg})
 }
 
 // ServeHTTP serves the console with its security headers on every answer.

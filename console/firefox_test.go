@@ -18,6 +18,7 @@ import (
 // prefix in any URL the page requested, and no error in the page's
 // console.
 func TestFirefoxConsole(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOptions{breach: true})
 	admin := e.admin()
 	other := e.login(admin, "Admin's old laptop")

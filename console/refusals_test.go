@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/propops/propsec/console"
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/security"
 )
@@ -153,6 +154,10 @@ func TestForgedRequestsRefused(t *testing.T) {
 		t.Run(tc.path, func(t *testing.T) {
 			p := b.post(tc.path, tc.form)
 			require.Equal(t, http.StatusForbidden, p.status, "no token")
+			// A console page that says why, not the adapter's bare one.
+			require.Contains(t, p.body, "This form has expired, or it was not sent from this console.")
+			require.Contains(t, p.body, `<a href="/console/">Security console</a>`, "the console's layout")
+			require.Equal(t, console.ContentSecurityPolicy, p.header.Get("Content-Security-Policy"))
 			f := url.Values{"csrf_token": {foreign}}
 			for k, v := range tc.form {
 				f[k] = v
@@ -162,6 +167,7 @@ func TestForgedRequestsRefused(t *testing.T) {
 			f.Set("csrf_token", b.token("/console/sessions"))
 			p = b.do("POST", tc.path, f, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
 			require.Equal(t, http.StatusForbidden, p.status, "cross-site")
+			require.Contains(t, p.body, "This request came from another site and was refused.")
 		})
 	}
 	_, err := e.mgr.Authenticate(e.ctx, target.Token)

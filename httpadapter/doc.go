@@ -235,7 +235,8 @@
 // page puts one in a form with {{.CSRFField}} from [CSRFField], or in a
 // <meta> tag for scripts with [CSRFToken]. A refusal is a 403: the JSON
 // envelope for API clients and scripts, a short page (or
-// Config.ForbiddenPage) for browsers.
+// Config.ForbiddenPage) for browsers; a UI with its own look wraps its
+// routes in [WithForbiddenPage], whose page reads why from [RefusalCode].
 //
 // Host-form tokens are a separate kind from those of GET
 // /api/security/csrf-token: their MAC key is derived for host forms

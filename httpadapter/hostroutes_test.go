@@ -649,3 +649,43 @@ func TestProtectRefusalEvents(t *testing.T) {
 		t.Fatalf("csrf_failed events with codes %v", codes)
 	}
 }
+
+// WithForbiddenPage puts a UI's own page, told the refusal's code by
+// RefusalCode, in place of Config.ForbiddenPage for the routes it wraps;
+// API clients still get the JSON error, and other routes keep the host's
+// page.
+func TestWithForbiddenPage(t *testing.T) {
+	page := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, "%s page: %q", name, httpadapter.RefusalCode(r))
+		})
+	}
+	a := newHostApp(t, func(_ *session.Config, _ *security.CSRFConfig, h *httpadapter.Config) {
+		h.ForbiddenPage = page("host")
+	})
+	saved := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "saved") })
+	mux := http.NewServeMux()
+	a.h.Register(mux)
+	mux.Handle("/notes", a.h.Protect(saved))
+	mux.Handle("/ui/notes", httpadapter.WithForbiddenPage(a.h.Protect(saved), page("ui")))
+	a.serve(mux)
+	web, _ := a.login(victimID, session.KindWeb)
+	form := url.Values{"note": {"hi"}}
+	for _, c := range []struct {
+		path   string
+		header []string
+		want   string
+	}{
+		{"/ui/notes", []string{"Accept", htmlAccept}, `ui page: "csrf_invalid"`},
+		{"/ui/notes", []string{"Accept", htmlAccept, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"},
+			`ui page: "cross_origin"`},
+		{"/ui/notes", []string{"Accept", "application/json"}, `"error":"csrf_invalid"`},
+		{"/notes", []string{"Accept", htmlAccept}, `host page: "csrf_invalid"`},
+	} {
+		r := a.raw(a.hostReq("POST", c.path, form, web, c.header...))
+		if r.status != http.StatusForbidden || !strings.Contains(r.body, c.want) {
+			t.Errorf("%s %v: %d %q, want 403 with %s", c.path, c.header, r.status, r.body, c.want)
+		}
+	}
+}

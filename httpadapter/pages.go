@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -183,11 +184,45 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, auth session.Au
 		return
 	}
 	p := h.account(r, auth, err)
-	if p.status == http.StatusForbidden && h.forbiddenPage != nil {
-		h.forbiddenPage.ServeHTTP(w, r)
-		return
+	if p.status == http.StatusForbidden {
+		page := h.forbiddenPage
+		if pg, ok := r.Context().Value(forbiddenPageKey{}).(http.Handler); ok {
+			page = pg
+		}
+		if page != nil {
+			page.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), refusalCodeKey{}, p.code)))
+			return
+		}
 	}
 	writePage(w, p)
+}
+
+type (
+	forbiddenPageKey struct{}
+	refusalCodeKey   struct{}
+)
+
+// WithForbiddenPage returns next with page answering, in place of
+// Config.ForbiddenPage, the browsers whose requests inside next the
+// adapter's host-route checks refuse with 403 ([Handler.Protect],
+// [Handler.FormLogin], [Handler.FormLogout] and the other form
+// endpoints): for a UI with a look of its own mounted on the host, such as
+// package console. page should answer 403; [RefusalCode] tells it why.
+// The refusal is logged and recorded as usual, and API clients still get
+// the JSON error.
+func WithForbiddenPage(next, page http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forbiddenPageKey{}, page)))
+	})
+}
+
+// RefusalCode is the error code ([CodeCSRFInvalid], [CodeCrossOrigin],
+// [CodeSecondFactorRequired], …) of the refusal that a forbidden page
+// (Config.ForbiddenPage or [WithForbiddenPage]) is answering, or "" for
+// any other request.
+func RefusalCode(r *http.Request) string {
+	code, _ := r.Context().Value(refusalCodeKey{}).(string)
+	return code
 }
 
 var refusalPage = template.Must(template.New("refused").Parse(`<!doctype html>

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
-	"github.com/chromedp/chromedp"
-
 	"github.com/propops/propsec/httpadapter"
 	"github.com/propops/propsec/internal/browsertest"
 	"github.com/propops/propsec/internal/fakeclock"
@@ -93,19 +90,9 @@ func newPKBrowser(t *testing.T) *pkBrowser {
 	t.Cleanup(srv.Close)
 	otherSrv := httptest.NewServer(mux)
 	t.Cleanup(otherSrv.Close)
-	b.other = strings.Replace(otherSrv.URL, "127.0.0.1", "localhost", 1)
+	b.other = browsertest.Localhost(otherSrv.URL)
 
-	pctx := page.Context()
-	if _, err := chromedp.Call(pctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
-		t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	if _, err := chromedp.Call(pctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
-		Options: &cdpwebauthn.VirtualAuthenticatorOptions{Protocol: cdpwebauthn.AuthenticatorProtocolCtap2,
-			Ctap2version: cdpwebauthn.Ctap2versionCtap21, Transport: cdpwebauthn.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true},
-	}); err != nil {
-		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
-	}
+	page.AddVirtualAuthenticator()
 	b.open(b.origin)
 	return b
 }

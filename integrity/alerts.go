@@ -254,22 +254,22 @@ func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error 
 		if m.keys.entryMAC(&e) != e.MAC {
 			t.altered(e.Key)
 		}
-		oldS.add(e.MAC)
+		oldS.Add(e.MAC)
 		if !placed && e.Path >= a.Path {
 			placed = true
 			if put != nil {
-				newS.add(put.MAC)
+				newS.Add(put.MAC)
 			}
 			if e.Path == a.Path {
 				continue
 			}
 		}
-		newS.add(e.MAC)
+		newS.Add(e.MAC)
 	}
 	if !placed && put != nil {
-		newS.add(put.MAC)
+		newS.Add(put.MAC)
 	}
-	if t.any || oldS.sum() != seal.Sum {
+	if t.any || oldS.Sum() != seal.Sum {
 		return fmt.Errorf("the baseline of %s failed verification; end a deployment to rebuild it: %w", a.Root, security.ErrConflict)
 	}
 	now := m.now()
@@ -280,7 +280,7 @@ func (m *Monitor) AcceptAlert(ctx context.Context, actor Actor, id int64) error 
 	ev := actor.event(EventAlertAccepted, now, a.FilePath, map[string]string{
 		"alert_id": fmt.Sprint(a.ID), "change": string(a.Change)})
 	if err := m.cfg.Store.Commit(ctx, Commit{Set: set, Roots: []RootCommit{{Previous: seal.Sum,
-		Seal: Seal{Root: a.Root, Sum: newS.sum(), Entries: newS.n, UpdatedAt: now}}},
+		Seal: Seal{Root: a.Root, Sum: newS.Sum(), Entries: newS.Entries(), UpdatedAt: now}}},
 		Events: []security.Event{ev}}); err != nil {
 		m.cfg.Store.DiscardStaged(context.WithoutCancel(ctx), set)
 		return err
@@ -309,7 +309,7 @@ func (m *Monitor) entryFor(c *current, rd *reader) (Entry, *Blob) {
 		}
 		if data != nil {
 			e.ContentKept = true
-			blob = &Blob{Hash: e.Hash, Data: m.box.seal(e.Hash, data)}
+			blob = &Blob{Hash: e.Hash, Data: m.box.Seal(e.Hash, data)}
 		}
 	}
 	e.MAC = m.keys.entryMAC(&e)

@@ -5,27 +5,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 )
 
-// current is the state of a path as a scan found it.
+// current is the state of a path as a scan found it: the entry it would
+// record, and how reading it went.
 type current struct {
 	Entry
-	// Unreadable says why a regular file (or a symlink's target) could not
-	// be read; its metadata is still known.
-	Unreadable string
-	// StatError says why the path could not even be examined.
-	StatError string
-	// Rehashed: the file changed while it was read, and was read again.
-	Rehashed bool
-	// Changing: it changed during the second read too.
-	Changing bool
-	// Text: no larger than the diff cap and without NUL bytes.
-	Text bool
-	// Content is the file's content when the scan keeps it.
-	Content []byte
-	// MetaErr says why the extended attributes could not be read (Meta is
-	// then unset: they are neither compared nor recorded).
-	MetaErr string
+	fsmeta.Status
 }
 
 // compare decides what, if anything, to alert on for one path: old is its
@@ -227,7 +215,7 @@ func (m *Monitor) ruleSeverity(rel string, old *Entry, c *current) Severity {
 		if r.executable && !exec {
 			continue
 		}
-		if r.glob != nil && !r.glob.match(rel) {
+		if r.glob != nil && !r.glob.Match(rel) {
 			continue
 		}
 		return r.severity

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/propops/propsec/integrity/internal/glob"
 	"github.com/propops/propsec/security"
 )
 
@@ -153,7 +154,7 @@ var DefaultSeverityRules = []SeverityRule{
 }
 
 type severityRule struct {
-	glob       *glob
+	glob       *glob.Pattern
 	executable bool
 	severity   Severity
 }
@@ -239,7 +240,7 @@ func compileRules(rules []SeverityRule) ([]severityRule, error) {
 		}
 		sr := severityRule{executable: r.Executable, severity: r.Severity}
 		if r.Pattern != "" {
-			g, err := compileGlob(fmt.Sprintf("SeverityRules[%d]", i), r.Pattern)
+			g, err := glob.Compile(fmt.Sprintf("SeverityRules[%d]", i), r.Pattern)
 			if err != nil {
 				return nil, err
 			}

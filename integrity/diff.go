@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 	"github.com/propops/propsec/integrity/unidiff"
 	"github.com/propops/propsec/security"
 	"github.com/zeebo/blake3"
@@ -44,7 +45,7 @@ func (m *Monitor) Diff(ctx context.Context, alertID int64) (Diff, error) {
 	if a.Type == AlertBaselineTampered || a.Type == AlertRealtimeDegraded {
 		return Diff{}, security.Invalidf("alert_id", "a %s alert has no diff", a.Type)
 	}
-	if !supported {
+	if !fsmeta.Supported {
 		return Diff{}, errUnsupported
 	}
 	d := Diff{AlertID: a.ID, FilePath: a.FilePath}
@@ -111,7 +112,7 @@ func (m *Monitor) Diff(ctx context.Context, alertID int64) (Diff, error) {
 			if err != nil {
 				return Diff{}, err
 			}
-			if old, err = m.box.open(known.Hash, old); err != nil {
+			if old, err = m.box.Open(known.Hash, old); err != nil {
 				return note(err.Error())
 			}
 			if Hash(blake3.Sum256(old)) != known.Hash {

@@ -246,4 +246,17 @@
 //     scan at the same time, each its own files.
 //
 // A check is started on, and scans, the machine whose Monitor runs it.
+//
+// # Internal packages
+//
+// The parts that need nothing of the Monitor live in internal packages,
+// whose docs say more of them: integrity/internal/fsmeta reads files
+// safely and records their metadata (see Reading files safely, Metadata),
+// integrity/internal/walk walks a root in the baseline's order with
+// parallel workers (see Scans), integrity/internal/inotify is the low level
+// of real-time detection, integrity/internal/glob matches the patterns of
+// [Config.Include], [Config.Exclude] and [Config.SeverityRules],
+// integrity/internal/record encodes the stored records and computes their
+// MACs and seals (see Baseline), and integrity/internal/contentbox
+// encrypts the copies kept for diffs (see Content at rest).
 package integrity

@@ -1,6 +1,6 @@
 package integrity
 
-import "golang.org/x/sys/unix"
+import "github.com/propops/propsec/integrity/internal/inotify"
 
 // SetWatchHook sets a function the Monitor calls before it adds each
 // directory watch; an error it returns stands for the kernel's (such as
@@ -17,6 +17,6 @@ func InjectOverflow(m *Monitor) bool {
 	if rt == nil || rt.w == nil {
 		return false
 	}
-	rt.w.handle(-1, unix.IN_Q_OVERFLOW, "")
+	rt.w.handle(inotify.OverflowEvent)
 	return true
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"runtime"
 	"testing"
+
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 )
 
 // SetReadHook sets a function the Monitor calls after each read of a file
@@ -26,7 +28,7 @@ func SetDeferredFindings(n int) (restore func()) {
 }
 
 func TestMain(m *testing.M) {
-	if !supported {
+	if !fsmeta.Supported {
 		fmt.Println("skipped: file monitoring is not supported on", runtime.GOOS)
 		os.Exit(0)
 	}
@@ -45,7 +47,7 @@ func Legacy(m *Monitor, e Entry) Entry {
 func SealSum(m *Monitor, root string, entries []Entry) Hash {
 	s := m.keys.newSealer(root)
 	for _, e := range entries {
-		s.add(e.MAC)
+		s.Add(e.MAC)
 	}
-	return s.sum()
+	return s.Sum()
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/propops/propsec/integrity/internal/fsmeta"
 )
 
 // XAttr is one extended attribute of a baseline entry: any the scanning
@@ -31,13 +33,6 @@ type XAttr struct {
 const (
 	MaxXAttrs     = 64
 	MaxXAttrValue = 256
-)
-
-// The extended attributes whose values are decoded for alerts.
-const (
-	xattrCapability = "security.capability"
-	xattrACL        = "system.posix_acl_access"
-	xattrDefaultACL = "system.posix_acl_default"
 )
 
 // xattr returns the value of the attribute name and whether it is present.
@@ -139,12 +134,12 @@ func xattrChanges(old, cur []XAttr) []string {
 // xattrLabel returns how an alert names attribute a, and its value's text.
 func xattrLabel(a XAttr) (label, value string) {
 	switch {
-	case a.Name == xattrCapability && !a.Digest:
-		return "capability", capText(a.Value)
-	case a.Name == xattrACL && !a.Digest:
-		return "ACL", aclText(a.Value)
-	case a.Name == xattrDefaultACL && !a.Digest:
-		return "default ACL", aclText(a.Value)
+	case a.Name == fsmeta.XAttrCapability && !a.Digest:
+		return "capability", fsmeta.CapText(a.Value)
+	case a.Name == fsmeta.XAttrACL && !a.Digest:
+		return "ACL", fsmeta.ACLText(a.Value)
+	case a.Name == fsmeta.XAttrDefaultACL && !a.Digest:
+		return "default ACL", fsmeta.ACLText(a.Value)
 	}
 	return "xattr " + a.Name, xattrValueText(a)
 }
@@ -210,14 +205,14 @@ func metaRisk(old *Entry, c *current) Severity {
 }
 
 func hasCapability(e *Entry) bool {
-	a, ok := xattr(e.XAttrs, xattrCapability)
+	a, ok := xattr(e.XAttrs, fsmeta.XAttrCapability)
 	return ok && a.Value != ""
 }
 
 // samePrivilege reports whether the capability and ACLs of a and b are the
 // same.
 func samePrivilege(a, b *Entry) bool {
-	for _, n := range []string{xattrCapability, xattrACL, xattrDefaultACL} {
+	for _, n := range []string{fsmeta.XAttrCapability, fsmeta.XAttrACL, fsmeta.XAttrDefaultACL} {
 		x, okx := xattr(a.XAttrs, n)
 		y, oky := xattr(b.XAttrs, n)
 		if okx != oky || x != y {
@@ -228,8 +223,8 @@ func samePrivilege(a, b *Entry) bool {
 }
 
 func aclGrantsWrite(e *Entry) bool {
-	for _, n := range []string{xattrACL, xattrDefaultACL} {
-		if a, ok := xattr(e.XAttrs, n); ok && !a.Digest && aclWritableByOthers(a.Value) {
+	for _, n := range []string{fsmeta.XAttrACL, fsmeta.XAttrDefaultACL} {
+		if a, ok := xattr(e.XAttrs, n); ok && !a.Digest && fsmeta.ACLWritableByOthers(a.Value) {
 			return true
 		}
 	}
@@ -264,7 +259,7 @@ func timesOnly(old *Entry, c *current) bool {
 }
 
 // appendMeta appends the fields recorded with Meta to b, a MAC or state
-// encoding (see [encoder]); the times only when withTimes.
+// encoding (see record.Encoder); the times only when withTimes.
 //
 // It returns the slice rather than appending through an *encoder: built
 // with -race by go1.27.3, a call that appended through the pointer to an
@@ -272,17 +267,17 @@ func timesOnly(old *Entry, c *current) bool {
 // the caller (every entry with Meta got one MAC; TestEntryMACKeepsOldBaselines
 // caught it), which an explicit assignment avoids.
 func appendMeta(b []byte, x *Entry, withTimes bool) []byte {
-	e := encoder{b: b}
-	e.u64(x.Links)
-	e.u64(uint64(len(x.XAttrs)))
+	e := encoder{B: b}
+	e.U64(x.Links)
+	e.U64(uint64(len(x.XAttrs)))
 	for _, a := range x.XAttrs {
-		e.str(a.Name)
-		e.str(a.Value)
-		e.bool(a.Digest)
+		e.Str(a.Name)
+		e.Str(a.Value)
+		e.Bool(a.Digest)
 	}
 	if withTimes {
-		e.time(x.MTime)
-		e.time(x.CTime)
+		e.Time(x.MTime)
+		e.Time(x.CTime)
 	}
-	return e.b
+	return e.B
 }

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/propops/propsec/integrity/internal/contentbox"
+	"github.com/propops/propsec/integrity/internal/fsmeta"
+	"github.com/propops/propsec/integrity/internal/glob"
 	"github.com/propops/propsec/security"
 )
 
@@ -45,8 +48,8 @@ var (
 type Monitor struct {
 	cfg    Config
 	keys   *macKeys
-	box    contentBox // encrypts the known-good copies
-	filter filter
+	box    contentbox.Box // encrypts the known-good copies
+	filter glob.Filter
 	rules  []severityRule
 	// hook, if set (tests only), runs after each read of a file.
 	hook func(path string, pass int)
@@ -103,11 +106,11 @@ func New(cfg Config) (*Monitor, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	inc, err := compileGlobs("Include", cfg.Include)
+	inc, err := glob.CompileAll("Include", cfg.Include)
 	if err != nil {
 		return nil, err
 	}
-	exc, err := compileGlobs("Exclude", cfg.Exclude)
+	exc, err := glob.CompileAll("Exclude", cfg.Exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +122,7 @@ func New(cfg Config) (*Monitor, error) {
 	if hs, ok := cfg.Store.(HostStores); ok {
 		cfg.Store = hs.IntegrityStore(cfg.Host)
 	}
-	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: newContentBox(cfg.Key), filter: filter{include: inc, exclude: exc},
+	m := &Monitor{cfg: cfg, keys: deriveKeys(cfg.Key), box: contentbox.New(cfg.Key), filter: glob.Filter{Include: inc, Exclude: exc},
 		rules: rules, slot: make(chan struct{}, 1)}
 	m.locker, _ = cfg.Store.(ScanLocker)
 	m.base, m.stop = context.WithCancel(context.Background())
@@ -135,7 +138,7 @@ func (m *Monitor) now() time.Time { return security.Now(m.cfg.Clock).UTC() }
 // then the store's lock (see [ScanLocker]) for check c (zero: for no
 // check), waiting for it too.
 func (m *Monitor) acquire(ctx context.Context, c Check) error {
-	if !supported {
+	if !fsmeta.Supported {
 		return errUnsupported
 	}
 	select {
@@ -314,7 +317,7 @@ func (m *Monitor) recordRunning(ctx context.Context, j *job) (stop func() error,
 // or operation of another process sharing the store (see [ScanLocker]):
 // the error is then a [*BusyError].
 func (m *Monitor) Start(ctx context.Context) (string, error) {
-	if !supported {
+	if !fsmeta.Supported {
 		return "", errUnsupported
 	}
 	m.mu.Lock()

@@ -524,10 +524,14 @@ func (rt *realtime) recheckTarget(r *rootRun, tg rtTarget, obs []Observation) er
 	} else {
 		old = m.entryOf(r.ctx, tg.Key)
 	}
+	var inspect func(*item) *current
+	if rd != nil {
+		inspect = func(it *item) *current { return rd.inspectItem(it, tg.Root) }
+	}
 	r.walk = m.startWalkWith(r.ctx, tg.Root, false, workers, func(ctx context.Context, w *walkRun) {
-		m.walkTarget(ctx, w, tg, rd, &rt.j.total)
+		w.Target(ctx, tg.Root, tg.Path, tg.subtree, inspect, &rt.j.total)
 	})
-	defer r.walk.stop()
+	defer r.walk.Stop()
 	po, pb := pull(old), pull(observationsOf(obs, tg))
 	defer po.stop()
 	defer pb.stop()

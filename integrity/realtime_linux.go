@@ -1,74 +1,44 @@
 package integrity
 
 import (
-	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 
-	"golang.org/x/sys/unix"
+	"github.com/propops/propsec/integrity/internal/inotify"
+	"github.com/propops/propsec/integrity/internal/walk"
 )
 
-// Real-time detection uses inotify through x/sys directly rather than
-// fsnotify: it needs IN_CLOSE_WRITE (a finished write, which fsnotify
-// reports only in recent versions), IN_ONLYDIR|IN_DONT_FOLLOW (a watch is
-// never added through a symlink), IN_EXCL_UNLINK, the IN_Q_OVERFLOW event and
-// the ENOSPC of the watch limit as distinct conditions, all of which
-// fsnotify hides or folds into generic errors; and the module keeps its short
-// list of dependencies.
+// Real-time detection uses inotify (package inotify, which says why not
+// fsnotify).
 const realtimeSupported = true
 
-const watchMask = unix.IN_CLOSE_WRITE | unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_CREATE | unix.IN_DELETE |
-	unix.IN_DELETE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_MOVE_SELF |
-	unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK
-
-// eventBufBytes is the read buffer: room for hundreds of events.
-const eventBufBytes = 64 << 10
-
-// watcher is one inotify instance watching every directory of the roots.
+// watcher watches every directory of the roots with one inotify instance
+// and turns its events into paths to re-check.
 type watcher struct {
-	rt   *realtime
-	m    *Monitor
-	fd   int
-	file *os.File // fd, read through the runtime's poller
+	rt  *realtime
+	m   *Monitor
+	ino *inotify.Watches[Key] // a watch per directory
 
-	mu   sync.Mutex
-	wds  map[int32]Key // watch → directory
-	dirs map[Key]int32 // directory → watch
+	mu sync.Mutex
 	// limited says where the watch limit stopped the watching ("" when it
 	// did not); missing says a root could not be watched.
 	limited string
 	missing bool
-	// seen, while resync runs, collects the watches added again.
-	seen   map[int32]bool
-	closed atomic.Bool
 }
 
 func newWatcher(rt *realtime) (*watcher, error) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	ino, err := inotify.NewWatches[Key]()
 	if err != nil {
-		return nil, fmt.Errorf("integrity: real-time detection: inotify_init1: %w", err)
+		return nil, fmt.Errorf("integrity: real-time detection: %w", err)
 	}
-	return &watcher{rt: rt, m: rt.m, fd: fd, file: os.NewFile(uintptr(fd), "inotify"),
-		wds: map[int32]Key{}, dirs: map[Key]int32{}}, nil
+	return &watcher{rt: rt, m: rt.m, ino: ino}, nil
 }
 
 // close closes the inotify instance, which ends read.
-func (w *watcher) close() {
-	w.closed.Store(true)
-	w.file.Close()
-}
+func (w *watcher) close() { w.ino.Close() }
 
-func (w *watcher) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.dirs)
-}
+func (w *watcher) count() int { return w.ino.Len() }
 
 func (w *watcher) incomplete() bool {
 	w.mu.Lock()
@@ -102,21 +72,10 @@ func (w *watcher) watchAll() {
 func (w *watcher) resync() {
 	w.mu.Lock()
 	w.limited, w.missing = "", false
-	w.seen = map[int32]bool{}
 	w.mu.Unlock()
+	w.ino.BeginSweep()
 	w.watchAll()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for wd, k := range w.wds {
-		if !w.seen[wd] {
-			unix.InotifyRmWatch(w.fd, uint32(wd)) // gone already: EINVAL
-			delete(w.wds, wd)
-			if w.dirs[k] == wd {
-				delete(w.dirs, k)
-			}
-		}
-	}
-	w.seen = nil
+	w.ino.EndSweep()
 }
 
 // watchTree watches the directory k and every directory below it, each
@@ -131,7 +90,7 @@ func (w *watcher) watchTree(k Key) bool {
 		d := Key{Root: k.Root, Path: rel}
 		path := d.FilePath()
 		if err := w.add(d, path); err != nil {
-			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.ENOMEM) {
+			if inotify.IsLimit(err) {
 				w.limit(d, err)
 				return false
 			}
@@ -150,8 +109,8 @@ func (w *watcher) watchTree(k Key) bool {
 			if !e.IsDir() {
 				continue
 			}
-			c := joinRel(rel, e.Name())
-			if !w.m.filter.skipEntry(c, true) {
+			c := walk.JoinRel(rel, e.Name())
+			if !w.m.filter.SkipEntry(c, true) {
 				queue = append(queue, c)
 			}
 		}
@@ -165,20 +124,7 @@ func (w *watcher) add(k Key, path string) error {
 			return err
 		}
 	}
-	wd, err := unix.InotifyAddWatch(w.fd, path, watchMask)
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if old, ok := w.wds[int32(wd)]; ok && old != k {
-		delete(w.dirs, old)
-	}
-	w.wds[int32(wd)], w.dirs[k] = k, int32(wd)
-	if w.seen != nil {
-		w.seen[int32(wd)] = true
-	}
-	return nil
+	return w.ino.Add(k, path)
 }
 
 // limit notes that the watch limit stopped the watching at k, and asks for
@@ -193,10 +139,7 @@ func (w *watcher) limit(k Key, err error) {
 	if !first {
 		return
 	}
-	max := "unknown"
-	if b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_watches"); err == nil {
-		max = strings.TrimSpace(string(b))
-	}
+	max := inotify.MaxUserWatches()
 	w.rt.needFull(rtFull{cause: causeLimit, root: k.Root, details: fmt.Sprintf(
 		"cannot watch %s (%v): the kernel's inotify watch limit is reached (fs.inotify.max_user_watches = %s, "+
 			"%d directories watched); changes in the directories not watched are found by scans only, until the "+
@@ -208,67 +151,22 @@ func (w *watcher) limit(k Key, err error) {
 // it: it was removed or moved away, and a directory moved elsewhere in the
 // roots is watched again where it lands.
 func (w *watcher) forget(k Key) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for d, wd := range w.dirs {
-		if d.Root == k.Root && under(d.Path, k.Path) {
-			unix.InotifyRmWatch(w.fd, uint32(wd)) // removed already: EINVAL
-			delete(w.dirs, d)
-			delete(w.wds, wd)
-		}
-	}
+	w.ino.RemoveIf(func(d Key) bool { return d.Root == k.Root && under(d.Path, k.Path) })
 }
 
 // read reads and handles events until the instance is closed.
-func (w *watcher) read() error {
-	buf := make([]byte, eventBufBytes)
-	for {
-		n, err := w.file.Read(buf)
-		if err != nil {
-			if w.closed.Load() || errors.Is(err, os.ErrClosed) {
-				return nil
-			}
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return err
-		}
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			wd := int32(binary.NativeEndian.Uint32(buf[off:]))
-			mask := binary.NativeEndian.Uint32(buf[off+4:])
-			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
-			start := off + unix.SizeofInotifyEvent
-			end := start + nameLen
-			if end > n {
-				break
-			}
-			name := buf[start:end]
-			if i := strings.IndexByte(string(name), 0); i >= 0 {
-				name = name[:i]
-			}
-			w.handle(wd, mask, string(name))
-			off = end
-		}
-	}
-}
+func (w *watcher) read() error { return w.ino.Read(w.handle) }
 
 // handle turns one event into paths to re-check.
-func (w *watcher) handle(wd int32, mask uint32, name string) {
-	if mask&unix.IN_Q_OVERFLOW != 0 {
+func (w *watcher) handle(ev inotify.Event) {
+	name := ev.Name
+	if ev.Overflow() {
 		w.rt.needFull(rtFull{cause: causeOverflow, details: "the kernel's inotify event queue overflowed " +
 			"(fs.inotify.max_queued_events): changes were not seen as they happened"})
 		return
 	}
-	w.mu.Lock()
-	dir, ok := w.wds[wd]
-	if ok && mask&unix.IN_IGNORED != 0 {
-		delete(w.wds, wd)
-		if w.dirs[dir] == wd {
-			delete(w.dirs, dir)
-		}
-	}
-	w.mu.Unlock()
-	if !ok || mask&unix.IN_IGNORED != 0 {
+	dir, ok := w.ino.Key(ev)
+	if !ok {
 		return
 	}
 	if name == "" {
@@ -277,7 +175,7 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 		if dir.Path != "" {
 			return
 		}
-		if mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
+		if ev.SelfGone() {
 			w.forget(dir)
 			w.mu.Lock()
 			w.missing = true
@@ -288,127 +186,26 @@ func (w *watcher) handle(wd int32, mask uint32, name string) {
 		w.rt.mark(dir, false, false)
 		return
 	}
-	if mask&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
+	if ev.EntriesChanged() {
 		// An entry added, removed or renamed moves the directory's own
 		// times and maybe its link count, which a scan compares: re-check
 		// it too, even for an excluded entry, as a scan would.
 		w.rt.mark(dir, false, false)
 	}
-	k := Key{Root: dir.Root, Path: joinRel(dir.Path, name)}
-	isDir := mask&unix.IN_ISDIR != 0
-	if w.m.filter.skipEntry(k.Path, isDir) {
+	k := Key{Root: dir.Root, Path: walk.JoinRel(dir.Path, name)}
+	isDir := ev.IsDir()
+	if w.m.filter.SkipEntry(k.Path, isDir) {
 		return
 	}
 	switch {
-	case isDir && mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
+	case isDir && ev.Arrived():
 		w.watchTree(k)
 		w.rt.mark(k, true, false)
-	case isDir && mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
+	case isDir && ev.Left():
 		w.forget(k)
 		w.rt.mark(k, true, false)
 	default:
-		writing := !isDir && mask&(unix.IN_MODIFY|unix.IN_CREATE) != 0 && mask&unix.IN_CLOSE_WRITE == 0
+		writing := !isDir && ev.Writing()
 		w.rt.mark(k, false, writing)
 	}
-}
-
-// walkTarget emits the items of one target: the path (if it exists and is
-// monitored) and, for a subtree, everything below it, in walk order. The
-// directories on the way are opened with O_NOFOLLOW from the root, as
-// [reader.inspectPath] opens them; one that cannot be opened (other than
-// gone) is a marker, as in a scan, so that what is below it is kept. If rd
-// is not nil (a target without subtree), the path is inspected here with
-// it, rather than by the walk's workers.
-func (m *Monitor) walkTarget(ctx context.Context, w *walkRun, tg rtTarget, rd *reader, total *atomic.Int64) {
-	root := tg.Root
-	if tg.Path == "" {
-		if tg.subtree {
-			m.walkRoot(ctx, w, root, total)
-			return
-		}
-		total.Add(1)
-		it := &item{rel: "", done: make(chan struct{})}
-		if d, err := openRootDir(root); err == nil {
-			d.release()
-		} else if !isGone(err) {
-			it.listErr = errText(err)
-		}
-		w.emit(ctx, it)
-		return
-	}
-	d, err := openRootDir(root)
-	if err != nil {
-		if !isGone(err) {
-			w.emit(ctx, &item{rel: "", marker: true})
-		}
-		return
-	}
-	parent, name, _ := cutLast(tg.Path)
-	done := ""
-	for part := range strings.SplitSeq(parent, "/") {
-		if part == "" {
-			break
-		}
-		done = joinRel(done, part)
-		sub, err := d.openSubdir(part, filepath.Join(d.path, part))
-		d.release()
-		if err != nil {
-			if !isGone(err) {
-				w.emit(ctx, &item{rel: done, marker: true})
-			}
-			return
-		}
-		d = sub
-	}
-	defer d.release()
-	var st unix.Stat_t
-	err = unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
-	if errors.Is(err, unix.ENOENT) {
-		return
-	}
-	isDir := err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if m.filter.skipPath(tg.Path, isDir) {
-		return
-	}
-	total.Add(1)
-	it := &item{rel: tg.Path, dir: d, name: name, hintReg: err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG}
-	if rd != nil && !isDir {
-		it.cur, it.dir = rd.inspectItem(it, root), nil
-		w.emit(ctx, it)
-		return
-	}
-	it.done = make(chan struct{})
-	var sub *dirHandle
-	if isDir {
-		path := filepath.Join(d.path, name)
-		m.beforeOpen(path)
-		if sub, err = d.openSubdir(name, path); err != nil {
-			sub = nil
-			if !isGone(err) {
-				it.listErr = errText(err)
-			}
-		}
-	}
-	d.retain()
-	ok := w.emit(ctx, it)
-	switch {
-	case sub == nil:
-		if ok && tg.subtree && it.listErr != "" {
-			w.emit(ctx, &item{rel: tg.Path, marker: true})
-		}
-	case ok && tg.subtree:
-		m.walkDir(ctx, w, sub, tg.Path, total)
-		sub.release()
-	default:
-		sub.release()
-	}
-}
-
-// cutLast splits a relative path into its parent and last element.
-func cutLast(rel string) (parent, name string, ok bool) {
-	i := strings.LastIndexByte(rel, '/')
-	if i < 0 {
-		return "", rel, false
-	}
-	return rel[:i], rel[i+1:], true
 }

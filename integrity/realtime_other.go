@@ -2,11 +2,6 @@
 
 package integrity
 
-import (
-	"context"
-	"sync/atomic"
-)
-
 // Real-time detection needs Linux's inotify; [New] refuses
 // [Config.Realtime] elsewhere.
 const realtimeSupported = false
@@ -21,5 +16,3 @@ func (w *watcher) degraded() string          { return "" }
 func (w *watcher) watchAll()                 {}
 func (w *watcher) resync()                   {}
 func (w *watcher) read() error               { return errUnsupported }
-
-func (m *Monitor) walkTarget(context.Context, *walkRun, rtTarget, *reader, *atomic.Int64) {}

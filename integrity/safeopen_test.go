@@ -47,7 +47,7 @@ func (e *env) rebaseline(hook func(string)) {
 
 // A file or directory swapped for a symlink to outside the root between the
 // listing and the open is recorded as the symlink and never followed
-// (openFile's O_NOFOLLOW; dirFlags' O_NOFOLLOW).
+// (fsmeta's openFile O_NOFOLLOW and dirFlags O_NOFOLLOW).
 func TestSwappedForSymlinkBeforeOpen(t *testing.T) {
 	outside := t.TempDir()
 	secret := filepath.Join(outside, "secret.txt")
@@ -142,7 +142,7 @@ func scanOrUnblock(t *testing.T, fifo string, scan func()) {
 
 // A file swapped for a FIFO between the listing (or the fstatat) and the
 // open is recorded as a FIFO, and opening it does not block
-// (openFile's O_NONBLOCK).
+// (fsmeta's openFile O_NONBLOCK).
 func TestSwappedForFIFOBeforeOpen(t *testing.T) {
 	toFIFO := func(e *env, rel string) func() {
 		return func() {

@@ -5,21 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
+	"github.com/propops/propsec/integrity/internal/fsmeta"
+	"github.com/propops/propsec/integrity/internal/record"
+	"github.com/propops/propsec/integrity/internal/walk"
 	"github.com/propops/propsec/security"
 )
 
 // How much work may be in flight. Memory does not grow with the number of
-// files: the walker holds one directory listing per level, at most window
-// paths wait to be compared, and findings and baseline changes are written
-// in batches.
+// files: the walker holds one directory listing per level, at most a window
+// of paths waits to be compared (package walk), and findings and baseline
+// changes are written in batches.
 const (
-	window        = 1024
 	findingsBatch = 256
 	stageEntries  = 512
 	stageBytes    = 8 << 20
@@ -29,239 +29,31 @@ const (
 // baseline it read has verified (see rootRun.trust); tests lower it.
 var deferredFindings = 4096
 
-// item is one walked path, or a marker saying the subtree below rel could
-// not be listed (so its baseline entries are neither deleted nor compared).
-type item struct {
-	rel     string
-	marker  bool
-	listErr string // a directory that cannot be listed: why
-	dir     *dirHandle
-	name    string
-	hintReg bool
-	cur     *current
-	skipped bool // cancelled before it was inspected
-	done    chan struct{}
-}
-
-// walkRun walks one root. The walker yields paths in byte order of their
-// slash-separated relative path, which is the order of the baseline: in each
-// directory, children are sorted by name, except that a directory's
-// subtree is placed as if its name ended in "/" (so "a", "a.b", "a/x",
-// "a0": filepath.WalkDir would give "a", "a/x", "a.b", "a0"). Workers
-// inspect paths in parallel; the consumer takes them in walk order.
-type walkRun struct {
-	ordered chan *item
-	work    chan *item
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	budget  atomic.Int64
-}
+// item is one walked path, inspected into its current state; walkRun is
+// the walk of one root or target (see package walk).
+type (
+	item    = walk.Item[*current]
+	walkRun = walk.Run[*current]
+)
 
 func (m *Monitor) startWalk(ctx context.Context, root string, keep bool, total *atomic.Int64) *walkRun {
 	return m.startWalkWith(ctx, root, keep, m.cfg.Workers, func(ctx context.Context, w *walkRun) {
-		m.walkRoot(ctx, w, root, total)
+		w.Root(ctx, root, total)
 	})
 }
 
-// startWalkWith is startWalk with workers workers and walk emitting the
+// startWalkWith is startWalk with workers workers and body emitting the
 // items (in walk order) instead of a walk of the whole root.
 func (m *Monitor) startWalkWith(ctx context.Context, root string, keep bool, workers int,
-	walk func(context.Context, *walkRun)) *walkRun {
-	ctx, cancel := context.WithCancel(ctx)
-	w := &walkRun{ordered: make(chan *item, window), work: make(chan *item, window), cancel: cancel}
+	body func(context.Context, *walkRun)) *walkRun {
+	w := walk.Start(ctx, walk.Options{Filter: &m.filter, BeforeOpen: m.openHook}, body)
 	for range workers {
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			r := newReader(m, keep, &w.budget)
-			for it := range w.work {
-				if ctx.Err() == nil {
-					it.cur = r.inspectItem(it, root)
-				} else {
-					it.skipped = true
-				}
-				if it.dir != nil {
-					it.dir.release()
-				}
-				close(it.done)
-			}
-		}()
+		w.Go(func() {
+			r := reader{fsmeta.NewReader(readerOptions(m, keep, &w.Budget))} // on this goroutine's stack
+			w.Work(func(it *item) *current { return r.inspectItem(it, root) })
+		})
 	}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		defer close(w.ordered)
-		defer close(w.work)
-		walk(ctx, w)
-	}()
 	return w
-}
-
-// emit hands it to the consumer and, unless it is a marker, to a worker.
-func (w *walkRun) emit(ctx context.Context, it *item) bool {
-	select {
-	case w.ordered <- it:
-	case <-ctx.Done():
-		if it.dir != nil {
-			it.dir.release()
-		}
-		return false
-	}
-	if it.done == nil {
-		return true
-	}
-	select {
-	case w.work <- it:
-		return true
-	case <-ctx.Done():
-		it.skipped = true
-		if it.dir != nil {
-			it.dir.release()
-		}
-		close(it.done)
-		return false
-	}
-}
-
-// next returns the next item once it is inspected; ok is false at the end.
-func (w *walkRun) next(ctx context.Context) (*item, bool, error) {
-	it, ok := <-w.ordered
-	if !ok {
-		return nil, false, ctx.Err()
-	}
-	if it.done != nil {
-		<-it.done
-	}
-	if it.skipped || ctx.Err() != nil {
-		return nil, false, cmpOr(ctx.Err(), context.Canceled)
-	}
-	return it, true, nil
-}
-
-// stop ends the walk early (or after its end) and waits for its goroutines.
-func (w *walkRun) stop() {
-	w.cancel()
-	for it := range w.ordered {
-		if it.done != nil {
-			<-it.done
-		}
-	}
-	w.wg.Wait()
-}
-
-func cmpOr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func joinRel(prefix, name string) string {
-	if prefix == "" {
-		return name
-	}
-	return prefix + "/" + name
-}
-
-func (m *Monitor) walkRoot(ctx context.Context, w *walkRun, root string, total *atomic.Int64) {
-	total.Add(1)
-	d, err := openRootDir(root)
-	rootItem := &item{rel: "", done: make(chan struct{})}
-	if err != nil && !isGone(err) {
-		rootItem.listErr = errText(err)
-	}
-	if !w.emit(ctx, rootItem) {
-		if d != nil {
-			d.release()
-		}
-		return
-	}
-	if err != nil {
-		if !isGone(err) {
-			w.emit(ctx, &item{rel: "", marker: true})
-		}
-		return
-	}
-	m.walkDir(ctx, w, d, "", total)
-	d.release()
-}
-
-// beforeOpen runs the test hook, if any, before a listed directory is
-// opened.
-func (m *Monitor) beforeOpen(path string) {
-	if m.openHook != nil {
-		m.openHook(path)
-	}
-}
-
-type child struct {
-	key     string
-	ent     dirent
-	subtree bool
-}
-
-func (m *Monitor) walkDir(ctx context.Context, w *walkRun, d *dirHandle, prefix string, total *atomic.Int64) bool {
-	ents, err := d.list()
-	if err != nil {
-		return w.emit(ctx, &item{rel: prefix, marker: true})
-	}
-	kids := make([]child, 0, len(ents)+len(ents)/4)
-	for _, e := range ents {
-		if m.filter.skipEntry(joinRel(prefix, e.name), e.isDir) {
-			continue
-		}
-		kids = append(kids, child{key: e.name, ent: e})
-		if e.isDir {
-			kids = append(kids, child{key: e.name + "/", ent: e, subtree: true})
-		}
-	}
-	ents = nil
-	slices.SortFunc(kids, func(a, b child) int { return strings.Compare(a.key, b.key) })
-	for _, k := range kids {
-		if ctx.Err() != nil {
-			return false
-		}
-		rel := joinRel(prefix, k.ent.name)
-		path := filepath.Join(d.path, k.ent.name)
-		if !k.subtree {
-			total.Add(1)
-			it := &item{rel: rel, dir: d, name: k.ent.name, hintReg: k.ent.isReg, done: make(chan struct{})}
-			if k.ent.isDir {
-				// Say now, at the directory's own position, whether its
-				// entries can be listed, so that its one alert can say so.
-				m.beforeOpen(path)
-				if sub, err := d.openSubdir(k.ent.name, path); err == nil {
-					sub.release()
-				} else if !isGone(err) {
-					it.listErr = errText(err)
-				}
-			}
-			d.retain()
-			if !w.emit(ctx, it) {
-				return false
-			}
-			continue
-		}
-		m.beforeOpen(path)
-		sub, err := d.openSubdir(k.ent.name, path)
-		if err != nil {
-			if isGone(err) {
-				continue
-			}
-			if !w.emit(ctx, &item{rel: rel, marker: true}) {
-				return false
-			}
-			continue
-		}
-		ok := m.walkDir(ctx, w, sub, rel, total)
-		sub.release()
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // runMode says what a root run does with what it finds.
@@ -318,8 +110,8 @@ type rootRun struct {
 	batch      Batch
 	batchBytes int
 	blobs      map[Hash]bool
-	newSeal    *sealer // the baseline being written (init, end)
-	oldSeal    *sealer // the baseline being read (scan, end)
+	newSeal    *record.Sealer // the baseline being written (init, end)
+	oldSeal    *record.Sealer // the baseline being read (scan, end)
 	accepted   int64
 
 	// A scan verifies the baseline as it compares with it (see trust):
@@ -350,7 +142,7 @@ func (m *Monitor) newRootRun(ctx context.Context, j *job, root string, mode runM
 func (r *rootRun) run(old iter.Seq2[Entry, error], obs iter.Seq2[Observation, error]) error {
 	keep := r.mode == modeInit || r.mode == modeEnd
 	r.walk = r.m.startWalk(r.ctx, r.root, keep, &r.j.total)
-	defer r.walk.stop()
+	defer r.walk.Stop()
 	po, pb := pull(old), pull(obs)
 	defer po.stop()
 	defer pb.stop()
@@ -375,14 +167,14 @@ func (r *rootRun) merge(old *puller[Entry], obs *puller[Observation]) error {
 	firstOld, firstObs := true, true
 	for {
 		for w == nil && !walkDone {
-			it, ok, err := r.walk.next(r.ctx)
+			it, ok, err := r.walk.Next(r.ctx)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				walkDone = true
-			} else if it.marker {
-				r.unknownOn, r.unknown = true, it.rel
+			} else if it.Marker {
+				r.unknownOn, r.unknown = true, it.Rel
 			} else {
 				w = it
 			}
@@ -414,7 +206,7 @@ func (r *rootRun) merge(old *puller[Entry], obs *puller[Observation]) error {
 		var e *Entry
 		var it *item
 		var ob *Observation
-		if w != nil && w.rel == key {
+		if w != nil && w.Rel == key {
 			it, w = w, nil
 		}
 		if old.ok && old.cur.Path == key {
@@ -433,8 +225,8 @@ func (r *rootRun) merge(old *puller[Entry], obs *puller[Observation]) error {
 			return err
 		}
 		if it != nil {
-			if it.cur != nil && it.cur.Content != nil {
-				r.walk.budget.Add(-int64(len(it.cur.Content)))
+			if it.Cur != nil && it.Cur.Content != nil {
+				r.walk.Budget.Add(-int64(len(it.Cur.Content)))
 			}
 			r.j.scanned.Add(1)
 		}
@@ -445,7 +237,7 @@ func pathOf(it *item) string {
 	if it == nil {
 		return ""
 	}
-	return it.rel
+	return it.Rel
 }
 
 func (r *rootRun) unknownCovers(path string) bool {
@@ -465,7 +257,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 	oldBad := false
 	if old != nil {
 		if r.oldSeal != nil {
-			r.oldSeal.add(old.MAC)
+			r.oldSeal.Add(old.MAC)
 		}
 		if r.m.keys.entryMAC(old) != old.MAC {
 			if r.seal != nil {
@@ -489,7 +281,7 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 	}
 	if it == nil {
 		wasDir := old != nil && old.Type == TypeDir
-		if (old != nil || oldBad) && (r.unknownCovers(path) || r.m.filter.skipPath(path, wasDir)) {
+		if (old != nil || oldBad) && (r.unknownCovers(path) || r.m.filter.SkipPath(path, wasDir)) {
 			// Below a directory that could not be listed, or no longer
 			// monitored: kept as it is (a forged record is dropped).
 			if oldBad {
@@ -498,15 +290,15 @@ func (r *rootRun) process(path string, old *Entry, it *item, ob *Observation) er
 			r.keepRow(old)
 			return nil
 		}
-		if old == nil && !oldBad && ob != nil && (r.unknownCovers(path) || r.m.filter.skipPath(path, false)) {
+		if old == nil && !oldBad && ob != nil && (r.unknownCovers(path) || r.m.filter.SkipPath(path, false)) {
 			return nil
 		}
 	}
 	var cur *current
 	if it != nil {
-		cur = it.cur
-		if cur != nil && it.listErr != "" && cur.Type == TypeDir {
-			cur.Unreadable = it.listErr
+		cur = it.Cur
+		if cur != nil && it.ListErr != "" && cur.Type == TypeDir {
+			cur.Unreadable = it.ListErr
 		}
 	}
 	switch r.mode {
@@ -580,7 +372,7 @@ func (r *rootRun) accept(k Key, old *Entry, oldBad bool, cur *current, typ Alert
 
 func (r *rootRun) keepRow(old *Entry) {
 	if r.newSeal != nil {
-		r.newSeal.add(old.MAC)
+		r.newSeal.Add(old.MAC)
 	}
 }
 
@@ -591,7 +383,7 @@ func (r *rootRun) stagePut(c *current) error {
 		r.batch.Blobs = append(r.batch.Blobs, *blob)
 		r.batchBytes += len(blob.Data)
 	}
-	r.newSeal.add(e.MAC)
+	r.newSeal.Add(e.MAC)
 	r.batch.Put = append(r.batch.Put, e)
 	if r.mode == modeInit {
 		r.accepted++
@@ -673,7 +465,7 @@ func (r *rootRun) trust() error {
 		r.t.alteredN(Key{Root: r.root, Path: r.firstAltered}, r.altered)
 		ok = false
 	}
-	if r.oldSeal.sum() != r.seal.Sum {
+	if r.oldSeal.Sum() != r.seal.Sum {
 		r.t.note(Key{Root: r.root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch)", r.root))
 		ok = false
 	}
@@ -809,9 +601,9 @@ func (m *Monitor) verifyRoot(ctx context.Context, seal Seal, t *tamperLog) (bool
 			t.altered(e.Key)
 			ok = false
 		}
-		s.add(e.MAC)
+		s.Add(e.MAC)
 	}
-	if s.sum() != seal.Sum {
+	if s.Sum() != seal.Sum {
 		t.note(Key{Root: seal.Root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch)", seal.Root))
 		ok = false
 	}
@@ -947,7 +739,7 @@ func (m *Monitor) runInit(ctx context.Context, j *job) error {
 			return err
 		}
 		now := m.now()
-		seal := Seal{Root: root, Sum: r.newSeal.sum(), Entries: r.newSeal.n, UpdatedAt: now}
+		seal := Seal{Root: root, Sum: r.newSeal.Sum(), Entries: r.newSeal.Entries(), UpdatedAt: now}
 		ev := security.Event{Time: now, Type: EventBaselineCreated, Subject: root,
 			Details: map[string]string{"entries": fmt.Sprint(seal.Entries), "check_id": j.id}}
 		if err := m.cfg.Store.Commit(ctx, Commit{Set: j.id, Roots: []RootCommit{{Replace: true, Seal: seal}},
@@ -987,12 +779,12 @@ func (m *Monitor) runEnd(ctx context.Context, j *job, d Deployment, actor Actor)
 			m.cfg.Store.DiscardStaged(context.WithoutCancel(ctx), j.id)
 			return DeploymentEnd{}, err
 		}
-		if has && r.oldSeal.sum() != seal.Sum {
+		if has && r.oldSeal.Sum() != seal.Sum {
 			t.note(Key{Root: root}, fmt.Sprintf("%s: records removed, added or replaced (seal mismatch; rebuilt)", root))
 		}
 		accepted += r.accepted
 		commits = append(commits, RootCommit{Previous: seal.Sum, Replace: !has,
-			Seal: Seal{Root: root, Sum: r.newSeal.sum(), Entries: r.newSeal.n, UpdatedAt: m.now()}})
+			Seal: Seal{Root: root, Sum: r.newSeal.Sum(), Entries: r.newSeal.Entries(), UpdatedAt: m.now()}})
 	}
 	end := DeploymentEnd{EndedAt: m.now(), EndedByUserID: actor.UserID, Accepted: accepted}
 	ev := actor.event(EventDeploymentEnded, end.EndedAt, d.ID, map[string]string{

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/propops/propsec/integrity"
 	"github.com/propops/propsec/integrity/integritytest"
 	"github.com/propops/propsec/internal/pgtest"
+	"github.com/propops/propsec/internal/storetest"
 	"github.com/propops/propsec/security"
 )
 
@@ -339,7 +341,9 @@ func TestIntegrityPlaintextCopiesDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, tag.RowsAffected())
 	// Back to a version-2 schema: the later migrations run again on Open.
-	_, err = st.pool.Exec(ctx, `DROP TABLE integrity_deployments_ended, verifications, totp_factors, recovery_codes`)
+	later, err := storetest.TablesAfter(migrationFiles, 2)
+	require.NoError(t, err)
+	_, err = st.pool.Exec(ctx, `DROP TABLE `+strings.Join(later, ", "))
 	require.NoError(t, err)
 	_, err = st.pool.Exec(ctx, `DELETE FROM propsec_schema WHERE version >= 3`)
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/internal/storetest"
 )
 
 // secretFile writes a 0600 config.env holding a distinctive password under
@@ -142,7 +143,9 @@ func TestIntegrityPlaintextCopiesPurged(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// Back to schema version 4: the later migrations run again on Open.
-	for _, table := range []string{"integrity_deployments_ended", "verifications", "totp_factors", "recovery_codes"} {
+	later, err := storetest.TablesAfter(migrationFiles, 4)
+	require.NoError(t, err)
+	for _, table := range later {
 		sqlExec(t, st, "DROP TABLE "+table)
 	}
 	sqlExec(t, st, "PRAGMA user_version = 4")

@@ -25,7 +25,10 @@ if (box && box.dataset.status === "running") {
         violations.textContent = p.violations_found;
         status.textContent = p.status;
         if (p.status !== "running") {
-          location.replace(location.href);
+          // The notice of the start ("check started") is over.
+          const done = new URL(location.href);
+          done.searchParams.delete("notice");
+          location.replace(done.href);
           return;
         }
       }

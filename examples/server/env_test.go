@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/propops/propsec/internal/envflag"
+	"github.com/propops/propsec/session"
 )
 
 // Every flag can come from its PROPSEC_ variable, and the command line
@@ -31,6 +32,12 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		"PROPSEC_BREACH_CORPUS":    "/var/lib/pwned.bin",
 		"PROPSEC_INTEGRITY_KEY":    key,
 		"PROPSEC_GEOIP":            "/var/lib/GeoLite2-City.mmdb",
+		"PROPSEC_NEW_IP":           "verify",
+		"PROPSEC_SMTP_URL":         "smtp://mailer:s3cret@mail.example:587",
+		"PROPSEC_MAIL_FROM":        "Security <security@example.com>",
+		"PROPSEC_MAIL_REPORT_URL":  "https://example.com/report",
+		"PROPSEC_SMTP_CA":          "/etc/ssl/mail-ca.pem",
+		"PROPSEC_FACTOR_KEY":       key,
 		"PROPSEC_CONSOLE_PREFIX":   "/staff/",
 		"PROPSEC_PASSKEY_RP_ID":    "example.com",
 		"PROPSEC_PASSKEY_RP_NAME":  "Example",
@@ -53,6 +60,13 @@ func TestFlagsFromEnvironment(t *testing.T) {
 		breachCorpus:    "/var/lib/pwned.bin",
 		auditAnchors:    envflag.Strings{"7:" + key, "9:" + key},
 		geoIP:           "/var/lib/GeoLite2-City.mmdb",
+		newIP:           "verify",
+		newIPPolicy:     session.NewIPVerify,
+		smtpURL:         "smtp://mailer:s3cret@mail.example:587",
+		mailFrom:        "Security <security@example.com>",
+		mailReportURL:   "https://example.com/report",
+		smtpCA:          "/etc/ssl/mail-ca.pem",
+		factorKey:       key,
 		consolePrefix:   "/staff/",
 		passkeyRPID:     "example.com",
 		passkeyRPName:   "Example",
@@ -108,4 +122,35 @@ func TestBadFlagsFromEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The mail flags: a policy that needs mail without a server, mail settings
+// without a policy that uses them, bad values; the SMTP password is never
+// repeated.
+func TestMailFlags(t *testing.T) {
+	const url = "smtp://mailer:hunter2@mail.example:587"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-new-ip", "sometimes"}, "-new-ip must be record, notify or verify"},
+		{[]string{"-new-ip", "verify", "-mail-from", "a@example.com"}, "needs -smtp-url"},
+		{[]string{"-new-ip", "notify", "-smtp-url", url}, "and -mail-from"},
+		{[]string{"-smtp-url", url}, "need -new-ip notify or verify"},
+		{[]string{"-mail-from", "a@example.com"}, "need -new-ip notify or verify"},
+		{[]string{"-factor-key", "abcd"}, "the key must be at least"},
+		{[]string{"-factor-key", strings.Repeat("ab", 33)}, "exactly 32 bytes"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := parseFlags(tc.args, io.Discard)
+			require.ErrorContains(t, err, tc.want)
+			require.NotContains(t, err.Error(), "hunter2")
+		})
+	}
+	o, err := parseFlags([]string{"-new-ip", "notify", "-smtp-url", url, "-mail-from", "a@example.com"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, session.NewIPNotify, o.newIPPolicy)
+	o, err = parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, session.NewIPRecord, o.newIPPolicy, "record by default")
 }

@@ -5,8 +5,9 @@
 // Usage:
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db propsec.db] [-users users.json] [-trusted-proxy CIDR]...
-//	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-factor-key HEX] [-hibp-url URL] [-breach-corpus FILE]
+//	    [-watch PATH]... [-scan-interval 15m] [-realtime] [-integrity-key HEX] [-hibp-url URL] [-breach-corpus FILE]
 //	    [-audit-anchor ID:HASH]... [-geoip FILE] [-metrics-addr ADDR] [-console-prefix /console/]
+//	    [-new-ip record|notify|verify -smtp-url URL -mail-from ADDR [-mail-report-url URL] [-smtp-ca FILE] [-factor-key HEX]]
 //
 // Every flag can also come from a PROPSEC_ variable, -db from $PROPSEC_DB,
 // -scan-interval from $PROPSEC_SCAN_INTERVAL, so that a database password
@@ -24,10 +25,7 @@
 // With -realtime (Linux) changes also raise alerts as they happen; scans then
 // run at least hourly as its safety net.
 // The baseline's MAC key comes from -integrity-key or $PROPSEC_INTEGRITY_KEY
-// (hex), else from the file DB.integrity-key (0600), made on first use. The
-// key of second factors (TOTP secrets, recovery codes) likewise comes from
-// -factor-key or $PROPSEC_FACTOR_KEY, else from DB.factor-key; with
-// PostgreSQL and neither, TOTP is off.
+// (hex), else from the file DB.integrity-key (0600), made on first use.
 //
 // With -breach-corpus (an offline Pwned Passwords corpus built by
 // examples/pwned) or -hibp-url (the HIBP range API, e.g.
@@ -42,6 +40,13 @@
 // With -metrics-addr ADDR it serves Prometheus metrics (package
 // promexport) at http://ADDR/metrics, on a listener of its own; without it,
 // nothing is measured.
+//
+// With -new-ip notify it e-mails a user whose account is signed in to from
+// an address never seen for them (package smtpmail, through -smtp-url);
+// with -new-ip verify such a login answers 202 with a verification id and
+// an e-mailed code completes it (POST /api/security/verify-login). A user's
+// first login is never a new-IP login. The SMTP URL holds a password:
+// give it as $PROPSEC_SMTP_URL; it is never logged.
 //
 // It serves GET /healthz (200 while the process serves HTTP) and GET
 // /readyz (200 when the store answers with this program's schema, the
@@ -135,12 +140,18 @@ type options struct {
 	scanInterval    time.Duration
 	realtime        bool
 	integrityKey    string
-	factorKey       string
 	hibpURL         string
 	breachCorpus    string
 	auditAnchors    envflag.Strings
 	geoIP           string
 	metricsAddr     string
+	newIP           string
+	newIPPolicy     session.NewIPPolicy
+	smtpURL         string
+	mailFrom        string
+	mailReportURL   string
+	smtpCA          string
+	factorKey       string
 	consolePrefix   string
 	passkeyRPID     string
 	passkeyRPName   string
@@ -164,15 +175,25 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.breachCorpus, "breach-corpus", "", "offline Pwned Passwords corpus file (wins over -hibp-url)")
 	fs.StringVar(&o.geoIP, "geoip", "", "MaxMind DB file (.mmdb: GeoLite2/GeoIP2 or DB-IP City or Country) naming where logins come from")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, on a listener of its own (default: none)")
+	fs.StringVar(&o.newIP, "new-ip", "record", "what a login from an address new for the user does: record, notify (e-mail the user) or verify (an e-mailed code completes it)")
+	// Not a Func flag: the flag package repeats a refused value, and this
+	// one holds a password.
+	fs.StringVar(&o.smtpURL, "smtp-url", "", "mail server for -new-ip notify|verify: smtp://user:pass@host:587 (STARTTLS required) or smtps://…:465; it holds a password: prefer the variable")
+	fs.StringVar(&o.mailFrom, "mail-from", "", "sender of the new-IP e-mails: \"Name <address>\" or an address")
+	fs.StringVar(&o.mailReportURL, "mail-report-url", "", "http(s) page where users report a login that was not theirs, linked from the e-mails")
+	fs.StringVar(&o.smtpCA, "smtp-ca", "", "PEM file of CA certificates to trust for the mail server (default: the system's)")
+	fs.Func("factor-key", "second-factor key, 32 bytes as 64 `hex` digits (default with -new-ip verify: a key file beside -db); prefer the variable", func(v string) error {
+		k, err := hostsetup.ParseKey(v)
+		if err == nil && len(k) != session.FactorKeySize {
+			err = fmt.Errorf("the key must be exactly %d bytes", session.FactorKeySize)
+		}
+		o.factorKey = v
+		return err
+	})
 	fs.StringVar(&o.consolePrefix, "console-prefix", console.DefaultPrefix, "path of the staff console (package console); \"off\" leaves it out")
 	fs.StringVar(&o.passkeyRPID, "passkey-rp-id", "", "serve passkeys (WebAuthn) as a second factor for this relying party id: the site's domain (\"localhost\" in development)")
 	fs.StringVar(&o.passkeyRPName, "passkey-rp-name", "propsec", "the relying party name authenticators show")
 	fs.Var(&o.passkeyOrigins, "passkey-origin", "exact origin of the pages running passkey ceremonies (repeatable; default https://RPID)")
-	fs.Func("factor-key", "key of second factors (TOTP secrets, recovery codes), `hex`, 32 bytes (default: a key file beside -db; none with PostgreSQL)", func(v string) error {
-		_, err := hostsetup.ParseKey(v)
-		o.factorKey = v
-		return err
-	})
 	fs.Func("integrity-key", "baseline MAC key, `hex` (default: a key file beside -db)", func(v string) error {
 		_, err := hostsetup.ParseKey(v)
 		o.integrityKey = v
@@ -199,6 +220,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(o.passkeyOrigins) > 0 && o.passkeyRPID == "" {
 		return o, errors.New("-passkey-origin needs -passkey-rp-id")
+	}
+	if err := checkMailFlags(&o); err != nil {
+		return o, err
 	}
 	if o.consolePrefix == "off" {
 		o.consolePrefix = ""
@@ -247,13 +271,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnNewIP: func(_ context.Context, n session.NewIPNotice) {
 			// A real host would email the user here.
 			log.Info("login from a new IP address", "user_id", n.User.UserID, "ip", n.IP, "location", n.Location)
-		}}
-	factorKey, keySource, err := hostsetup.FactorKey("-factor-key", o.factorKey, o.db)
-	if err != nil {
+		}, Logger: log}
+	if err := newIPConfig(o, &scfg, log); err != nil {
 		return err
 	}
-	scfg.FactorKey = factorKey
-	log.Info("second factors", "totp", factorKey != nil, "key", keySource)
+	if err := factorKey(o, &scfg, log); err != nil {
+		return err
+	}
 	if breachLogin != nil {
 		scfg.BreachCheck = func(ctx context.Context, pw string) (bool, error) {
 			r, err := breachLogin.CheckPassword(ctx, pw)

@@ -440,13 +440,13 @@ func (p *Page) WaitText(css, want string) string {
 	})()`, jsString(css), jsString(want)))
 }
 
-// WaitURL waits until the page's address matches the regular expression,
-// and returns it.
+// WaitURL waits until the page's address matches the regular expression
+// and the page has loaded, and returns the address.
 func (p *Page) WaitURL(re string) string {
 	p.t.Helper()
 	regexp.MustCompile(re)
-	return waitFor[string](p, "waiting for the address to match "+re,
-		fmt.Sprintf(`new RegExp(%s).test(location.href) ? location.href : ''`, jsString(re)))
+	return waitFor[string](p, "waiting for the address to match "+re, fmt.Sprintf(
+		`document.readyState === 'complete' && new RegExp(%s).test(location.href) ? location.href : ''`, jsString(re)))
 }
 
 // WaitTrue waits until the JavaScript expression is true.

@@ -71,30 +71,28 @@ func TestReadUsersRejectsBadFiles(t *testing.T) {
 	}
 }
 
-// The factor key: a key file of its own beside the SQLite database, reused,
-// exactly 32 bytes when given; none (and no error) with PostgreSQL.
 func TestFactorKey(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "p.db")
 	k1, src, err := FactorKey("-factor-key", "", db)
 	require.NoError(t, err)
-	require.Len(t, k1, FactorKeyBytes)
+	require.Len(t, k1, 32)
 	require.Equal(t, db+".factor-key", src)
-	ik, _, err := IntegrityKey("-integrity-key", "", db)
+	st, err := os.Stat(src)
 	require.NoError(t, err)
-	require.NotEqual(t, ik, k1, "not the integrity key")
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 	k2, _, err := FactorKey("-factor-key", "", db)
 	require.NoError(t, err)
 	require.Equal(t, k1, k2, "the key file is reused")
-
-	k3, src, err := FactorKey("-factor-key", strings.Repeat("cd", 32), db)
+	ik, _, err := IntegrityKey("-integrity-key", "", db)
 	require.NoError(t, err)
-	require.Equal(t, "-factor-key", src)
-	require.Equal(t, strings.Repeat("cd", 32), hex.EncodeToString(k3))
-	_, _, err = FactorKey("-factor-key", strings.Repeat("cd", 33), db)
-	require.ErrorContains(t, err, "must be 32 bytes")
+	require.NotEqual(t, k1, ik, "a key file of its own")
 
-	k, src, err := FactorKey("-factor-key", "", "postgres://h/db")
-	require.NoError(t, err)
-	require.Nil(t, k)
-	require.Empty(t, src)
+	_, _, err = FactorKey("-factor-key", strings.Repeat("ab", 33), db)
+	require.ErrorContains(t, err, "exactly 32 bytes")
+	_, _, err = FactorKey("-factor-key", "", "postgres://h/db")
+	require.ErrorContains(t, err, "PROPSEC_FACTOR_KEY")
+	long := filepath.Join(t.TempDir(), "q.db")
+	require.NoError(t, os.WriteFile(long+".factor-key", []byte(strings.Repeat("ab", 40)+"\n"), 0o600))
+	_, _, err = FactorKey("-factor-key", "", long)
+	require.ErrorContains(t, err, "exactly 32 bytes", "a key file of the wrong size is refused")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/propops/propsec/integrity"
+	"github.com/propops/propsec/session"
 )
 
 // IntegrityKeyEnv names the environment variable that may hold the baseline
@@ -25,51 +26,60 @@ const IntegrityKeyEnv = "PROPSEC_INTEGRITY_KEY"
 // the baseline there could otherwise forge its MAC too. A PostgreSQL db has
 // no key file: the key must be given.
 func IntegrityKey(flagName, flagValue, db string) ([]byte, string, error) {
-	if flagValue == "" && IsPostgres(db) {
-		return nil, "", fmt.Errorf("a PostgreSQL database needs %s or $%s (no key file is kept beside a database URL)", flagName, IntegrityKeyEnv)
-	}
-	return keyOrFile(flagName, flagValue, db+".integrity-key")
+	return flagOrFileKey(flagName, flagValue, db, ".integrity-key", IntegrityKeyEnv, 0)
 }
 
-// FactorKeyEnv names the environment variable that may hold the key of
-// second factors (session.Config.FactorKey, hex) instead of -factor-key.
+// FactorKeyEnv names the environment variable that may hold the key of the
+// second factors (session.Config.FactorKey: e-mailed codes, TOTP secrets,
+// recovery codes) instead of -factor-key.
 const FactorKeyEnv = "PROPSEC_FACTOR_KEY"
 
-// FactorKeyBytes is the size of session.Config.FactorKey.
-const FactorKeyBytes = 32
-
-// FactorKey returns the key that encrypts TOTP secrets and keys the hashes
-// of recovery and e-mailed codes (session.Config.FactorKey), and where it
-// came from: flagValue (hex, FactorKeyBytes bytes), else the key file
-// db+".factor-key", created (0600) with random bytes on first use; never
-// the database. A PostgreSQL db without flagValue has none: it returns a
-// nil key and no error, and TOTP stays off.
+// FactorKey is [IntegrityKey] for session.Config.FactorKey: exactly
+// session.FactorKeySize (32) bytes, from flagValue or the key file
+// db+".factor-key". Like the integrity key it is never in the database:
+// whoever reads the database must not be able to check codes offline or
+// open TOTP secrets.
 func FactorKey(flagName, flagValue, db string) ([]byte, string, error) {
-	if flagValue == "" && IsPostgres(db) {
-		return nil, "", nil
-	}
-	k, src, err := keyOrFile(flagName, flagValue, db+".factor-key")
-	if err == nil && len(k) != FactorKeyBytes {
-		return nil, "", fmt.Errorf("%s: the factor key must be %d bytes (%d hex digits)", src, FactorKeyBytes, 2*FactorKeyBytes)
-	}
-	return k, src, err
+	return flagOrFileKey(flagName, flagValue, db, ".factor-key", FactorKeyEnv, session.FactorKeySize)
 }
 
-// keyOrFile is the key of flagValue (hex), else of the key file path,
-// created with 32 random bytes when missing.
-func keyOrFile(flagName, flagValue, path string) ([]byte, string, error) {
+// flagOrFileKey is a key from a flag's value, else from the file
+// db+suffix, created on first use; size, when not 0, is its exact length.
+func flagOrFileKey(flagName, flagValue, db, suffix, env string, size int) ([]byte, string, error) {
+	checkSize := func(k []byte, from string) error {
+		if size != 0 && len(k) != size {
+			return fmt.Errorf("%s: the key must be exactly %d bytes (%d hex digits)", from, size, 2*size)
+		}
+		return nil
+	}
 	if flagValue != "" {
 		k, err := ParseKey(flagValue)
+		if err == nil {
+			err = checkSize(k, flagName)
+		} else {
+			err = fmt.Errorf("%s: %w", flagName, err)
+		}
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", flagName, err)
+			return nil, "", err
 		}
 		return k, flagName, nil
 	}
+	if IsPostgres(db) {
+		return nil, "", fmt.Errorf("a PostgreSQL database needs %s or $%s (no key file is kept beside a database URL)", flagName, env)
+	}
+	path := db + suffix
 	k, err := readKeyFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		k = make([]byte, 32)
+		n := size
+		if n == 0 {
+			n = 32
+		}
+		k = make([]byte, n)
 		rand.Read(k)
 		err = writeKeyFile(path, k)
+	}
+	if err == nil {
+		err = checkSize(k, path)
 	}
 	if err != nil {
 		return nil, "", err

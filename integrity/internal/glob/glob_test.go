@@ -1,4 +1,4 @@
-package integrity
+package glob
 
 import "testing"
 
@@ -30,25 +30,25 @@ func TestGlob(t *testing.T) {
 		{"[a-c]x", "bx", true},
 		{"*.php", "", false},
 	} {
-		g, err := compileGlob("p", c.pattern)
+		g, err := Compile("p", c.pattern)
 		if err != nil {
 			t.Fatalf("%q: %v", c.pattern, err)
 		}
-		if got := g.match(c.path); got != c.want {
+		if got := g.Match(c.path); got != c.want {
 			t.Errorf("%q ~ %q = %v, want %v", c.pattern, c.path, got, c.want)
 		}
 	}
 	for _, bad := range []string{"", "/", "a//b", "[x", "a/[/b"} {
-		if _, err := compileGlob("p", bad); err == nil {
+		if _, err := Compile("p", bad); err == nil {
 			t.Errorf("%q compiled", bad)
 		}
 	}
 }
 
 func TestFilter(t *testing.T) {
-	inc, _ := compileGlobs("i", []string{"*.php"})
-	exc, _ := compileGlobs("e", []string{"vendor", "*.log"})
-	f := filter{include: inc, exclude: exc}
+	inc, _ := CompileAll("i", []string{"*.php"})
+	exc, _ := CompileAll("e", []string{"vendor", "*.log"})
+	f := Filter{Include: inc, Exclude: exc}
 	for _, c := range []struct {
 		path  string
 		isDir bool
@@ -63,7 +63,7 @@ func TestFilter(t *testing.T) {
 		{"app/vendor/x.php", false, true},
 		{"a.log", false, true},
 	} {
-		if got := f.skipPath(c.path, c.isDir); got != c.skip {
+		if got := f.SkipPath(c.path, c.isDir); got != c.skip {
 			t.Errorf("skipPath(%q) = %v", c.path, got)
 		}
 	}

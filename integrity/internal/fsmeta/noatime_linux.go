@@ -1,4 +1,4 @@
-package integrity
+package fsmeta
 
 import "golang.org/x/sys/unix"
 

@@ -1,4 +1,4 @@
-package integrity
+package fsmeta
 
 import (
 	"encoding/binary"
@@ -39,9 +39,9 @@ func parseACL(v string) ([]aclEntry, bool) {
 	return out, true
 }
 
-// aclText returns an ACL in the short text form of getfacl:
+// ACLText returns an ACL in the short text form of getfacl:
 // "user::rw-,user:1000:rwx,group::r--,mask::rwx,other::r--".
-func aclText(v string) string {
+func ACLText(v string) string {
 	ents, ok := parseACL(v)
 	if !ok {
 		return fmt.Sprintf("(malformed, %d bytes)", len(v))
@@ -83,10 +83,10 @@ func rwx(p uint16) string {
 	return string(b)
 }
 
-// aclWritableByOthers reports whether an ACL grants write to anyone but the
+// ACLWritableByOthers reports whether an ACL grants write to anyone but the
 // owner and the owning group: a named user or group (through the mask), or
 // others. A value that does not decode counts as granting it.
-func aclWritableByOthers(v string) bool {
+func ACLWritableByOthers(v string) bool {
 	ents, ok := parseACL(v)
 	if !ok {
 		return true

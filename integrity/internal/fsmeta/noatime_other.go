@@ -1,5 +1,5 @@
 //go:build !linux
 
-package integrity
+package fsmeta
 
 const oNoatime = 0

@@ -1,6 +1,6 @@
 //go:build linux
 
-package integrity
+package fsmeta
 
 import (
 	"errors"
@@ -34,7 +34,7 @@ func (s xattrSource) get(name string, b []byte) (int, error) {
 }
 
 // metaFd records the extended attributes of the object open as fd.
-func (r *reader) metaFd(c *current, fd int) { r.readMeta(c, xattrSource{fd: fd}) }
+func (r *Reader) metaFd(c *Info, fd int) { r.readMeta(c, xattrSource{fd: fd}) }
 
 // metaAt records the extended attributes of name in the directory dirfd
 // without opening it (a symlink, directory, device, FIFO, socket, or a
@@ -42,7 +42,7 @@ func (r *reader) metaFd(c *current, fd int) { r.readMeta(c, xattrSource{fd: fd})
 // resolves from the directory already open: a directory swapped for a
 // symlink on the way is never followed. Without /proc the attributes are
 // not recorded (the entry lacks Meta).
-func (r *reader) metaAt(c *current, dirfd int, name string) {
+func (r *Reader) metaAt(c *Info, dirfd int, name string) {
 	path := name // a root: absolute, as configured
 	if dirfd != unix.AT_FDCWD {
 		path = "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name
@@ -52,20 +52,23 @@ func (r *reader) metaAt(c *current, dirfd int, name string) {
 
 // readMeta fills c.XAttrs and sets c.Meta, or leaves Meta unset and says
 // why in c.MetaErr.
-func (r *reader) readMeta(c *current, src xattrSource) {
+func (r *Reader) readMeta(c *Info, src xattrSource) {
 	c.XAttrs, c.Meta, c.MetaErr = nil, false, ""
 	names, err := r.listXAttrs(src)
 	if err != nil {
-		c.MetaErr = "extended attributes not read: " + errText(err)
+		c.MetaErr = "extended attributes not read: " + ErrText(err)
 		return
 	}
 	if len(names) == 0 {
 		c.Meta = true
 		return
 	}
-	out := make([]XAttr, 0, len(names))
+	if r.xattrs == nil {
+		r.xattrs = new([]XAttr)
+	}
+	out := (*r.xattrs)[:0]
 	for i, name := range names {
-		if i >= MaxXAttrs {
+		if i >= r.o.MaxXAttrs {
 			out = append(out, XAttr{Name: name, Digest: true})
 			continue
 		}
@@ -74,17 +77,21 @@ func (r *reader) readMeta(c *current, src xattrSource) {
 		case errors.Is(err, unix.ENODATA):
 			continue // removed since it was listed
 		case err != nil:
-			c.MetaErr = "extended attribute " + strconv.Quote(name) + " not read: " + errText(err)
+			c.MetaErr = "extended attribute " + strconv.Quote(name) + " not read: " + ErrText(err)
 			return
 		}
 		a := XAttr{Name: name, Value: string(v)}
-		if len(v) > MaxXAttrValue {
+		if len(v) > r.o.MaxXAttrValue {
 			sum := blake3.Sum256(v)
 			a = XAttr{Name: name, Value: string(sum[:]), Digest: true}
 		}
 		out = append(out, a)
 	}
-	c.XAttrs, c.Meta = out, true
+	*r.xattrs = out
+	if len(out) > 0 {
+		c.XAttrs = out
+	}
+	c.Meta = true
 }
 
 // xattrListMax is the kernel's bound on a name list (XATTR_LIST_MAX), and
@@ -96,7 +103,7 @@ const (
 
 // listXAttrs returns the sorted names. A file system without extended
 // attributes has none.
-func (r *reader) listXAttrs(src xattrSource) ([]string, error) {
+func (r *Reader) listXAttrs(src xattrSource) ([]string, error) {
 	if r.xlist == nil {
 		r.xlist = make([]byte, 512) // the kernel allocates what it is offered
 	}
@@ -130,7 +137,7 @@ func (r *reader) listXAttrs(src xattrSource) ([]string, error) {
 }
 
 // getXAttr returns a value, valid until the next call.
-func (r *reader) getXAttr(src xattrSource, name string) ([]byte, error) {
+func (r *Reader) getXAttr(src xattrSource, name string) ([]byte, error) {
 	if r.xval == nil {
 		r.xval = make([]byte, 1024)
 	}

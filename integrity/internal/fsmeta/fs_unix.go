@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd
 
-package integrity
+package fsmeta
 
 import (
 	"bytes"
@@ -14,13 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const supported = true
+// Supported says the file-system layer works here (openat, fstatat and
+// O_NOFOLLOW); elsewhere every function fails with errors.ErrUnsupported.
+const Supported = true
 
-// dirHandle is an open directory. Children are opened relative to it with
+// Dir is an open directory. Children are opened relative to it with
 // O_NOFOLLOW, so a directory swapped for a symlink mid-walk is never
 // followed. It is shared by the walker and the workers and closed when the
-// last of them lets go.
-type dirHandle struct {
+// last of them lets go ([Dir.Release]).
+type Dir struct {
 	f    *os.File
 	fd   int
 	path string
@@ -29,42 +31,47 @@ type dirHandle struct {
 
 const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 
-func openDir(dirfd int, name, path string) (*dirHandle, error) {
+func openDir(dirfd int, name, path string) (*Dir, error) {
 	fd, err := openRetry(dirfd, name, dirFlags)
 	if err != nil {
 		return nil, err
 	}
-	d := &dirHandle{f: os.NewFile(uintptr(fd), path), fd: fd, path: path}
+	d := &Dir{f: os.NewFile(uintptr(fd), path), fd: fd, path: path}
 	d.refs.Store(1)
 	return d, nil
 }
 
-func openRootDir(root string) (*dirHandle, error) { return openDir(unix.AT_FDCWD, root, root) }
+// OpenRoot opens the directory root (absolute), without following it if
+// it is a symlink. The caller holds the one reference.
+func OpenRoot(root string) (*Dir, error) { return openDir(unix.AT_FDCWD, root, root) }
 
-func (d *dirHandle) openSubdir(name, path string) (*dirHandle, error) {
+// OpenSubdir opens the directory name in d, without following it if it is
+// a symlink; path is its path, for [Dir.Path] ("" if not needed).
+func (d *Dir) OpenSubdir(name, path string) (*Dir, error) {
 	return openDir(d.fd, name, path)
 }
 
-func (d *dirHandle) retain() { d.refs.Add(1) }
+// Path returns the path d was opened with.
+func (d *Dir) Path() string { return d.path }
 
-func (d *dirHandle) release() {
+// Retain adds a reference to d.
+func (d *Dir) Retain() { d.refs.Add(1) }
+
+// Release drops a reference to d, closing it with the last one.
+func (d *Dir) Release() {
 	if d.refs.Add(-1) == 0 {
 		d.f.Close()
 	}
 }
 
-type dirent struct {
-	name  string
-	isDir bool
-	isReg bool
-}
-
-func (d *dirHandle) list() ([]dirent, error) {
+// List returns d's entries, unsorted, and with them the error that ended
+// the listing, if any.
+func (d *Dir) List() ([]Dirent, error) {
 	des, err := d.f.ReadDir(-1)
-	out := make([]dirent, 0, len(des))
+	out := make([]Dirent, 0, len(des))
 	for _, de := range des {
 		t := de.Type()
-		out = append(out, dirent{name: de.Name(), isDir: t.IsDir(), isReg: t.IsRegular()})
+		out = append(out, Dirent{Name: de.Name(), IsDir: t.IsDir(), IsReg: t.IsRegular()})
 	}
 	return out, err
 }
@@ -115,7 +122,7 @@ func fileType(mode uint32) FileType {
 
 func timespec(ts unix.Timespec) time.Time { return time.Unix(ts.Unix()).UTC() }
 
-func fillStat(x *Entry, st *unix.Stat_t) {
+func fillStat(x *Info, st *unix.Stat_t) {
 	x.Type = fileType(uint32(st.Mode))
 	x.Size = st.Size
 	x.Mode = uint32(st.Mode) & 0o7777
@@ -137,7 +144,10 @@ func sameRead(a, b *unix.Stat_t) bool {
 	return a.Size == b.Size && a.Mtim == b.Mtim && a.Ctim == b.Ctim && a.Ino == b.Ino
 }
 
-func errText(err error) string {
+// ErrText says why a path could not be opened or read, in the words of an
+// alert: "permission denied" for EACCES and EPERM, "name too long", or
+// err's text.
+func ErrText(err error) string {
 	switch {
 	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
 		return "permission denied"
@@ -147,52 +157,51 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// reader inspects one path at a time; each worker has its own.
-type reader struct {
-	maxHash, maxDiff int64
-	keep             bool          // keep the content of text files
-	budget           *atomic.Int64 // content bytes in flight; nil: no limit
-	budgetMax        int64
-	hook             func(path string, pass int)
-	openHook         func(path string)
-	h                *blake3.Hasher
-	buf              []byte
-	xlist, xval      []byte // extended attribute names and values
+// Reader inspects one path at a time; each worker has its own.
+type Reader struct {
+	o           Options
+	h           *blake3.Hasher
+	buf         []byte
+	xlist, xval []byte   // extended attribute names and values
+	xattrs      *[]XAttr // Info.XAttrs (behind a pointer, so that a Reader can live on its goroutine's stack)
 }
 
-func newReader(m *Monitor, keep bool, budget *atomic.Int64) *reader {
-	return &reader{maxHash: m.cfg.MaxHashBytes, maxDiff: m.cfg.MaxDiffBytes, keep: keep && m.cfg.MaxDiffBytes >= 0,
-		budget: budget, budgetMax: contentBudget, hook: m.hook, openHook: m.openHook, h: blake3.New()}
+// NewReader returns a Reader with the options o.
+func NewReader(o Options) *Reader {
+	o.Keep = o.Keep && o.MaxKeep >= 0
+	return &Reader{o: o, h: blake3.New()}
 }
 
-// newDiffReader returns a reader for the current side of a diff: a file
-// whose fstat says it is over limit bytes is neither read nor hashed
-// (negative: none is read).
-func newDiffReader(m *Monitor, limit int64) *reader {
-	r := newReader(m, true, nil)
-	r.maxHash = min(r.maxHash, limit)
-	return r
+// Inspect records in in the state of name in the directory d, or of the
+// root itself when d is nil; root and rel name it for the hooks. It
+// reports false when the path does not exist. in.XAttrs is valid until
+// the Reader's next call; in.Content is the caller's. hintRegular says
+// the directory listing called it a regular file, which saves an lstat.
+func (r *Reader) Inspect(d *Dir, name, root, rel string, hintRegular bool, in *Info) bool {
+	if d == nil {
+		return r.inspect(unix.AT_FDCWD, root, root, rel, false, in) != nil
+	}
+	return r.inspect(d.fd, name, root, rel, hintRegular, in) != nil
 }
 
 // inspect records the state of name in the directory dirfd (AT_FDCWD with
-// an absolute name for a root). It returns nil when the path does not exist.
-// hintRegular says the directory listing called it a regular file, which
-// saves an lstat.
-func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *current {
-	c := &current{Entry: Entry{Key: k}}
+// an absolute name for a root) in c, and returns c, or nil when the path
+// does not exist.
+func (r *Reader) inspect(dirfd int, name string, root, rel string, hintRegular bool, c *Info) *Info {
+	*c = Info{}
 	if hintRegular {
-		if r.openHook != nil {
-			r.openHook(c.FilePath())
+		if r.o.OpenHook != nil {
+			r.o.OpenHook(root, rel)
 		}
 		fd, err := openFile(dirfd, name)
 		switch {
 		case err == nil:
-			r.readOpen(fd, c)
+			r.readOpen(fd, c, root, rel)
 			return c
 		case errors.Is(err, unix.ENOENT):
 			return nil
 		case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-			c.Unreadable = errText(err)
+			c.Unreadable = ErrText(err)
 		}
 		// Anything else (ELOOP: it became a symlink, …): look before reading.
 	}
@@ -201,10 +210,10 @@ func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *curre
 		if errors.Is(err, unix.ENOENT) {
 			return nil
 		}
-		c.StatError = errText(err)
+		c.StatError = ErrText(err)
 		return c
 	}
-	fillStat(&c.Entry, &st)
+	fillStat(c, &st)
 	if c.Type != TypeFile || c.Unreadable != "" {
 		r.metaAt(c, dirfd, name) // not opened: its attributes by path
 	}
@@ -213,25 +222,25 @@ func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *curre
 		if c.Unreadable != "" {
 			return c
 		}
-		if r.openHook != nil {
-			r.openHook(c.FilePath())
+		if r.o.OpenHook != nil {
+			r.o.OpenHook(root, rel)
 		}
 		fd, err := openFile(dirfd, name)
 		if err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				return nil
 			}
-			c.Unreadable = errText(err)
+			c.Unreadable = ErrText(err)
 			r.metaAt(c, dirfd, name)
 			return c
 		}
-		r.readOpen(fd, c)
+		r.readOpen(fd, c, root, rel)
 	case TypeSymlink:
 		buf := make([]byte, 256)
 		for {
 			n, err := unix.Readlinkat(dirfd, name, buf)
 			if err != nil {
-				c.Unreadable = errText(err)
+				c.Unreadable = ErrText(err)
 				break
 			}
 			if n < len(buf) {
@@ -251,51 +260,51 @@ func (r *reader) inspect(dirfd int, name string, k Key, hintRegular bool) *curre
 // readOpen fills c from the open descriptor fd and closes it. Only regular
 // files are read. A file whose fstat differs after reading is read once
 // more; if it differs again, c.Changing is set.
-func (r *reader) readOpen(fd int, c *current) {
+func (r *Reader) readOpen(fd int, c *Info, root, rel string) {
 	defer unix.Close(fd)
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		c.StatError = errText(err)
+		c.StatError = ErrText(err)
 		return
 	}
-	fillStat(&c.Entry, &st)
+	fillStat(c, &st)
 	c.Unreadable = ""
 	r.metaFd(c, fd)
 	if c.Type != TypeFile {
 		return // a FIFO or device swapped in: recorded, never read
 	}
 	for pass := 1; ; pass++ {
-		if st.Size > r.maxHash {
-			c.Hash = Hash{}
+		if st.Size > r.o.MaxHash {
+			c.Hash = [32]byte{}
 			return
 		}
 		h, data, err := r.read(fd, st.Size)
-		if r.hook != nil {
-			r.hook(c.FilePath(), pass)
+		if r.o.Hook != nil {
+			r.o.Hook(root, rel, pass)
 		}
 		if err != nil {
-			c.Unreadable = errText(err)
+			c.Unreadable = ErrText(err)
 			return
 		}
 		var st2 unix.Stat_t
 		if err := unix.Fstat(fd, &st2); err != nil {
-			c.StatError = errText(err)
+			c.StatError = ErrText(err)
 			return
 		}
 		stable := sameRead(&st, &st2)
 		if !stable {
-			fillStat(&c.Entry, &st2)
+			fillStat(c, &st2)
 			st = st2
 		}
 		if stable || pass == 2 {
-			if st.Size > r.maxHash {
+			if st.Size > r.o.MaxHash {
 				return
 			}
 			c.Hash = h
 			c.Changing = !stable
 			c.Rehashed = pass == 2
 			c.Text = data != nil && bytes.IndexByte(data, 0) < 0
-			if c.Text && r.keep {
+			if c.Text && r.o.Keep {
 				c.Content = r.keepContent(data)
 			}
 			return
@@ -303,42 +312,39 @@ func (r *reader) readOpen(fd int, c *current) {
 	}
 }
 
-const (
-	chunkBytes    = 256 << 10
-	contentBudget = 32 << 20
-)
+const chunkBytes = 256 << 10
 
 // read hashes the whole file, whose fstat said it has size bytes. When it
 // is no larger than the diff cap it returns the content too (valid until
 // the next call). A short read that reaches size ends the read without
 // asking for EOF: a file that grew meanwhile is caught by the fstat that
 // follows.
-func (r *reader) read(fd int, size int64) (Hash, []byte, error) {
+func (r *Reader) read(fd int, size int64) ([32]byte, []byte, error) {
 	r.h.Reset()
-	want := max(r.maxDiff+1, chunkBytes)
+	want := max(r.o.MaxKeep+1, chunkBytes)
 	if int64(cap(r.buf)) < want {
 		r.buf = make([]byte, want)
 	}
 	buf := r.buf[:cap(r.buf)]
 	var off int64
-	whole := r.maxDiff >= 0
+	whole := r.o.MaxKeep >= 0
 	for {
 		if whole {
 			// Fill the buffer; the content stays in it while it fits.
-			room := buf[off : r.maxDiff+1]
+			room := buf[off : r.o.MaxKeep+1]
 			n, err := pread(fd, room, off)
 			if err != nil {
-				return Hash{}, nil, err
+				return [32]byte{}, nil, err
 			}
 			if n == 0 || (n < len(room) && off+int64(n) == size) {
 				off += int64(n)
 				r.h.Write(buf[:off])
-				var out Hash
+				var out [32]byte
 				r.h.Sum(out[:0])
 				return out, buf[:off], nil
 			}
 			off += int64(n)
-			if off > r.maxDiff {
+			if off > r.o.MaxKeep {
 				r.h.Write(buf[:off])
 				whole = false
 			}
@@ -346,19 +352,19 @@ func (r *reader) read(fd int, size int64) (Hash, []byte, error) {
 		}
 		n, err := pread(fd, buf[:chunkBytes], off)
 		if err != nil {
-			return Hash{}, nil, err
+			return [32]byte{}, nil, err
 		}
 		if n > 0 {
 			r.h.Write(buf[:n])
 			off += int64(n)
 		}
 		if n == 0 || (n < chunkBytes && off == size) {
-			var out Hash
+			var out [32]byte
 			r.h.Sum(out[:0])
 			return out, nil, nil
 		}
-		if off > r.maxHash {
-			return Hash{}, nil, nil // grew past the cap while read: not hashed
+		if off > r.o.MaxHash {
+			return [32]byte{}, nil, nil // grew past the cap while read: not hashed
 		}
 	}
 }
@@ -374,63 +380,67 @@ func pread(fd int, p []byte, off int64) (int, error) {
 }
 
 // keepContent copies data if the budget of content in flight allows, with
-// room after it to seal the copy in place ([contentBox.seal]).
-func (r *reader) keepContent(data []byte) []byte {
+// Options.ContentRoom bytes of room after it.
+func (r *Reader) keepContent(data []byte) []byte {
 	n := int64(len(data))
-	if r.budget != nil && r.budget.Add(n) > r.budgetMax {
-		r.budget.Add(-n)
+	if r.o.Budget != nil && r.o.Budget.Add(n) > r.o.BudgetMax {
+		r.o.Budget.Add(-n)
 		return nil
 	}
-	return append(make([]byte, 0, len(data)+contentOverhead), data...)
+	return append(make([]byte, 0, len(data)+r.o.ContentRoom), data...)
 }
 
-// inspectPath inspects root/rel, opening each directory on the way with
-// O_NOFOLLOW: a symlink anywhere below the root is never followed.
-func (r *reader) inspectPath(k Key) *current {
-	if k.Path == "" {
-		return r.inspect(unix.AT_FDCWD, k.Root, k, false)
+// InspectPath inspects root/rel (rel slash-separated, "" for the root) as
+// [Reader.Inspect] does, opening each directory on the way with
+// O_NOFOLLOW: a symlink anywhere below the root is never followed. A
+// directory on the way that cannot be opened (other than gone) gives an
+// Info with only StatError set.
+func (r *Reader) InspectPath(root, rel string, in *Info) bool {
+	if rel == "" {
+		return r.inspect(unix.AT_FDCWD, root, root, rel, false, in) != nil
 	}
-	d, err := openRootDir(k.Root)
+	d, err := OpenRoot(root)
 	if err != nil {
-		return dirError(k, err)
+		return dirError(err, in)
 	}
-	defer func() { d.release() }()
-	rest := k.Path
+	defer func() { d.Release() }()
+	rest := rel
 	for {
 		name, more, ok := strings.Cut(rest, "/")
 		if !ok {
-			return r.inspect(d.fd, rest, k, false)
+			return r.inspect(d.fd, rest, root, rel, false, in) != nil
 		}
-		sub, err := d.openSubdir(name, "")
+		sub, err := d.OpenSubdir(name, "")
 		if err != nil {
-			return dirError(k, err)
+			return dirError(err, in)
 		}
-		d.release()
+		d.Release()
 		d = sub
 		rest = more
 	}
 }
 
-func dirError(k Key, err error) *current {
-	if isGone(err) {
-		return nil
+func dirError(err error, in *Info) bool {
+	if IsGone(err) {
+		return false
 	}
-	return &current{Entry: Entry{Key: k}, StatError: errText(err)}
+	*in = Info{Status: Status{StatError: ErrText(err)}}
+	return true
 }
 
-// inspectItem inspects a walked path: a root (no directory) or a child of
-// an open directory.
-func (r *reader) inspectItem(it *item, root string) *current {
-	k := Key{Root: root, Path: it.rel}
-	if it.dir == nil {
-		return r.inspect(unix.AT_FDCWD, root, k, false)
-	}
-	return r.inspect(it.dir.fd, it.name, k, it.hintReg)
-}
-
-// isGone reports whether an error opening a directory means it is not (or
+// IsGone reports whether an error opening a directory means it is not (or
 // no longer) a directory of the tree: removed, or replaced by a file or a
 // symlink.
-func isGone(err error) bool {
+func IsGone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP)
+}
+
+// Stat returns what name in d is, without following a symlink, as a
+// listing would (Name, IsDir, IsReg).
+func (d *Dir) Stat(name string) (Dirent, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return Dirent{}, err
+	}
+	return Dirent{Name: name, IsDir: st.Mode&unix.S_IFMT == unix.S_IFDIR, IsReg: st.Mode&unix.S_IFMT == unix.S_IFREG}, nil
 }

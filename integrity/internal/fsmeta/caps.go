@@ -1,4 +1,4 @@
-package integrity
+package fsmeta
 
 import (
 	"encoding/binary"
@@ -34,12 +34,12 @@ const (
 	vfsCapEffective    = 0x000001
 )
 
-// capText decodes a security.capability value (vfs_cap_data revision 1, 2
+// CapText decodes a security.capability value (vfs_cap_data revision 1, 2
 // or 3) into libcap's text form: capabilities with the same flags grouped,
 // "cap_net_raw+ep", "cap_chown,cap_kill+ep cap_net_admin+i"; a revision 3
 // value with a namespace root says so ("[rootid 1000]"). A value it cannot
 // decode is shown as its size.
-func capText(v string) string {
+func CapText(v string) string {
 	b := []byte(v)
 	if len(b) < 4 {
 		return fmt.Sprintf("(malformed, %d bytes)", len(b))
