@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,11 +14,46 @@ import (
 	"github.com/propops/propsec/session"
 )
 
-// TestServerTOTP: with -factor-key, TOTP enrols (as the console's
+// TestServerTOTP: with -factor-key or a key file, TOTP enrols (as the console's
 // Security view does), and the next login asks for it.
 func TestServerTOTP(t *testing.T) {
+	for name, args := range map[string][]string{
+		"-factor-key": {"-factor-key", strings.Repeat("5a", 32)},
+		// The README's command: the key is made beside the database.
+		"no flag": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "propsec.db")
+			enrolTOTP(t, db, args...)
+			st, err := os.Stat(db + ".factor-key")
+			if args != nil {
+				require.ErrorIs(t, err, os.ErrNotExist, "a key from the flag leaves no file")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		})
+	}
+}
+
+// -require-staff-second-factor: the administrator's session, without a
+// factor, can enrol one and nothing else.
+func TestServerRequireStaffSecondFactor(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "propsec.db")
-	base, printed := server(t, "-db", db, "-factor-key", strings.Repeat("5a", 32))
+	base, printed := server(t, "-db", db, "-require-staff-second-factor")
+	_, bearer, csrf := signInAdmin(t, base, printed)
+	code, env := call(t, "GET", base+"/api/security/sessions", bearer, nil)
+	require.Equal(t, 403, code, env.Message)
+	require.Contains(t, env.Message, "second factor")
+	code, env = call(t, "POST", base+"/api/security/mfa", bearer, map[string]any{"action": "enroll_totp", "csrf_token": csrf()})
+	require.Equal(t, 200, code, env.Message)
+}
+
+// enrolTOTP starts the server on db with args, enrols TOTP for the
+// administrator, and checks that their next login asks for it.
+func enrolTOTP(t *testing.T, db string, args ...string) {
+	t.Helper()
+	base, printed := server(t, append([]string{"-db", db}, args...)...)
 	creds, bearer, csrf := signInAdmin(t, base, printed)
 	code, env := call(t, "POST", base+"/api/security/mfa", bearer, map[string]any{"action": "enroll_totp", "csrf_token": csrf()})
 	require.Equal(t, 200, code, env.Message)

@@ -71,7 +71,16 @@ func newIPConfig(o options, scfg *session.Config, log *slog.Logger) error {
 // TOTP and recovery codes (the console's Security view, POST
 // /api/security/mfa), which without it answer that TOTP is unavailable.
 func factorKey(o options, scfg *session.Config, log *slog.Logger) error {
-	if o.newIPPolicy != session.NewIPVerify && o.factorKey == "" {
+	if o.newIPPolicy != session.NewIPVerify && o.factorKey == "" &&
+		hostsetup.IsPostgres(o.db) && os.Getenv(hostsetup.FactorKeyEnv) == "" {
+		// No key file beside a database URL: TOTP and recovery codes
+		// stay off rather than refuse to start.
+		if o.requireStaffFactor && o.passkeyRPID == "" {
+			return errors.New("-require-staff-second-factor needs a second factor to enrol: -factor-key (TOTP) or -passkey-rp-id")
+		}
+		scfg.RequireStaffSecondFactor = o.requireStaffFactor
+		scfg.SecondFactorOnlyFromNewIP = o.factorNewIPOnly
+		log.Warn("second factors (TOTP, recovery codes) are off: give -factor-key or $" + hostsetup.FactorKeyEnv)
 		return nil
 	}
 	key, source, err := hostsetup.FactorKey("-factor-key", o.factorKey, o.db)
@@ -79,6 +88,8 @@ func factorKey(o options, scfg *session.Config, log *slog.Logger) error {
 		return err
 	}
 	scfg.FactorKey = key
+	scfg.RequireStaffSecondFactor = o.requireStaffFactor
+	scfg.SecondFactorOnlyFromNewIP = o.factorNewIPOnly
 	log.Info("second-factor key", "source", source)
 	return nil
 }

@@ -152,10 +152,14 @@ type options struct {
 	mailReportURL   string
 	smtpCA          string
 	factorKey       string
-	consolePrefix   string
-	passkeyRPID     string
-	passkeyRPName   string
-	passkeyOrigins  envflag.Strings
+	// requireStaffFactor and factorNewIPOnly are session.Config's
+	// RequireStaffSecondFactor and SecondFactorOnlyFromNewIP.
+	requireStaffFactor bool
+	factorNewIPOnly    bool
+	consolePrefix      string
+	passkeyRPID        string
+	passkeyRPName      string
+	passkeyOrigins     envflag.Strings
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -190,6 +194,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.factorKey = v
 		return err
 	})
+	fs.BoolVar(&o.requireStaffFactor, "require-staff-second-factor", false, "staff accounts must enrol a second factor (TOTP or a passkey): until they do, a staff session can only enrol")
+	fs.BoolVar(&o.factorNewIPOnly, "second-factor-new-ip-only", false, "ask users with a second factor for it only at logins from a new IP (default: at every login)")
 	fs.StringVar(&o.consolePrefix, "console-prefix", console.DefaultPrefix, "path of the staff console (package console); \"off\" leaves it out")
 	fs.StringVar(&o.passkeyRPID, "passkey-rp-id", "", "serve passkeys (WebAuthn) as a second factor for this relying party id: the site's domain (\"localhost\" in development)")
 	fs.StringVar(&o.passkeyRPName, "passkey-rp-name", "propsec", "the relying party name authenticators show")
