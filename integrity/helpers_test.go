@@ -137,6 +137,19 @@ func (e *env) allAlerts() []integrity.Alert {
 	}
 }
 
+// latestByPath indexes alerts, oldest first, by their relative path,
+// keeping the newest of each path. Real-time detection raises one alert per
+// state a path goes through: when a change is seen in two debounce batches
+// (a directory losing its entries, then deleted; more likely on a loaded
+// machine), the path has two alerts, and the last says where it ended.
+func latestByPath(as []integrity.Alert) map[string]integrity.Alert {
+	m := map[string]integrity.Alert{}
+	for _, a := range as {
+		m[a.Path] = a
+	}
+	return m
+}
+
 // byPath indexes alerts by their relative path, failing on duplicates.
 func byPath(t *testing.T, as []integrity.Alert) map[string]integrity.Alert {
 	t.Helper()

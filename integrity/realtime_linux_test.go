@@ -162,7 +162,7 @@ func TestRealtimeAlertsWithoutScan(t *testing.T) {
 				return true
 			})
 			e.settle(0)
-			got := byPath(t, e.allAlerts())
+			got := latestByPath(e.allAlerts())
 			for p, c := range tt.want {
 				a := got[p]
 				if a.Change != c || a.Type != integrity.AlertViolation || a.CheckID != id {
