@@ -33,7 +33,8 @@ func TestServerConsole(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `action="/console/login"`)
 
-	base, _ = server(t, "-db", filepath.Join(dir, "b.db"), "-console-prefix", "/staff")
+	base, printed := server(t, "-db", filepath.Join(dir, "b.db"), "-console-prefix", "/staff")
+	require.Contains(t, printed, "staff console on "+base+"/staff/", "the address is printed")
 	status, body = get(t, base+"/staff/")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, `action="/staff/login"`)

@@ -383,6 +383,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		})
 	}
+	if o.consolePrefix != "" {
+		fmt.Fprintf(stdout, "staff console on http://%s%s\n", ln.Addr(), consolePattern(o.consolePrefix))
+	}
+	// Last: tests and scripts wait for this line.
 	fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "db", hostsetup.RedactDB(o.db))
 
