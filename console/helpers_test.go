@@ -191,32 +191,8 @@ func (e *env) browser() *browser {
 	jar, err := cookiejar.New(nil)
 	require.NoError(e.t, err)
 	return &browser{e: e, client: &http.Client{Jar: jar,
-		Transport: browserTransport{base: e.srv.Client().Transport, origin: e.srv.URL}}}
-}
-
-type browserTransport struct {
-	base   http.RoundTripper
-	origin string
-}
-
-func (bt browserTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	defaults := map[string]string{"Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-		"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) ConsoleTest", "Sec-Fetch-Site": "same-origin"}
-	if r.Method == http.MethodPost {
-		defaults["Origin"] = bt.origin
-	}
-	for k, v := range defaults {
-		if _, ok := r.Header[k]; !ok {
-			r.Header.Set(k, v)
-		}
-	}
-	for k, v := range r.Header {
-		if len(v) == 1 && v[0] == "" {
-			delete(r.Header, k)
-		}
-	}
-	return bt.base.RoundTrip(r)
+		Transport: browsertest.Transport{Base: e.srv.Client().Transport, Origin: e.srv.URL,
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) ConsoleTest"}}}
 }
 
 // page is what the browser ended on.

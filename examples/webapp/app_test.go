@@ -17,6 +17,7 @@ import (
 
 	"github.com/propops/propsec/breach"
 	"github.com/propops/propsec/httpadapter"
+	"github.com/propops/propsec/internal/browsertest"
 	"github.com/propops/propsec/security"
 	"github.com/propops/propsec/session"
 	"github.com/propops/propsec/sqlitestore"
@@ -89,7 +90,7 @@ func (e *env) browser(userAgent string) *browser {
 	require.NoError(e.t, err)
 	b := &browser{e: e}
 	base := e.srv.Client().Transport
-	b.client = &http.Client{Jar: jar, Transport: browserTransport{base: base, origin: e.srv.URL, ua: userAgent},
+	b.client = &http.Client{Jar: jar, Transport: browsertest.Transport{Base: base, Origin: e.srv.URL, UserAgent: userAgent},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			b.hops = append(b.hops, req.Response)
 			require.Equal(e.t, e.srv.URL, "https://"+req.URL.Host, "a redirect left the site: %s", req.URL)
@@ -99,33 +100,6 @@ func (e *env) browser(userAgent string) *browser {
 			return nil
 		}}
 	return b
-}
-
-// browserTransport adds a browser's headers unless the request set them;
-// a header set to "" is removed (a browser that does not send it).
-type browserTransport struct {
-	base       http.RoundTripper
-	origin, ua string
-}
-
-func (bt browserTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	defaults := map[string]string{"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "User-Agent": bt.ua,
-		"Sec-Fetch-Site": "same-origin"}
-	if r.Method == http.MethodPost {
-		defaults["Origin"] = bt.origin
-	}
-	for k, v := range defaults {
-		if _, ok := r.Header[k]; !ok {
-			r.Header.Set(k, v)
-		}
-	}
-	for k, v := range r.Header {
-		if len(v) == 1 && v[0] == "" {
-			delete(r.Header, k)
-		}
-	}
-	return bt.base.RoundTrip(r)
 }
 
 // page is what the browser ended on.
